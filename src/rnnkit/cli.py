@@ -1,0 +1,88 @@
+"""The ``rnnkit`` command line: a thin front end over ``rnnkit.tasks``.
+
+Each sub-command is registered in ``COMMANDS`` as ``name -> (module path, help)``; its module
+provides ``add_arguments(parser)`` and ``run(args) -> dict``; a result with ``"ok": False``
+makes the command exit with status 1. The command's module is imported
+only when it is used, so ``rnnkit --help`` stays fast.
+
+Conventions: progress and logs go to stderr; with ``--json`` the last line of stdout is one JSON
+object holding the command's results; a ``UserError`` prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+from rnnkit import __version__
+from rnnkit.errors import UserError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# name -> (module implementing add_arguments/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gradcheck": (
+        "rnnkit.tasks.gradcheck",
+        "check hand-written BPTT gradients against finite differences and autograd",
+    ),
+    "gradients": (
+        "rnnkit.tasks.gradients",
+        "show vanishing/exploding gradients: the norm of dL_T/dh_t for every step t",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Recurrent neural networks from the gate equations to trained models.",
+        epilog="Run 'rnnkit COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_path, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_path)
+        command_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command_parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print the results as one JSON object on the last line of stdout",
+        )
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        result = args._run(args)
+    except UserError as error:
+        print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    result = result or {}
+    if args.json:
+        print(json.dumps(result))
+    # A command whose check failed (e.g. gradcheck above tolerance) reports "ok": false.
+    return 1 if result.get("ok") is False else 0
