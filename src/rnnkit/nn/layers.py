@@ -1,0 +1,431 @@
+"""Multi-layer recurrent networks, drop-in for torch.nn's ``RNN``, ``LSTM`` and ``GRU``.
+
+Same constructor arguments, parameter names (``weight_ih_l{k}[_reverse]``, ``weight_hh_l{k}``,
+``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}``), shapes and gate order, same forward
+signature and return values (PackedSequence in and out, unbatched input, given initial states), so
+``ours.load_state_dict(torch_module.state_dict())`` and the reverse both work.
+
+Options torch.nn lacks are keyword-only and off by default:
+
+- ``init``: initialisation scheme by name (:mod:`rnnkit.nn.init`); ``forget_bias`` for the LSTM;
+- ``recurrent_dropout=p``: variational dropout on ``h_{t-1}`` before ``W_hh``, one mask per
+  sequence and layer-direction, sampled anew at each forward pass in training mode;
+- ``layer_norm=True``: layer normalisation of the gate pre-activations (and the LSTM cell state);
+  adds ``ln_*`` parameters;
+- ``residual=True``: each layer after the first adds its input to its output,
+  ``x^{(k+1)} = RNN_k(x^{(k)}) + x^{(k)}`` (before the dropout between layers).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.nn.engine import run_direction
+from rnnkit.nn.functional import GATES, StepWeights
+from rnnkit.nn.init import check_init, init_recurrent_
+from rnnkit.nn.validation import check_positive_int, check_probability
+
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
+
+State = tuple[Tensor, ...]
+
+
+class RNNBase(nn.Module):
+    """Parameters, argument checks, packing and layer stacking shared by RNN, LSTM and GRU."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        init: str | None = None,
+        forget_bias: float | None = None,
+        recurrent_dropout: float = 0.0,
+        layer_norm: bool = False,
+        residual: bool = False,
+    ) -> None:
+        super().__init__()
+        self.mode = mode
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = check_probability("dropout", dropout)
+        self.bidirectional = bool(bidirectional)
+        self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
+        self.init = check_init(init)
+        self.forget_bias = forget_bias
+        self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
+        self.layer_norm = bool(layer_norm)
+        self.residual = bool(residual)
+        self._check_options()
+        self._build_parameters(device, dtype)
+        self.reset_parameters()
+
+    # -- construction ---------------------------------------------------------------------------
+
+    def _check_options(self) -> None:
+        if self.proj_size and self.mode != "LSTM":
+            raise ValueError(f"proj_size is for LSTM only, got proj_size={self.proj_size}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size ({self.hidden_size}), "
+                f"got {self.proj_size}"
+            )
+        if self.forget_bias is not None and self.mode != "LSTM":
+            raise ValueError(f"forget_bias is for LSTM only, got it for {self.mode}")
+        if self.forget_bias is not None and not self.bias:
+            raise ValueError("forget_bias needs bias=True")
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(
+                "dropout acts between recurrent layers, so non-zero dropout expects "
+                f"num_layers greater than 1, but got dropout={self.dropout} and num_layers=1",
+                stacklevel=3,
+            )
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Features of each direction's output and hidden state (proj_size if set)."""
+        return self.proj_size or self.hidden_size
+
+    def _layer_input_size(self, layer: int) -> int:
+        return self.input_size if layer == 0 else self.output_size * self.num_directions
+
+    def _build_parameters(self, device, dtype) -> None:
+        factory = {"device": device, "dtype": dtype}
+        gate_size = GATES[self.mode] * self.hidden_size
+        self._flat_weights_names: list[str] = []
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = {
+                    "weight_ih": (gate_size, self._layer_input_size(layer)),
+                    "weight_hh": (gate_size, self.output_size),
+                }
+                if self.bias:
+                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if self.proj_size:
+                    shapes["weight_hr"] = (self.proj_size, self.hidden_size)
+                if self.layer_norm:
+                    shapes.update(ln_ih_weight=(gate_size,), ln_hh_weight=(gate_size,))
+                    if self.mode == "LSTM":
+                        shapes.update(
+                            ln_cell_weight=(self.hidden_size,), ln_cell_bias=(self.hidden_size,)
+                        )
+                for name, shape in shapes.items():
+                    self.register_parameter(
+                        name + suffix, nn.Parameter(torch.empty(shape, **factory))
+                    )
+                    self._flat_weights_names.append(name + suffix)
+
+    def reset_parameters(self) -> None:
+        init_recurrent_(self, self.hidden_size, GATES[self.mode], self.init, self.forget_bias)
+
+    def flatten_parameters(self) -> None:
+        """Accepted for drop-in compatibility with torch.nn; rnnkit needs no flat weight buffer."""
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters grouped per layer and direction, as torch.nn's ``all_weights``."""
+        per_direction = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
+        params = [getattr(self, name) for name in self._flat_weights_names]
+        return [params[i : i + per_direction] for i in range(0, len(params), per_direction)]
+
+    def _weights(self, layer: int, direction: int) -> StepWeights:
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        fields = StepWeights.__dataclass_fields__
+        return StepWeights(**{name: getattr(self, name + suffix, None) for name in fields})
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = {
+            "num_layers": 1,
+            "bias": True,
+            "batch_first": False,
+            "dropout": 0.0,
+            "bidirectional": False,
+            "proj_size": 0,
+            "init": None,
+            "forget_bias": None,
+            "recurrent_dropout": 0.0,
+            "layer_norm": False,
+            "residual": False,
+        }
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)!r}"
+        return text
+
+    # -- forward --------------------------------------------------------------------------------
+
+    def _initial_state(self, hx, x: Tensor, batched: bool) -> State:
+        """Check or build (h_0[, c_0]), each (num_layers * D, N, H_state)."""
+        n = x.shape[1]
+        layers = self.num_layers * self.num_directions
+        expected = [(layers, n, self.output_size)]
+        if self.mode == "LSTM":
+            expected.append((layers, n, self.hidden_size))
+        if hx is None:
+            return tuple(x.new_zeros(shape) for shape in expected)
+        hx = tuple(hx) if self.mode == "LSTM" else (hx,)
+        if len(hx) != len(expected):
+            raise ValueError(f"{type(self).__name__}: expected hx as a tuple (h_0, c_0)")
+        state = []
+        for name, h, shape in zip(("h_0", "c_0"), hx, expected):
+            if not isinstance(h, Tensor):
+                raise TypeError(f"{name} must be a Tensor, got {type(h).__name__}")
+            if h.dim() != (3 if batched else 2):
+                raise ValueError(
+                    f"For {'batched' if batched else 'unbatched'} {x.dim() if batched else 2}-D "
+                    f"input, {name} should also be {3 if batched else 2}-D but got {h.dim()}-D"
+                )
+            h = h if batched else h.unsqueeze(1)
+            if tuple(h.shape) != shape:
+                shown = shape if batched else (shape[0], shape[2])
+                got = tuple(h.shape if batched else (h.shape[0], h.shape[2]))
+                raise ValueError(f"Expected {name} of size {shown}, got {got}")
+            state.append(h)
+        return tuple(state)
+
+    def _recurrent_masks(self, x: Tensor) -> list[Tensor | None]:
+        """One variational dropout mask (N, H_out) per layer-direction, or Nones."""
+        count = self.num_layers * self.num_directions
+        if not (self.training and self.recurrent_dropout > 0):
+            return [None] * count
+        keep = 1.0 - self.recurrent_dropout
+        shape = (x.shape[1], self.output_size)
+        return [x.new_empty(shape).bernoulli_(keep) / keep for _ in range(count)]
+
+    def forward(self, input, hx=None):
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            x, lengths = pad_packed_sequence(input)  # (L, N, H_in), (N,) in the caller's order
+            batched = True
+        else:
+            if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+                got = f"{input.dim()}-D" if isinstance(input, Tensor) else type(input).__name__
+                raise ValueError(
+                    f"{type(self).__name__}: expected input to be 2-D (unbatched) or 3-D, got {got}"
+                )
+            batched = input.dim() == 3
+            x = input if batched else input.unsqueeze(1)  # (L, N, H_in)
+            if batched and self.batch_first:
+                x = x.transpose(0, 1)
+            lengths = None
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}: expected input with {self.input_size} features in its "
+                f"last dimension, got {x.shape[-1]}"
+            )
+        state = self._initial_state(hx, x, batched)
+        output, final = self._run_layers(x, state, lengths)
+        if packed:
+            output = _repack(output, lengths, input)
+        elif not batched:
+            output = output.squeeze(1)  # (L, D*H_out)
+        elif self.batch_first:
+            output = output.transpose(0, 1)  # (N, L, D*H_out)
+        if not batched:
+            final = tuple(s.squeeze(1) for s in final)
+        return output, (final if self.mode == "LSTM" else final[0])
+
+    def _run_layers(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``."""
+        if lengths is not None and bool((lengths == x.shape[0]).all()):
+            lengths = None  # every sequence is full length: no masking needed
+        masks = self._recurrent_masks(x)
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                out, final = run_direction(
+                    self.mode,
+                    x,
+                    tuple(s[index] for s in state),
+                    self._weights(layer, direction),
+                    lengths,
+                    reverse=bool(direction),
+                    recurrent_mask=masks[index],
+                )
+                outputs.append(out)  # (L, N, H_out)
+                finals.append(final)
+            out = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]  # (L, N, D*H_out)
+            if self.residual and layer > 0:
+                out = out + x
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                out = F.dropout(out, self.dropout, training=True)
+            x = out
+        final_state = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, N, H)
+        return x, final_state
+
+
+def _repack(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
+    """Pack a time-major padded output with the same batch layout as the input ``like``."""
+    order = like.sorted_indices
+    if order is not None:
+        output = output.index_select(1, order)  # (L, N, F) in descending-length order
+        lengths = lengths[order.cpu()]
+    data = pack_padded_sequence(output, lengths, enforce_sorted=True).data
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
+
+
+class RNN(RNNBase):
+    r"""A multi-layer Elman RNN, drop-in for ``torch.nn.RNN``.
+
+    For each layer and time step:
+
+    .. math::
+        h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+
+    (ReLU instead of tanh with ``nonlinearity="relu"``). Layer k > 0 reads the outputs of layer
+    k - 1 (both directions concatenated), with dropout between layers in training mode.
+
+    Args:
+        input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+        dropout=0.0, bidirectional=False: as torch.nn.RNN.
+        init, recurrent_dropout, layer_norm, residual: keyword-only extras (see module docs).
+
+    Inputs: input, h_0
+        - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
+          PackedSequence
+        - h_0: (D * num_layers, N, H) or (D * num_layers, H); zeros if not given
+
+    Outputs: output, h_n
+        - output: (L, N, D * H) (batch_first: (N, L, D * H)), or a PackedSequence
+        - h_n: (D * num_layers, N, H), each layer-direction's state after its last step
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        **options,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(
+            mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, 0, device, dtype, **options,
+        )  # fmt: skip
+
+
+class LSTM(RNNBase):
+    r"""A multi-layer long short-term memory network, drop-in for ``torch.nn.LSTM``.
+
+    For each layer and time step (gate order i, f, g, o in the weights):
+
+    .. math::
+        i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \quad
+        f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+        g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \quad
+        o_t = \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t \qquad h_t = o_t \odot \tanh(c_t)
+
+    With ``proj_size > 0``, ``h_t = W_{hr} (o_t \odot \tanh(c_t))`` has proj_size features.
+
+    Args:
+        input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+        bidirectional=False, proj_size=0: as torch.nn.LSTM.
+        init, forget_bias, recurrent_dropout, layer_norm, residual: keyword-only extras.
+
+    Inputs: input, (h_0, c_0)
+        - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
+          PackedSequence
+        - h_0: (D * num_layers, N, H_out), c_0: (D * num_layers, N, H); zeros if not given
+          (H_out = proj_size if proj_size > 0 else hidden_size)
+
+    Outputs: output, (h_n, c_n)
+        - output: (L, N, D * H_out) (batch_first: (N, L, D * H_out)), or a PackedSequence
+        - h_n: (D * num_layers, N, H_out), c_n: (D * num_layers, N, H)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        **options,
+    ) -> None:
+        super().__init__(
+            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, proj_size, device, dtype, **options,
+        )  # fmt: skip
+
+
+class GRU(RNNBase):
+    r"""A multi-layer gated recurrent unit network, drop-in for ``torch.nn.GRU``.
+
+    For each layer and time step (gate order r, z, n in the weights):
+
+    .. math::
+        r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \quad
+        z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \qquad
+        h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    Args:
+        input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+        bidirectional=False: as torch.nn.GRU.
+        init, recurrent_dropout, layer_norm, residual: keyword-only extras.
+
+    Inputs: input, h_0 — as :class:`RNN`.
+
+    Outputs: output, h_n — as :class:`RNN`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        **options,
+    ) -> None:
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, 0, device, dtype, **options,
+        )  # fmt: skip
