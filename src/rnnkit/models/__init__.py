@@ -1,0 +1,14 @@
+"""Models built from rnnkit.nn layers; a model never reads files (that is rnnkit.data's job)."""
+
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.pooling import POOLINGS, SequencePooling
+from rnnkit.models.recurrent import CELLS, build_recurrent
+
+__all__ = [
+    "CELLS",
+    "POOLINGS",
+    "ClassifierConfig",
+    "SequenceClassifier",
+    "SequencePooling",
+    "build_recurrent",
+]
