@@ -1,0 +1,164 @@
+"""File helpers for the data pipeline: atomic writes, decoding with clear errors, JSON, hashes.
+
+Every file rnnkit writes (vocabularies, label sets, downloads) goes through :func:`atomic_path`:
+the bytes land in a temporary file beside the target, which is renamed over it (``os.replace``)
+only once it is complete, so a crash or an interrupt never leaves a half-written file behind.
+Every text file rnnkit reads goes through :func:`decode_bytes`, whose error names the file, the
+line and the ``--encoding`` option instead of showing a bare ``UnicodeDecodeError``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rnnkit.errors import UserError
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_file",
+    "decode_bytes",
+    "read_bytes",
+    "read_json",
+    "read_text_file",
+    "sha256_file",
+    "write_json",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error delete it.
+
+    The temporary file is created by whoever writes to the yielded path (so it gets the usual
+    permissions from the umask); the parent folder is created if needed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        # After a successful os.replace the temporary name no longer exists.
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> Any:
+    """Read a JSON file, raising ``UserError`` naming ``what`` the file should hold on failure."""
+    path = check_file(path, what)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(
+            f"{path}: expected a {what} JSON file, got invalid JSON ({error})"
+        ) from None
+
+
+def check_file(path: str | os.PathLike[str], what: str = "file") -> Path:
+    """Return ``path`` as a ``Path`` if it is an existing file, else raise a clear ``UserError``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"no such file: {path} (expected a {what})")
+    if path.is_dir():
+        raise UserError(f"expected a {what}, got a directory: {path}")
+    return path
+
+
+def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
+    """Read a whole file, decompressing it first when its name ends in ``.gz``."""
+    path = check_file(path, what)
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise UserError(f"{path}: expected a gzip file, got a corrupt one ({error})") from None
+    return data
+
+
+def decode_bytes(data: bytes, encoding: str, source: str | os.PathLike[str]) -> str:
+    """Decode ``data`` read from ``source``; undecodable bytes raise a ``UserError``.
+
+    The error names the file, the line number and the ``--encoding`` option. A UTF-8 byte-order
+    mark is dropped (spreadsheet programs write one).
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise UserError(
+            f"unknown encoding {encoding!r}; expected a Python codec name such as "
+            "utf-8, latin-1 or cp1252"
+        ) from None
+    if codec == "utf-8":
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        raise UserError(
+            f"{source}: cannot decode byte 0x{byte:02x} on line {line} as {codec}; "
+            "pass the file's encoding with --encoding (for example --encoding latin-1)"
+        ) from None
+
+
+def read_text_file(
+    path: str | os.PathLike[str],
+    encoding: str = "utf-8",
+    *,
+    universal_newlines: bool = True,
+    what: str = "text file",
+) -> str:
+    """Read and decode a text file (``.gz`` files are decompressed first).
+
+    Args:
+        path: the file.
+        encoding: its encoding; undecodable bytes raise a ``UserError`` naming the line.
+        universal_newlines: turn ``\\r\\n`` and ``\\r`` line ends into ``\\n``.
+        what: what the file should be, for error messages.
+    """
+    path = Path(path).expanduser()
+    text = decode_bytes(read_bytes(path, what), encoding, path)
+    if universal_newlines and "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Return the hex SHA-256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,18 @@
+"""Shared pytest fixtures (keep this file small; fixtures for one package live beside its tests)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real datasets folder named by ``$RNNKIT_DATA``; skips the test when it is unavailable."""
+    value = os.environ.get("RNNKIT_DATA")
+    if not value:
+        pytest.skip("RNNKIT_DATA is not set; this test needs the real datasets folder")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        pytest.skip(f"RNNKIT_DATA={value} is not a directory; this test needs the datasets folder")
+    return path
