@@ -1,0 +1,57 @@
+"""``MetricMonitor``: tracks the best value of one history column, for the best checkpoint and
+for early stopping. Its state is a small dict, saved in the checkpoint so a resumed run keeps
+counting from where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["MetricMonitor"]
+
+
+class MetricMonitor:
+    """Best value of ``name`` under ``mode`` ("min" or "max"), with a ``min_delta`` margin.
+
+    ``update(value, epoch)`` returns True when ``value`` improves on the best by more than
+    ``min_delta`` (the first finite value always does; NaN never does). ``should_stop(patience)``
+    is True once ``patience`` updates in a row brought no improvement.
+    """
+
+    def __init__(self, name: str, mode: str = "min", min_delta: float = 0.0) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.name = name
+        self.mode = mode
+        self.min_delta = min_delta
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.bad_epochs = 0
+
+    def improves(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, value: float, epoch: int) -> bool:
+        if self.improves(value):
+            self.best, self.best_epoch, self.bad_epochs = float(value), epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    def should_stop(self, patience: int | None) -> bool:
+        return patience is not None and self.bad_epochs >= patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.bad_epochs = int(state["bad_epochs"])
