@@ -1,8 +1,7 @@
 """File helpers for the data pipeline: atomic writes, decoding with clear errors, JSON, hashes.
 
-Every file rnnkit writes (vocabularies, label sets, downloads) goes through :func:`atomic_path`:
-the bytes land in a temporary file beside the target, which is renamed over it (``os.replace``)
-only once it is complete, so a crash or an interrupt never leaves a half-written file behind.
+Writes go through :mod:`rnnkit.atomic` (re-exported here for the data modules), so a crash or
+an interrupt never leaves a half-written file behind.
 Every text file rnnkit reads goes through :func:`decode_bytes`, whose error names the file, the
 line and the ``--encoding`` option instead of showing a bare ``UnicodeDecodeError``.
 """
@@ -10,16 +9,15 @@ line and the ``--encoding`` option instead of showing a bare ``UnicodeDecodeErro
 from __future__ import annotations
 
 import codecs
-import contextlib
 import gzip
 import hashlib
 import json
 import os
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rnnkit.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from rnnkit.atomic import atomic_write_json as write_json
 from rnnkit.errors import UserError
 
 __all__ = [
@@ -34,44 +32,6 @@ __all__ = [
     "sha256_file",
     "write_json",
 ]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error delete it.
-
-    The temporary file is created by whoever writes to the yielded path (so it gets the usual
-    permissions from the umask); the parent folder is created if needed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        # After a successful os.replace the temporary name no longer exists.
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    atomic_write_bytes(path, text.encode(encoding))
-
-
-def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:

@@ -28,7 +28,7 @@ storage once and records the other names in the file's metadata (``rnnkit_aliase
 and ``model.load_state_dict(..., strict=True)`` works. Tensors that share storage without being
 the same view (slices of one buffer) are cloned.
 
-Writes go through ``replace_directory`` (``rnnkit.train.atomic``): a crash at any moment leaves
+Writes go through ``replace_directory`` (``rnnkit.atomic``): a crash at any moment leaves
 the old complete checkpoint or the new complete one.
 """
 
@@ -48,8 +48,8 @@ import torch
 from torch import nn
 
 from rnnkit import __version__
+from rnnkit.atomic import replace_directory, resolve_directory
 from rnnkit.errors import UserError
-from rnnkit.train.atomic import replace_directory, resolve_directory
 from rnnkit.train.history import History
 
 __all__ = [

@@ -9,7 +9,7 @@
     DIR/metrics.json   history up to their own weights
 
 ``best/`` and ``last/`` are separate folders so that each is replaced atomically as a whole
-(``rnnkit.train.atomic``): a crash at any moment leaves each one complete, old or new. ``best/``
+(``rnnkit.atomic``): a crash at any moment leaves each one complete, old or new. ``best/``
 is written before ``last/``, so ``last/`` never records a best epoch that ``best/`` lacks.
 """
 
@@ -22,13 +22,13 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.errors import UserError
-from rnnkit.train.atomic import (
+from rnnkit.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     resolve_directory,
 )
+from rnnkit.errors import UserError
 from rnnkit.train.checkpoint import (
     BEST,
     LAST,

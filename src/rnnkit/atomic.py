@@ -1,7 +1,11 @@
 """Crash-safe writes: a file or a whole directory is either the old complete one or the new one.
 
-Files: ``atomic_write_bytes`` writes ``.NAME.tmp-XXXX`` beside the target, flushes and fsyncs it,
-then ``os.replace``s it over the target (atomic on POSIX and Windows) and fsyncs the folder.
+Every file rnnkit writes (vocabularies, downloads, plots, checkpoints) goes through this module.
+
+Files: ``atomic_path`` yields ``.NAME.tmp-XXXX`` beside the target for any writer (a plot's
+``savefig``, a download); on success it is flushed to disk and ``os.replace``d over the target
+(atomic on POSIX and Windows), on error deleted. Files and folders get the usual permissions from
+the umask. ``atomic_write_bytes``/``_text``/``_json`` are the common cases.
 
 Directories (a checkpoint is several files that must match each other): ``replace_directory``
 
@@ -19,17 +23,20 @@ complete checkpoint or the new complete one. One writer per directory is assumed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -56,27 +63,38 @@ def fsync_path(path: str | Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it to ``path``, on error delete it.
+
+    Whoever writes to the yielded path creates the file, so it gets the umask's permissions; the
+    parent folder is created if needed.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fsync_path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_path(path.parent)
+        fsync_path(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):  # gone after a successful replace
+            tmp.unlink()
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON."""
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -113,6 +131,9 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a checkpoint is an ordinary folder
     try:
         fill(tmp)
         for path in tmp.iterdir():

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from rnnkit.train import atomic
-from rnnkit.train.atomic import atomic_write_bytes, replace_directory, resolve_directory
+from rnnkit import atomic
+from rnnkit.atomic import atomic_write_bytes, replace_directory, resolve_directory
 
 
 class Killed(BaseException):
