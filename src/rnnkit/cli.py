@@ -5,8 +5,9 @@ provides ``add_arguments(parser)`` and ``run(args) -> dict``; a result with ``"o
 makes the command exit with status 1. The command's module is imported
 only when it is used, so ``rnnkit --help`` stays fast.
 
-Conventions: progress and logs go to stderr; with ``--json`` the last line of stdout is one JSON
-object holding the command's results; a ``UserError`` prints one line and exits with status 2.
+Conventions: progress and logs go to stderr; a result's ``"report"`` (text for people) is
+printed to stdout; with ``--json`` the last line of stdout is one JSON object holding the rest
+of the command's results; a ``UserError`` prints one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rnnkit.tasks.gradients",
         "show vanishing/exploding gradients: the norm of dL_T/dh_t for every step t",
     ),
+    "train": ("rnnkit.commands.train", "train a model for a task and save it as a run folder"),
+    "evaluate": ("rnnkit.commands.evaluate", "evaluate a trained model on a data split"),
+    "predict": ("rnnkit.commands.predict", "predict with a trained model on new inputs"),
+    "generate": ("rnnkit.commands.generate", "generate text with a trained language model"),
+    "visualize": ("rnnkit.commands.visualize", "show a language model's hidden units on a text"),
 }
 
 
@@ -82,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130
     result = result or {}
+    report = result.pop("report", None)  # the human-readable form, printed always
+    if report:
+        print(report)
     if args.json:
         print(json.dumps(result))
     # A command whose check failed (e.g. gradcheck above tolerance) reports "ok": false.

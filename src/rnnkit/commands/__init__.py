@@ -1,0 +1,1 @@
+"""Command-line front ends over ``rnnkit.tasks``: parse options, call the task, return results."""

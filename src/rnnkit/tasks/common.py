@@ -1,0 +1,130 @@
+"""Pieces every task shares: the training options, building a TrainConfig from them, resuming.
+
+Training options default to ``None`` on the command line so that a task can tell what the user
+set from what it should fill in: its own defaults for a fresh run, the saved settings when
+resuming (``--resume DIR``), where only what the user sets again (``--epochs``, ``--max-time``,
+...) overrides what was saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from rnnkit.errors import UserError
+from rnnkit.train import OPTIMIZERS, SCHEDULES, Checkpoint, TrainConfig, load_checkpoint
+
+__all__ = [
+    "TRAIN_OPTIONS",
+    "add_training_arguments",
+    "given",
+    "resolve_run",
+    "train_config",
+]
+
+logger = logging.getLogger(__name__)
+
+# command-line option -> TrainConfig field
+TRAIN_OPTIONS = {
+    "epochs": "epochs",
+    "lr": "lr",
+    "optimizer": "optimizer",
+    "weight_decay": "weight_decay",
+    "momentum": "momentum",
+    "clip": "clip_norm",
+    "clip_value": "clip_value",
+    "l1": "l1",
+    "l2": "l2",
+    "lr_schedule": "lr_schedule",
+    "patience": "patience",
+    "max_time": "max_time_minutes",
+    "seed": "seed",
+}
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """The options of the training loop, with the task's defaults shown in --help."""
+    d = defaults
+    group = parser.add_argument_group("training")
+    add = group.add_argument
+    add("--epochs", type=int, help=f"passes over the training data (default: {d.epochs})")
+    add("--batch-size", type=int, help="sequences per batch (default: the task's)")
+    add("--lr", type=float, help=f"learning rate (default: {d.lr})")
+    add("--optimizer", choices=sorted(OPTIMIZERS), help=f"(default: {d.optimizer})")
+    add("--weight-decay", type=float, help=f"optimizer weight decay (default: {d.weight_decay})")
+    add("--momentum", type=float, help="momentum for sgd and rmsprop (default: 0)")
+    add(
+        "--clip",
+        type=float,
+        metavar="NORM",
+        help=f"clip the gradients' global L2 norm to NORM (default: {d.clip_norm})",
+    )
+    add("--clip-value", type=float, help="clamp every gradient element to ±VALUE (default: off)")
+    add("--l1", type=float, help="L1 penalty on weight matrices, added to the loss (default: 0)")
+    add("--l2", type=float, help="L2 penalty on weight matrices, added to the loss (default: 0)")
+    add("--lr-schedule", choices=sorted(SCHEDULES), help=f"(default: {d.lr_schedule})")
+    add("--patience", type=int, help="early stopping: epochs without improvement (default: off)")
+    add(
+        "--max-time",
+        type=float,
+        metavar="MINUTES",
+        help="stop training after this many minutes, then evaluate and save (default: none)",
+    )
+    add("--seed", type=int, help=f"random seed for init, shuffling and dropout (default: {d.seed})")
+    add("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    progress = parser.add_argument_group("output")
+    progress.add_argument("--out", metavar="DIR", help="the run folder to create (required)")
+    progress.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the interrupted run in DIR from its last finished epoch, with its saved "
+        "settings (options given again, e.g. --epochs or --max-time, override them)",
+    )
+    progress.add_argument(
+        "--overwrite", action="store_true", help="replace a finished run already in --out"
+    )
+    progress.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+
+
+def resolve_run(args: argparse.Namespace, task: str) -> tuple[Path, Checkpoint | None]:
+    """The run folder and, with ``--resume``, its last checkpoint (settings and artifacts)."""
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        raise UserError(f"--resume {args.resume} and --out {args.out} differ; give only --resume")
+    if not (args.resume or args.out):
+        raise UserError("expected --out DIR for a new run (or --resume DIR to continue one)")
+    if not args.resume:
+        return Path(args.out), None
+    saved = load_checkpoint(Path(args.resume) / "last")
+    if saved.config.get("task") != task:
+        raise UserError(
+            f"{args.resume} holds a {saved.config.get('task')!r} run; "
+            f"expected a {task!r} run to resume"
+        )
+    return Path(args.resume), saved
+
+
+def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The options among ``names`` that the user set (left at None otherwise)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def train_config(
+    args: argparse.Namespace, defaults: TrainConfig, saved: Checkpoint | None
+) -> TrainConfig:
+    """``defaults`` (or the saved run's settings), overridden by the options the user gave."""
+    base = TrainConfig.from_dict(saved.config["train"]) if saved else defaults
+    changes = {
+        field: getattr(args, option)
+        for option, field in TRAIN_OPTIONS.items()
+        if getattr(args, option, None) is not None
+    }
+    if args.progress is not None:
+        changes["progress"] = args.progress
+    return base.replace(**changes)

@@ -1,0 +1,64 @@
+"""Reports for people: a confusion matrix as a text table and as a picture."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from rnnkit.atomic import atomic_path
+
+__all__ = ["confusion_table", "save_confusion_plot"]
+
+logger = logging.getLogger(__name__)
+
+
+def confusion_table(matrix: torch.Tensor, classes: list[str]) -> str:
+    """Rows are the true classes, columns the predicted ones, with per-class recall."""
+    width = max(8, *(len(c) for c in classes))
+    header = "true \\ predicted".ljust(width + 2) + "".join(c.rjust(width + 2) for c in classes)
+    lines = [header + "recall".rjust(9)]
+    for name, row in zip(classes, matrix.tolist()):
+        total = sum(row)
+        recall = row[classes.index(name)] / total if total else float("nan")
+        cells = "".join(str(v).rjust(width + 2) for v in row)
+        lines.append(name.ljust(width + 2) + cells + f"{recall:9.3f}")
+    return "\n".join(lines)
+
+
+def save_confusion_plot(matrix: torch.Tensor, classes: list[str], path: Path, title: str) -> bool:
+    """Draw the matrix as a heat map with counts into ``path``; False if matplotlib is missing."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        logger.info(
+            "matplotlib is not installed: no confusion matrix plot (pip install rnnkit[plot])"
+        )
+        return False
+    counts = matrix.numpy()
+    size = 2.0 + 0.7 * len(classes)
+    figure = Figure(figsize=(size + 1, size))
+    ax = figure.add_subplot()
+    image = ax.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=ax)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            dark = counts[i, j] > counts.max() / 2
+            ax.text(
+                j,
+                i,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+            )
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    return True
