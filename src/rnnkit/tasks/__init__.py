@@ -22,7 +22,6 @@ __all__ = ["TASKS", "load_task", "task_of_checkpoint"]
 
 TASKS: dict[str, str] = {
     "classify": "rnnkit.tasks.classify",
-    "lm": "rnnkit.tasks.language_model",
 }
 
 
