@@ -2,8 +2,8 @@
 
 Each sub-command is registered in ``COMMANDS`` as ``name -> (module path, help)``; its module
 provides ``add_arguments(parser)`` and ``run(args) -> dict``; a result with ``"ok": False``
-makes the command exit with status 1. The command's module is imported
-only when it is used, so ``rnnkit --help`` stays fast.
+makes the command exit with status 1. Only the module of the command being run is imported (and
+none for ``rnnkit --help``), so a command does not pay for the others' imports.
 
 Conventions: progress and logs go to stderr; a result's ``"report"`` (text for people) is
 printed to stdout; with ``--json`` the last line of stdout is one JSON object holding the rest
@@ -19,6 +19,7 @@ import logging
 import sys
 
 from rnnkit import __version__
+from rnnkit.commands import add_json_option
 from rnnkit.errors import UserError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -39,7 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command named there gets its options (and imports)."""
     parser = argparse.ArgumentParser(
         prog="rnnkit",
         description="Recurrent neural networks from the gate equations to trained models.",
@@ -48,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = None if argv is None else next((a for a in argv if a in COMMANDS), "")
     for name, (module_path, help_text) in COMMANDS.items():
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=help_text)  # listed in --help, options not loaded
+            continue
         module = importlib.import_module(module_path)
         command_parser = sub.add_parser(
             name,
@@ -56,18 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
             description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        command_parser.add_argument(
-            "--json",
-            action="store_true",
-            help="print the results as one JSON object on the last line of stdout",
-        )
+        add_json_option(command_parser)
         module.add_arguments(command_parser)
         command_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

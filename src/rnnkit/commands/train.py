@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit.commands import add_json_option
 from rnnkit.tasks import TASKS, load_task
 
 __all__ = ["add_arguments", "run"]
@@ -24,11 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             description=task.DESCRIPTION,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        task_parser.add_argument(
-            "--json",
-            action="store_true",
-            help="print the results as one JSON object on the last line of stdout",
-        )
+        add_json_option(task_parser)
         task.add_train_arguments(task_parser)
 
 
