@@ -13,7 +13,11 @@ Options torch.nn lacks are keyword-only and off by default:
 - ``layer_norm=True``: layer normalisation of the gate pre-activations (and the LSTM cell state);
   adds ``ln_*`` parameters;
 - ``residual=True``: each layer after the first adds its input to its output,
-  ``x^{(k+1)} = RNN_k(x^{(k)}) + x^{(k)}`` (before the dropout between layers).
+  ``x^{(k+1)} = RNN_k(x^{(k)}) + x^{(k)}`` (before the dropout between layers);
+- ``backend``: the engine that runs the layers (:mod:`rnnkit.nn.engine`): ``"auto"`` (default,
+  the fastest for the configuration), ``"reference"`` (the time loop over the step equations),
+  ``"fused"`` (hand-written BPTT with fused kernels, every option) or ``"torch"`` (torch's own
+  cuDNN/oneDNN kernels, for configurations without the options above).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.engine import run_direction
+from rnnkit.nn.engine import DIRECTION_ENGINES, check_backend, choose_backend, native
 from rnnkit.nn.functional import GATES, StepWeights
 from rnnkit.nn.init import check_init, init_recurrent_
 from rnnkit.nn.validation import check_positive_int, check_probability
@@ -57,6 +61,7 @@ class RNNBase(nn.Module):
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
         residual: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self.mode = mode
@@ -73,6 +78,7 @@ class RNNBase(nn.Module):
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
         self.layer_norm = bool(layer_norm)
         self.residual = bool(residual)
+        self.backend = backend
         self._check_options()
         self._build_parameters(device, dtype)
         self.reset_parameters()
@@ -80,6 +86,7 @@ class RNNBase(nn.Module):
     # -- construction ---------------------------------------------------------------------------
 
     def _check_options(self) -> None:
+        check_backend(self.backend, self)
         if self.proj_size and self.mode != "LSTM":
             raise ValueError(f"proj_size is for LSTM only, got proj_size={self.proj_size}")
         if self.proj_size >= self.hidden_size:
@@ -169,6 +176,7 @@ class RNNBase(nn.Module):
             "recurrent_dropout": 0.0,
             "layer_norm": False,
             "residual": False,
+            "backend": "auto",
         }
         if self.mode == "RNN_RELU":
             text += ", nonlinearity='relu'"
@@ -254,6 +262,10 @@ class RNNBase(nn.Module):
         """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``."""
         if lengths is not None and bool((lengths == x.shape[0]).all()):
             lengths = None  # every sequence is full length: no masking needed
+        backend = choose_backend(self, x) if self.backend == "auto" else self.backend
+        if backend == "torch":
+            return native.run_layers(self, x, state, lengths)
+        run_direction = DIRECTION_ENGINES[backend]
         masks = self._recurrent_masks(x)
         finals: list[State] = []
         for layer in range(self.num_layers):
@@ -305,7 +317,8 @@ class RNN(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
         dropout=0.0, bidirectional=False: as torch.nn.RNN.
-        init, recurrent_dropout, layer_norm, residual: keyword-only extras (see module docs).
+        init, recurrent_dropout, layer_norm, residual, backend: keyword-only extras (see module
+        docs).
 
     Inputs: input, h_0
         - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
@@ -358,7 +371,7 @@ class LSTM(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
         bidirectional=False, proj_size=0: as torch.nn.LSTM.
-        init, forget_bias, recurrent_dropout, layer_norm, residual: keyword-only extras.
+        init, forget_bias, recurrent_dropout, layer_norm, residual, backend: keyword-only extras.
 
     Inputs: input, (h_0, c_0)
         - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
@@ -405,7 +418,7 @@ class GRU(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
         bidirectional=False: as torch.nn.GRU.
-        init, recurrent_dropout, layer_norm, residual: keyword-only extras.
+        init, recurrent_dropout, layer_norm, residual, backend: keyword-only extras.
 
     Inputs: input, h_0 — as :class:`RNN`.
 

@@ -1,10 +1,29 @@
-"""Execution engines behind ``rnnkit.nn``'s layers.
+"""Execution engines behind ``rnnkit.nn``'s layers, chosen with the layers' ``backend=`` option.
 
-An engine runs one layer in one direction over a padded, time-major batch. ``reference`` is the
-plain time loop over the step equations of ``rnnkit.nn.functional``: the definition every faster
-engine is tested against.
+- ``reference``: the plain time loop over the step equations of ``rnnkit.nn.functional``, autograd
+  doing the BPTT: the definition every faster engine is tested against;
+- ``fused``: BPTT by hand, one matrix product per step and fused gate math (:mod:`.fused`);
+  covers every option;
+- ``torch``: torch's own kernels (cuDNN, oneDNN) for the configurations torch.nn has
+  (:mod:`.native`);
+- ``auto``: the fastest of these for the configuration (:mod:`.select`).
+
+``reference`` and ``fused`` run one layer in one direction (``run_direction``); the layers stack
+them. ``torch`` runs the whole stack.
 """
 
+from rnnkit.nn.engine import fused, reference
 from rnnkit.nn.engine.reference import reverse_padded, run_direction
+from rnnkit.nn.engine.select import BACKENDS, check_backend, choose_backend
 
-__all__ = ["reverse_padded", "run_direction"]
+__all__ = [
+    "BACKENDS",
+    "DIRECTION_ENGINES",
+    "check_backend",
+    "choose_backend",
+    "reverse_padded",
+    "run_direction",
+]
+
+# The engines that run one layer in one direction, by backend name.
+DIRECTION_ENGINES = {"reference": reference.run_direction, "fused": fused.run_direction}

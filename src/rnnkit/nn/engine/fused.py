@@ -1,0 +1,467 @@
+"""The fused engine: BPTT written out by hand, so each time step costs one matrix product.
+
+Forward, for one layer in one direction (the layers stack them as with the reference engine)::
+
+    gi = [LN](X W_ih^T) + b_ih                      all L steps in one product      (L, N, G*H)
+    for t = 1..L:   gh_t = [LN]((h_{t-1} ⊙ m) W_hh^T)                              (N, G*H)
+                    h_t, c_t = cell(gi_t + gh_t + b, h_{t-1}, c_{t-1})    one fused kernel
+
+Backward, a custom :class:`torch.autograd.Function` looping over time in reverse::
+
+    for t = L..1:   dpre_t = cell'(dh_t, dc_t, saved gates)                  one fused kernel
+                    dh_{t-1} = (dgh_t W_hh) ⊙ m  (+ the direct paths of the cell)
+    dW_hh = Σ_t dgh_t^T (h_{t-1} ⊙ m)    one product over the stacked (L·N, G*H) gradients
+    db = Σ_t dpre_t,  dgi = dpre           (dW_ih and dX: backward of the first product)
+
+The biases are added inside the kernels (``b = b_ih + b_hh``; the GRU keeps them apart, as
+``b_hn`` sits inside the reset gate), so for the LSTM and the Elman RNN db_ih = db_hh.
+
+The recurrent products use oneDNN with prepacked weights (:mod:`.matmul`), the pointwise math
+the C kernels of :mod:`.kernels`. It covers every option of the layers: variable lengths (a
+sequence's state freezes after its last step and its outputs are zero, as the reference engine
+does), reverse direction, variational recurrent dropout ``m``, layer norm (on ``W_ih x`` as
+PyTorch ops over the whole sequence; per gate block on ``W_hh h`` and on the LSTM cell state
+inside the LSTM's C kernel, as PyTorch ops per step for the GRU and RNN), LSTM projections, and
+bfloat16 autocast (matrix products in bfloat16, state and gate math in float32). Without the C
+kernels the same math runs as PyTorch ops; no option falls back to the reference engine.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.nn import functional
+from rnnkit.nn.engine import kernels, workspace
+from rnnkit.nn.engine.matmul import Linear, Projection, autocast_dtype, weight_gradient
+from rnnkit.nn.engine.reference import reverse_padded
+from rnnkit.nn.functional import GATES, StepWeights, gate_layer_norm
+
+__all__ = ["FusedGRU", "FusedLSTM", "FusedRNN", "run_direction"]
+
+
+def run_direction(
+    mode: str,
+    x: Tensor,
+    state: tuple[Tensor, ...],
+    weights: StepWeights,
+    lengths: Tensor | None = None,
+    reverse: bool = False,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run one layer in one direction; same contract as the reference engine's."""
+    # The matrix products' dtype when autocast lowers them, else None.
+    compute = autocast_dtype(x.device.type) if x.dtype == torch.float32 else None
+    w = weights
+    gi = Projection.apply(x, w.weight_ih, None, compute)  # (L, N, G*H), b_ih added later
+    if w.ln_ih_weight is not None:
+        gi = gate_layer_norm(gi, w.ln_ih_weight, GATES[mode])
+    if reverse:
+        gi = reverse_padded(gi, lengths)
+    valid = None
+    if lengths is not None:
+        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)  # (L, 1)
+        valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
+    mask = recurrent_mask
+    if mode == "LSTM":
+        output, h, c = FusedLSTM.apply(
+            gi, state[0], state[1], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight,
+            w.ln_cell_weight, w.ln_cell_bias, w.weight_hr, mask, valid, compute,
+        )  # fmt: skip
+        final = (h, c)
+    elif mode == "GRU":
+        output, h = FusedGRU.apply(
+            gi, state[0], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight, mask, valid, compute
+        )
+        final = (h,)
+    else:
+        output, h = FusedRNN.apply(
+            gi, state[0], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight, mask, valid,
+            compute, mode == "RNN_RELU",
+        )  # fmt: skip
+        final = (h,)
+    if reverse:
+        output = reverse_padded(output, lengths)
+    return output, final
+
+
+# -- shared pieces ------------------------------------------------------------------------------
+
+
+def _empty(like: Tensor, *shape: int) -> Tensor:
+    """A pooled uninitialised buffer with ``like``'s dtype and device (see :mod:`.workspace`)."""
+    return workspace.empty(shape, like.dtype, like.device)
+
+
+def _contiguous(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """``x`` as a contiguous tensor of ``dtype``, copied into a pooled buffer if it must be."""
+    if x.is_contiguous() and x.dtype == dtype:
+        return x
+    out = workspace.empty(tuple(x.shape), dtype, x.device)
+    return out.copy_(x)
+
+
+def _block_norm(x: Tensor, blocks: int) -> tuple[Tensor, Tensor]:
+    """Per-block layer norm without gain: x (N, G*H) -> x̂ (N, G*H), 1/σ (N, G, 1)."""
+    xb = x.unflatten(-1, (blocks, -1))  # (N, G, H)
+    var, mean = torch.var_mean(xb, -1, keepdim=True, correction=0)
+    rstd = (var + functional.LN_EPS).rsqrt()  # (N, G, 1)
+    return ((xb - mean) * rstd).flatten(-2), rstd
+
+
+def _block_norm_backward(dxhat: Tensor, xhat: Tensor, rstd: Tensor, blocks: int) -> Tensor:
+    """Gradient through x̂ = (x - μ)/σ per block: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ."""
+    d = dxhat.unflatten(-1, (blocks, -1))  # (N, G, H)
+    xh = xhat.unflatten(-1, (blocks, -1))
+    dx = d - d.mean(-1, keepdim=True) - xh * (d * xh).mean(-1, keepdim=True)
+    return (dx * rstd).flatten(-2)  # (N, G*H)
+
+
+class _Recurrence:
+    """What the three cells share: dtypes, the recurrent product and its saved inputs."""
+
+    def __init__(self, ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, blocks):
+        # Without a backward pass to feed, per-step buffers shrink to one reused step.
+        self.keep = any(ctx.needs_input_grad)
+        self.out_dtype = gi.dtype
+        self.dtype = h0.dtype  # state and gate math (float32 under autocast)
+        self.compute = compute
+        self.blocks = blocks
+        self.L, self.N, _ = gi.shape
+        self.gi = _contiguous(gi, self.dtype)  # (L, N, G*H)
+        self.rec = Linear(w_hh, self.N, compute)  # h (N, H_out) -> (N, G*H)
+        zero = h0.new_zeros(w_hh.shape[0])
+        self.bias_ih = b_ih.to(self.dtype) if b_ih is not None else zero  # (G*H,)
+        self.bias_hh = b_hh.to(self.dtype) if b_hh is not None else zero
+        self.bias = self.bias_ih + self.bias_hh  # one bias where the cell allows it
+        self.ln_hh = ln_hh
+        self.mask = mask
+        self.valid = valid
+        L, N = self.L, self.N
+        self.hall = _empty(h0, L + 1, N, h0.shape[-1])  # h_0 .. h_L, (L+1, N, H_out)
+        self.hall[0] = h0
+        self.hm = self.per_step(h0, h0.shape[-1]) if mask is not None else None
+        self.xh = self.rh = None
+        if ln_hh is not None:
+            self.xh = self.per_step(h0, w_hh.shape[0])  # normalised W_hh h, (L, N, G*H)
+            self.rh = self.per_step(h0, blocks, 1)
+
+    def per_step(self, like: Tensor, *shape: int) -> Tensor:
+        """A buffer (L, N, *shape) for backward, or (1, N, *shape) reused at every step."""
+        return _empty(like, self.L if self.keep else 1, self.N, *shape)
+
+    def slot(self, t: int) -> int:
+        """Index of step t in a :meth:`per_step` buffer."""
+        return t if self.keep else 0
+
+    def recurrent(self, t: int, raw: bool = False) -> Tensor:
+        """gh_t = [LN]((h_{t-1} ⊙ m) W_hh^T) without b_hh: (N, G*H); ``raw``: without LN."""
+        h = self.hall[t]  # (N, H_out)
+        k = self.slot(t)
+        if self.mask is not None:
+            h = torch.mul(h, self.mask, out=self.hm[k])
+        gh = self.rec(h).to(self.dtype)  # (N, G*H)
+        if self.ln_hh is not None and not raw:
+            xhat, rstd = _block_norm(gh, self.blocks)
+            self.xh[k], self.rh[k] = xhat, rstd
+            gh = xhat * self.ln_hh
+        return gh
+
+    def freeze(self, t: int, *pairs: tuple[Tensor, Tensor]) -> None:
+        """Past a sequence's length its state stays: ``new = old`` on rows with t >= length."""
+        if self.valid is not None:
+            for new, old in pairs:
+                new.copy_(torch.where(self.valid[t], new, old))
+
+    def output(self) -> Tensor:
+        out = self.hall[1:]  # (L, N, H_out)
+        if self.valid is not None:
+            out = out * self.valid
+        return out.to(self.out_dtype)
+
+    def save(self, ctx, **tensors) -> None:
+        """Keep what backward needs; as saved tensors, so in-place edits of outputs are caught."""
+        ctx.rec_info = (self.out_dtype, self.dtype, self.compute, self.blocks, self.N)
+        tensors.update(mask=self.mask, valid=self.valid, ln_hh=self.ln_hh)
+        tensors.setdefault("b_ih", None)
+        tensors.update(hall=self.hall, hm=self.hm, xh=self.xh, rh=self.rh)
+        ctx.names = list(tensors)
+        ctx.save_for_backward(*tensors.values())
+
+
+def _saved(ctx) -> dict[str, Tensor | None]:
+    return dict(zip(ctx.names, ctx.saved_tensors))
+
+
+class _Backward:
+    """The recurrent half of the backward pass shared by the three cells."""
+
+    def __init__(self, ctx, s: dict, dout: Tensor, dh: Tensor):
+        self.out_dtype, self.dtype, self.compute, self.blocks, n = ctx.rec_info
+        self.s = s
+        self.rec = Linear(s["w_hh"].t(), n, self.compute)  # dgh (N, G*H) -> (N, H_out)
+        self.valid = s["valid"]
+        self.dout = _contiguous(dout, self.dtype)  # (L, N, H_out)
+        if self.valid is not None:
+            self.dout = self.dout * self.valid
+        self.dh = dh.to(self.dtype).clone()  # (N, H_out)
+        self.zeros = torch.zeros_like(self.dh)
+        L, N, G = self.dout.shape[0], n, s["w_hh"].shape[0]
+        self.dgh = _empty(self.dout, L, N, G)  # (L, N, G*H) gradient reaching b_hh
+        self.dgh_raw = _empty(self.dout, L, N, G) if s["ln_hh"] is not None else self.dgh
+
+    def recurrent(self, t: int, keep: Tensor | None = None, raw_done: bool = False) -> Tensor:
+        """dh_{t-1} through W_hh from dgh[t]; rows past their length pass ``self.dh`` on.
+
+        ``raw_done``: a kernel already filled dgh_raw[t] (the gradient before the layer norm).
+        """
+        s = self.s
+        if self.valid is not None:
+            self.dgh[t] *= self.valid[t]
+            if raw_done:
+                self.dgh_raw[t] *= self.valid[t]
+        if s["ln_hh"] is not None and not raw_done:
+            self.dgh_raw[t] = _block_norm_backward(
+                self.dgh[t] * s["ln_hh"], s["xh"][t], s["rh"][t], self.blocks
+            )
+        dh = self.rec(self.dgh_raw[t]).to(self.dtype)  # (N, H_out)
+        if s["mask"] is not None:
+            dh = dh * s["mask"]
+        if keep is not None:
+            dh = dh + keep
+        if self.valid is not None:
+            dh = torch.where(self.valid[t], dh, self.dh)
+        return dh
+
+    def weight_grads(self, dgi: Tensor | None = None):
+        """dW_hh, db_ih, db_hh, dln_hh from the stacked per-step gradients, one product each.
+
+        ``dgi`` is the gradient reaching b_ih where it differs from the one reaching b_hh (GRU).
+        """
+        s = self.s
+        w_hh, b_ih, b_hh, ln_hh = s["w_hh"], s["b_ih"], s["b_hh"], s["ln_hh"]
+        hm = s["hm"] if s["hm"] is not None else s["hall"][:-1]  # (L, N, H_out)
+        dw = weight_gradient(_lower(self.dgh_raw, self.compute), _lower(hm, self.compute))
+        db = self.dgh.sum((0, 1)) if b_ih is not None or b_hh is not None else None  # (G*H,)
+        db_ih = None
+        if b_ih is not None:
+            db_ih = (db if dgi is None else dgi.sum((0, 1))).to(b_ih.dtype)
+        db_hh = db.to(b_hh.dtype) if b_hh is not None else None
+        dln = (self.dgh * s["xh"]).sum((0, 1)).to(ln_hh.dtype) if ln_hh is not None else None
+        return dw.to(w_hh.dtype), db_ih, db_hh, dln
+
+
+def _lower(x: Tensor, dtype: torch.dtype | None) -> Tensor:
+    """x in the autocast dtype of the matrix products, if any."""
+    return x if dtype is None else x.to(dtype)
+
+
+# -- LSTM ---------------------------------------------------------------------------------------
+
+
+class FusedLSTM(torch.autograd.Function):
+    """One LSTM layer-direction over a whole sequence; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, gi, h0, c0, w_hh, b_ih, b_hh, ln_hh, ln_cw, ln_cb, w_hr, mask, valid, compute):
+        with torch.autocast(gi.device.type, enabled=False):
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 4)
+            L, N, H = r.L, r.N, c0.shape[-1]
+            proj = Linear(w_hr, N, compute) if w_hr is not None else None
+            call = _empty(c0, L + 1 if r.keep else 2, N, H)  # c_0 .. c_L (or two in turn)
+            call[0] = c0
+            gates = r.per_step(c0, 4 * H)  # activated i, f, g, o
+            tcs = r.per_step(c0, H)  # tanh([LN](c_t))
+            hcs = r.per_step(c0, H) if proj is not None else None  # o ⊙ tanh(c): pre-proj
+            xc = rc = None
+            if ln_cw is not None:
+                xc, rc = r.per_step(c0, H), r.per_step(c0, 1, 1)
+            fast_ln = _fast_ln(gi, ln_hh, ln_cw, ln_cb)
+            for t in range(L):
+                gh = r.recurrent(t, raw=fast_ln)  # (N, 4H)
+                k = r.slot(t)
+                c_prev, c = (call[t], call[t + 1]) if r.keep else (call[t % 2], call[1 - t % 2])
+                h_out = hcs[k] if proj is not None else r.hall[t + 1]  # (N, H)
+                if fast_ln:
+                    kernels.lstm_ln_forward(
+                        r.gi[t], gh, ln_hh, r.bias, ln_cw, ln_cb, c_prev, functional.LN_EPS,
+                        r.xh[k], r.rh[k], gates[k], c, xc[k], rc[k], tcs[k], h_out,
+                    )  # fmt: skip
+                elif ln_cw is None:
+                    kernels.lstm_forward(r.gi[t], gh, r.bias, c_prev, gates[k], c, tcs[k], h_out)
+                else:
+                    _lstm_forward_ln(
+                        r.gi[t] + gh + r.bias, c_prev, ln_cw, ln_cb,
+                        gates[k], c, xc[k], rc[k], tcs[k], h_out,
+                    )  # fmt: skip
+                if proj is not None:
+                    r.hall[t + 1] = proj(h_out).to(r.dtype)  # (N, H_proj)
+                r.freeze(t, (r.hall[t + 1], r.hall[t]), (c, c_prev))
+            r.save(
+                ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, ln_cw=ln_cw, ln_cb=ln_cb, w_hr=w_hr,
+                call=call, gates=gates, tcs=tcs, hcs=hcs, xc=xc, rc=rc,
+            )  # fmt: skip
+            hn, cn = r.hall[L].to(r.out_dtype, copy=True), c.to(r.out_dtype, copy=True)
+            return r.output(), hn, cn
+
+    @staticmethod
+    def backward(ctx, dout, dhn, dcn):
+        s = _saved(ctx)
+        with torch.autocast(dout.device.type, enabled=False):
+            b = _Backward(ctx, s, dout, dhn)
+            gates, call, tcs, w_hr, ln_cw = s["gates"], s["call"], s["tcs"], s["w_hr"], s["ln_cw"]
+            L, N, H = gates.shape[0], gates.shape[1], call.shape[-1]
+            proj = Linear(w_hr.t(), N, b.compute) if w_hr is not None else None
+            dhs = _empty(b.dout, L, N, w_hr.shape[0]) if w_hr is not None else None
+            dc = dcn.to(b.dtype).clone()  # (N, H), updated in place step by step
+            zeros_h = dc.new_zeros(N, H)
+            dln_cw = dln_cb = None
+            if ln_cw is not None:
+                dln_cw, dln_cb = torch.zeros_like(ln_cw), torch.zeros_like(s["ln_cb"])
+            fast_ln = _fast_ln(gates, s["ln_hh"], ln_cw, s["ln_cb"])
+            dcns = _empty(b.dout, L, N, H) if fast_ln else None  # gradient of LN(c_t)
+            for t in reversed(range(L)):
+                d1, d2 = b.dh, b.dout[t]  # gradient reaching h_t: d1 + d2, (N, H_out)
+                if b.valid is not None:
+                    d1, d2 = (d1 + d2) * b.valid[t], b.zeros
+                if proj is not None:
+                    dhs[t] = d1 + d2
+                    d1, d2 = proj(dhs[t]).to(b.dtype), zeros_h  # (N, H)
+                dc_next = dc.clone() if b.valid is not None else None
+                if fast_ln:
+                    kernels.lstm_ln_backward(
+                        gates[t], call[t], s["xc"][t], s["rc"][t], tcs[t], ln_cw, s["xh"][t],
+                        s["rh"][t], s["ln_hh"], d1, d2, dc, b.dgh[t], b.dgh_raw[t], dcns[t],
+                    )  # fmt: skip
+                elif ln_cw is None:
+                    kernels.lstm_backward(gates[t], call[t], tcs[t], d1, d2, dc, b.dgh[t])
+                else:
+                    _lstm_backward_ln(
+                        gates[t], call[t], s["xc"][t], s["rc"][t], tcs[t], ln_cw,
+                        d1 + d2, dc, b.dgh[t], dln_cw, dln_cb,
+                    )  # fmt: skip
+                if dc_next is not None:
+                    dc = torch.where(b.valid[t], dc, dc_next)
+                b.dh = b.recurrent(t, raw_done=fast_ln)
+            if fast_ln:  # the cell norm's gain and shift, one reduction each
+                if b.valid is not None:
+                    dcns *= b.valid
+                dln_cw = (dcns * s["xc"]).sum((0, 1)).to(ln_cw.dtype)
+                dln_cb = dcns.sum((0, 1)).to(dln_cb.dtype)
+            dw, db_ih, db_hh, dln = b.weight_grads()
+            dw_hr = None
+            if w_hr is not None:  # (H_proj, H)
+                dw_hr = weight_gradient(_lower(dhs, b.compute), _lower(s["hcs"], b.compute))
+                dw_hr = dw_hr.to(w_hr.dtype)
+            dgi = b.dgh.to(b.out_dtype)  # dpre: (L, N, 4H)
+            return (
+                dgi, b.dh.to(b.out_dtype), dc.to(b.out_dtype), dw, db_ih, db_hh, dln,
+                dln_cw, dln_cb, dw_hr, None, None, None,
+            )  # fmt: skip
+
+
+def _fast_ln(like: Tensor, ln_hh, ln_cw, ln_cb) -> bool:
+    """Whether the layer-normalised LSTM step runs as one C kernel (both norms, a kernel)."""
+    has_all = ln_hh is not None and ln_cw is not None and ln_cb is not None
+    return has_all and kernels.available(like.dtype, like.device)
+
+
+def _lstm_forward_ln(pre, c_prev, w, bias, gates, c, xc, rc, tc, h) -> None:
+    """The LSTM step with a layer-normalised cell state, as PyTorch ops (fills the buffers)."""
+    i, f, g, o = pre.chunk(4, dim=-1)  # each (N, H)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    gates.copy_(torch.cat([i, f, g, o], -1))
+    torch.addcmul(f * c_prev, i, g, out=c)
+    xhat, rstd = _block_norm(c, 1)
+    xc.copy_(xhat)
+    rc.copy_(rstd)
+    torch.tanh(xhat * w + bias, out=tc)
+    torch.mul(o, tc, out=h)
+
+
+def _lstm_backward_ln(gates, c_prev, xc, rc, tc, w, dh, dc, dpre, dw, db) -> None:
+    """Backward of :func:`_lstm_forward_ln`: dc in/out, dpre filled, dw and db accumulated."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    dcn = dh * o * (1 - tc * tc)  # gradient of LN(c), (N, H)
+    dw += (dcn * xc).sum(0)
+    db += dcn.sum(0)
+    dcc = dc + _block_norm_backward(dcn * w, xc, rc, 1)
+    grads = [dcc * g * i * (1 - i), dcc * c_prev * f * (1 - f), dcc * i * (1 - g * g)]
+    grads.append(dh * tc * o * (1 - o))
+    dpre.copy_(torch.cat(grads, -1))
+    dc.copy_(dcc * f)
+
+
+# -- GRU and Elman RNN --------------------------------------------------------------------------
+
+
+class FusedGRU(torch.autograd.Function):
+    """One GRU layer-direction over a whole sequence; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute):
+        with torch.autocast(gi.device.type, enabled=False):
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 3)
+            L, H = r.L, h0.shape[-1]
+            gates = r.per_step(h0, 3 * H)  # r, z, n
+            hns = r.per_step(h0, H)  # [LN](W_hn h) + b_hn
+            for t in range(L):
+                gh = r.recurrent(t)  # (N, 3H)
+                k = r.slot(t)
+                kernels.gru_forward(
+                    r.gi[t], r.bias_ih, gh, r.bias_hh, r.hall[t], gates[k], hns[k], r.hall[t + 1]
+                )
+                r.freeze(t, (r.hall[t + 1], r.hall[t]))
+            r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns)
+            return r.output(), r.hall[L].to(r.out_dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, dout, dhn):
+        s = _saved(ctx)
+        with torch.autocast(dout.device.type, enabled=False):
+            b = _Backward(ctx, s, dout, dhn)
+            gates, hns, hall = s["gates"], s["hns"], s["hall"]
+            dgi = _empty(b.dgh, *b.dgh.shape)  # (L, N, 3H)
+            direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
+            for t in reversed(range(dgi.shape[0])):
+                d1, d2 = b.dh, b.dout[t]
+                if b.valid is not None:
+                    d1, d2 = (d1 + d2) * b.valid[t], b.zeros
+                kernels.gru_backward(gates[t], hns[t], hall[t], d1, d2, dgi[t], b.dgh[t], direct)
+                if b.valid is not None:
+                    dgi[t] *= b.valid[t]
+                b.dh = b.recurrent(t, keep=direct)
+            dw, db_ih, db_hh, dln = b.weight_grads(dgi)
+            dh0 = b.dh.to(b.out_dtype)
+            return dgi.to(b.out_dtype), dh0, dw, db_ih, db_hh, dln, None, None, None
+
+
+class FusedRNN(torch.autograd.Function):
+    """One Elman RNN layer-direction (tanh or ReLU) over a whole sequence."""
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, relu):
+        with torch.autocast(gi.device.type, enabled=False):
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1)
+            for t in range(r.L):
+                kernels.rnn_forward(r.gi[t], r.recurrent(t), r.bias, relu, r.hall[t + 1])
+                r.freeze(t, (r.hall[t + 1], r.hall[t]))
+            r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
+            ctx.relu = relu
+            return r.output(), r.hall[r.L].to(r.out_dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, dout, dhn):
+        s = _saved(ctx)
+        with torch.autocast(dout.device.type, enabled=False):
+            b = _Backward(ctx, s, dout, dhn)
+            hall = s["hall"]
+            for t in reversed(range(b.dgh.shape[0])):
+                d1, d2 = b.dh, b.dout[t]
+                if b.valid is not None:
+                    d1, d2 = (d1 + d2) * b.valid[t], b.zeros
+                kernels.rnn_backward(hall[t + 1], d1, d2, ctx.relu, b.dgh[t])
+                b.dh = b.recurrent(t)
+            dw, db_ih, db_hh, dln = b.weight_grads()
+            dgi = b.dgh.to(b.out_dtype)
+            return dgi, b.dh.to(b.out_dtype), dw, db_ih, db_hh, dln, None, None, None, None

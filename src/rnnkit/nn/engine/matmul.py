@@ -1,0 +1,119 @@
+"""The matrix products of the fused engine, on the fastest kernel PyTorch offers for them.
+
+On this kind of CPU, PyTorch's ``torch.mm`` in float32 goes to MKL, which runs far below the
+machine's peak on AMD processors, while oneDNN (shipped inside PyTorch) reaches it. oneDNN is
+reachable through ``torch.ops.mkldnn._linear_pointwise`` with a weight prepacked by
+``torch.ops.mkldnn._reorder_linear_weight``: :class:`Linear` uses it for float32 and bfloat16 on
+CPU and falls back to ``torch.mm`` elsewhere (float64, CUDA, builds without oneDNN).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["Linear", "Projection", "autocast_dtype", "onednn_available", "weight_gradient"]
+
+_ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
+# Matrix-vector products (a batch of one or two) have less overhead through torch.mm.
+MKL_MAX_ROWS = 2
+
+
+def onednn_available() -> bool:
+    """Whether this PyTorch build has the oneDNN linear ops used here."""
+    mkldnn = torch.ops.mkldnn
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(mkldnn, "_linear_pointwise")
+        and hasattr(mkldnn, "_reorder_linear_weight")
+    )
+
+
+_ONEDNN = onednn_available()
+
+
+def autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype autocast lowers matrix products to on ``device_type``, or None when it is off."""
+    try:
+        if torch.is_autocast_enabled(device_type):
+            return torch.get_autocast_dtype(device_type)
+    except TypeError:  # PyTorch < 2.4: per-device functions
+        if device_type == "cpu" and torch.is_autocast_cpu_enabled():
+            return torch.get_autocast_cpu_dtype()
+        if device_type == "cuda" and torch.is_autocast_enabled():
+            return torch.get_autocast_gpu_dtype()
+    return None
+
+
+def _use_onednn(t: Tensor) -> bool:
+    return _ONEDNN and t.device.type == "cpu" and t.dtype in _ONEDNN_DTYPES
+
+
+class Linear:
+    """``y = x @ W^T`` (x (M, K), W (N_out, K)) for many x against one W, prepacked once.
+
+    ``dtype`` is the compute dtype (bfloat16 under autocast); x is cast to it and y comes back
+    in it.
+    """
+
+    def __init__(self, weight: Tensor, rows: int, dtype: torch.dtype | None = None) -> None:
+        weight = weight.detach().to(dtype or weight.dtype).contiguous()
+        self.dtype = weight.dtype
+        self.weight = weight
+        self.packed = None
+        if _use_onednn(weight) and rows > MKL_MAX_ROWS:
+            self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        x = x.to(self.dtype)
+        if self.packed is not None:
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
+        return torch.mm(x, self.weight.t())
+
+
+def weight_gradient(grad: Tensor, x: Tensor) -> Tensor:
+    """``grad^T @ x`` summed over all leading dims: (..., N_out), (..., K) -> (N_out, K)."""
+    grad = grad.reshape(-1, grad.shape[-1])  # (M, N_out)
+    x = x.reshape(-1, x.shape[-1]).to(grad.dtype)  # (M, K)
+    if _use_onednn(grad):
+        # (x^T grad)^T as oneDNN's linear with input x^T (K, M) and weight grad^T (N_out, M):
+        # the fastest of the layouts measured (torch.mm runs MKL, slow on AMD).
+        out = torch.ops.mkldnn._linear_pointwise(x.t(), grad.t(), None, "none", [], "")
+        return out.t().contiguous()  # (N_out, K)
+    return torch.mm(grad.t(), x)
+
+
+class Projection(torch.autograd.Function):
+    """``y = x W^T + b`` over all leading dims, with each product on the fastest kernel.
+
+    The input projection of every time step at once: (..., K), (N_out, K), (N_out,) ->
+    (..., N_out). ``compute`` is the autocast dtype of the products, or None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, compute):
+        x2 = x.reshape(-1, x.shape[-1])  # (M, K)
+        linear = Linear(weight, x2.shape[0], compute)
+        y = linear(x2)  # (M, N_out)
+        if bias is not None:
+            y = y + bias.to(y.dtype)
+        ctx.compute = compute
+        ctx.save_for_backward(x2, weight, bias)
+        ctx.x_shape = x.shape
+        return y.view(*x.shape[:-1], y.shape[-1])
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, weight, bias = ctx.saved_tensors
+        dy2 = dy.reshape(-1, dy.shape[-1])  # (M, N_out)
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = Linear(weight.t(), dy2.shape[0], ctx.compute)(dy2)  # (M, K)
+            dx = dx.to(x2.dtype).view(ctx.x_shape)
+        if ctx.needs_input_grad[1]:
+            low = dy2 if ctx.compute is None else dy2.to(ctx.compute)
+            dw = weight_gradient(low, x2 if ctx.compute is None else x2.to(ctx.compute))
+            dw = dw.to(weight.dtype)
+        if bias is not None and ctx.needs_input_grad[2]:
+            db = dy2.sum(0).to(bias.dtype)
+        return dx, dw, db, None

@@ -1,0 +1,60 @@
+"""The ``torch`` backend: run a plain configuration on torch's own fused RNN kernels.
+
+``torch._VF.lstm/gru/rnn_tanh/rnn_relu`` are what ``torch.nn.LSTM`` and friends call: cuDNN on
+CUDA, oneDNN (LSTM) or ATen's C++ loop (GRU, RNN) on CPU. They take the module's own weights,
+since rnnkit's parameter names, shapes and gate order are torch.nn's. They know nothing of the
+options torch.nn lacks, so a module with any of those cannot use this backend.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+__all__ = ["run_layers", "unsupported_options"]
+
+_FUNCTIONS = {
+    "LSTM": torch._VF.lstm,
+    "GRU": torch._VF.gru,
+    "RNN_TANH": torch._VF.rnn_tanh,
+    "RNN_RELU": torch._VF.rnn_relu,
+}
+
+
+def unsupported_options(module) -> list[str]:
+    """The options set on ``module`` that torch's kernels lack, as ``name=value`` strings."""
+    found = []
+    if module.layer_norm:
+        found.append("layer_norm=True")
+    if module.recurrent_dropout > 0:
+        found.append(f"recurrent_dropout={module.recurrent_dropout}")
+    if module.residual:
+        found.append("residual=True")
+    return found
+
+
+def run_layers(
+    module, x: Tensor, state: tuple[Tensor, ...], lengths: Tensor | None
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """x (L, N, H_in) time-major, lengths (N,) or None -> output (L, N, D*H_out), final state."""
+    function = _FUNCTIONS[module.mode]
+    weights = [getattr(module, name) for name in module._flat_weights_names]
+    hx = list(state) if module.mode == "LSTM" else state[0]
+    options = (
+        weights, module.bias, module.num_layers, module.dropout, module.training,
+        module.bidirectional,
+    )  # fmt: skip
+    if lengths is None:
+        output, *final = function(x, hx, *options, False)  # batch_first=False: x is time-major
+        return output, tuple(final)
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    order = packed.sorted_indices  # (N,) longest first, as the packed kernels expect
+    if module.mode == "LSTM":
+        hx = [h.index_select(1, order) for h in hx]
+    else:
+        hx = hx.index_select(1, order)
+    data, *final = function(packed.data, packed.batch_sizes, hx, *options)
+    out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    output, _ = pad_packed_sequence(out, total_length=x.shape[0])  # (L, N, D*H_out)
+    return output, tuple(h.index_select(1, packed.unsorted_indices) for h in final)

@@ -1,0 +1,64 @@
+"""Backend names, their validation, and what ``backend="auto"`` picks.
+
+``auto`` picks, per forward call, the engine measured fastest for the configuration
+(``benchmarks/layers.py``; numbers in ``benchmarks/results/``). A configuration is *plain* when
+it uses nothing torch.nn lacks (no layer_norm, recurrent_dropout or residual); only plain ones
+can go to ``torch``:
+
+- CUDA, plain: ``torch`` (cuDNN);
+- CPU, plain LSTM: ``torch`` (oneDNN's own LSTM) for inference, under autocast, and for
+  batches under :data:`MIN_FUSED_BATCH`; ``fused`` for float32 training of larger batches;
+- CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
+  and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
+  overhead than the fused engine's Python loop;
+- everything else: ``fused``, which covers every option.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.nn.engine.matmul import autocast_dtype
+from rnnkit.nn.engine.native import unsupported_options
+
+__all__ = ["BACKENDS", "MIN_FUSED_BATCH", "check_backend", "choose_backend"]
+
+BACKENDS = ("auto", "reference", "torch", "fused")
+
+# Below this batch size a step's work is too small to hide the fused engine's per-step overhead.
+MIN_FUSED_BATCH = 16
+
+
+def check_backend(name, module=None) -> str:
+    """Return ``name`` if it is a known backend that can run ``module``'s configuration."""
+    if name not in BACKENDS:
+        known = ", ".join(repr(b) for b in BACKENDS)
+        raise ValueError(f"backend must be one of {known}, got {name!r}")
+    if name == "torch" and module is not None:
+        missing = unsupported_options(module)
+        if missing:
+            raise ValueError(
+                "backend='torch' runs torch's own RNN kernels, which lack "
+                f"{', '.join(missing)}; expected backend 'auto', 'fused' or 'reference' "
+                "for this configuration"
+            )
+    return name
+
+
+def choose_backend(module, x: Tensor) -> str:
+    """The engine ``backend="auto"`` runs ``module`` with on the time-major input ``x``."""
+    if unsupported_options(module):
+        return "fused"
+    if x.device.type == "cuda":
+        return "torch"
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16):
+        return "fused"
+    training = module.training and torch.is_grad_enabled()
+    small = x.shape[1] < MIN_FUSED_BATCH
+    if module.mode == "LSTM":
+        autocast = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
+        return "fused" if training and not small and not autocast else "torch"
+    if not training and (small or module.mode != "GRU"):
+        return "torch"
+    return "fused"

@@ -1,0 +1,337 @@
+"""The engines behind the layers: every backend against the reference engine and torch.nn.
+
+Outputs, final states and every gradient are compared with copied weights and the same random
+draws (dropout masks come from the layers, in the same order for every engine).
+"""
+
+import itertools
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+from rnnkit import nn as rnn
+from rnnkit.nn.engine import BACKENDS, choose_backend, kernels
+from rnnkit.nn.engine.fused import FusedGRU, FusedLSTM, FusedRNN
+
+TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+# Layer norm's backward divides by the standard deviation of W_hh h, which is tiny at the first
+# steps: in float32 both engines are off from float64 by ~1e-5 of each tensor's largest entry
+# (the fused one a little less), so elementwise 1e-5 fails on small entries. With layer norm in
+# float32, errors are compared with each tensor's largest entry instead.
+LN_TOL32 = 1e-4
+MODES = ["RNN", "LSTM", "GRU"]
+OPTIONS = {
+    "plain": {},
+    "layer_norm": {"layer_norm": True},
+    "recurrent_dropout": {"recurrent_dropout": 0.3},
+    "residual_dropout": {"residual": True, "dropout": 0.2},
+    "projection": {"proj_size": 3},
+}
+
+
+def forward_backward(module, x, lengths, hx, seed=5):
+    """Run ``module`` and backpropagate a fixed random projection of everything it returns."""
+    module.zero_grad()
+    xi = x.detach().clone().requires_grad_(True)
+    hi = None if hx is None else tuple(h.detach().clone().requires_grad_(True) for h in hx)
+    inp = xi if lengths is None else pack_padded_sequence(xi, lengths, enforce_sorted=False)
+    torch.manual_seed(seed)  # the same dropout masks for every engine
+    out, state = module(inp, hi if hi is None or len(hi) == 2 else hi[0])
+    data = out.data if isinstance(out, PackedSequence) else out
+    states = state if isinstance(state, tuple) else (state,)
+    torch.manual_seed(1)
+    loss = sum((t.float() * torch.randn(t.shape)).sum() for t in (data, *states))
+    loss.backward()
+    results = {"output": data, "input grad": xi.grad}
+    results.update({f"state[{i}]": s for i, s in enumerate(states)})
+    results.update({f"state grad[{i}]": h.grad for i, h in enumerate(hi or ())})
+    results.update({f"grad {n}": p.grad for n, p in module.named_parameters()})
+    return results
+
+
+def assert_same(got, expected, tol, scaled=False):
+    assert got.keys() == expected.keys()
+    for what in expected:
+        a, b = got[what], expected[what]
+        assert a.shape == b.shape, f"{what}: shape {tuple(a.shape)} != {tuple(b.shape)}"
+        if scaled:
+            error = (a.to(b.dtype) - b).abs().max().item()
+            assert error <= tol * max(1.0, b.abs().max().item()), f"{what}: error {error}"
+            continue
+        torch.testing.assert_close(
+            a.to(b.dtype), b, rtol=tol, atol=tol, msg=lambda m, w=what: f"{w}: {m}"
+        )
+
+
+def twins(mode, backends, dtype, **kwargs):
+    """Modules with the same weights, one per backend."""
+    modules = [getattr(rnn, mode)(**kwargs, backend=b).to(dtype) for b in backends]
+    for m in modules[1:]:
+        m.load_state_dict(modules[0].state_dict())
+    return modules
+
+
+def make_input(mode, dtype, n, length, size, layers, directions, state_sizes, packed, seed=0):
+    torch.manual_seed(seed)
+    x = torch.randn(length, n, size, dtype=dtype)
+    lengths = torch.tensor([length, 2, 5, 1][:n]) if packed else None
+    hx = None
+    if packed:  # given initial states on half the cases
+        hx = tuple(torch.randn(layers * directions, n, s, dtype=dtype) for s in state_sizes)
+    return x, lengths, hx
+
+
+FUSED_MATRIX = [
+    (mode, layers, bidirectional, packed, option, dtype)
+    for mode, layers, bidirectional, packed, option, dtype in itertools.product(
+        MODES, [1, 2], [False, True], [False, True], OPTIONS, [torch.float32, torch.float64]
+    )
+    if not (option == "projection" and mode != "LSTM")
+    and not (option == "residual_dropout" and layers == 1)
+    and not (option != "plain" and layers == 1 and bidirectional)
+]
+
+
+@pytest.mark.parametrize("mode,layers,bidirectional,packed,option,dtype", FUSED_MATRIX)
+def test_fused_matches_reference(mode, layers, bidirectional, packed, option, dtype):
+    d = 2 if bidirectional else 1
+    hidden = 3 * d if option == "residual_dropout" else 6  # residual: input size = D * hidden
+    size = 3 * d * d if option == "residual_dropout" else 5
+    kwargs = dict(
+        input_size=size, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
+        **OPTIONS[option],
+    )  # fmt: skip
+    reference, fused = twins(mode, ["reference", "fused"], dtype, **kwargs)
+    out_size = kwargs.get("proj_size", hidden)
+    states = [out_size, hidden] if mode == "LSTM" else [out_size]
+    x, lengths, hx = make_input(mode, dtype, 4, 7, size, layers, d, states, packed)
+    scaled = option == "layer_norm" and dtype == torch.float32
+    expected = forward_backward(reference, x, lengths, hx)
+    got = forward_backward(fused, x, lengths, hx)
+    assert_same(got, expected, LN_TOL32 if scaled else TOL[dtype], scaled=scaled)
+
+
+TORCH_MATRIX = list(
+    itertools.product(MODES, [1, 2], [False, True], [False, True], [torch.float32, torch.float64])
+)
+
+
+@pytest.mark.parametrize("mode,layers,bidirectional,packed,dtype", TORCH_MATRIX)
+def test_torch_and_fused_match_torch_nn(mode, layers, bidirectional, packed, dtype):
+    torch.manual_seed(0)
+    kwargs = dict(input_size=5, hidden_size=6, num_layers=layers, bidirectional=bidirectional)
+    reference = getattr(torch.nn, mode)(**kwargs).to(dtype)
+    d = 2 if bidirectional else 1
+    x, lengths, hx = make_input(
+        mode, dtype, 4, 7, 5, layers, d, [6, 6] if mode == "LSTM" else [6], packed
+    )
+    expected = forward_backward(reference, x, lengths, hx)
+    for ours in twins(mode, ["torch", "fused", "auto"], dtype, **kwargs):
+        ours.load_state_dict(reference.state_dict())
+        assert_same(forward_backward(ours, x, lengths, hx), expected, TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_lstm_projection_and_dropout_match_torch_nn(backend):
+    torch.manual_seed(0)
+    kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True, proj_size=3)
+    reference = torch.nn.LSTM(**kwargs, dropout=0.0).double()
+    ours = rnn.LSTM(**kwargs, backend=backend).double()
+    ours.load_state_dict(reference.state_dict())
+    x, lengths, hx = make_input("LSTM", torch.float64, 4, 7, 5, 2, 2, [3, 6], packed=True)
+    expected = forward_backward(reference, x, lengths, hx)
+    assert_same(forward_backward(ours, x, lengths, hx), expected, 1e-10)
+
+
+def test_torch_backend_dropout_between_layers_is_torch_nn_s():
+    """Same seed, same masks: torch's kernels draw dropout exactly as torch.nn does."""
+    kwargs = dict(input_size=3, hidden_size=4, num_layers=3, dropout=0.5)
+    reference = torch.nn.GRU(**kwargs).double()
+    ours = rnn.GRU(**kwargs, backend="torch").double()
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.manual_seed(3)
+    expected = reference(x)[0]
+    torch.manual_seed(3)
+    torch.testing.assert_close(ours(x)[0], expected)
+
+
+# -- the fused autograd Functions, gradchecked directly -----------------------------------------
+
+
+def _function_inputs(mode, n=3, length=5, hidden=4, proj=0, ln=True, masked=True, seed=0):
+    torch.manual_seed(seed)
+    f64 = dict(dtype=torch.float64)
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1) * hidden
+    out = proj or hidden
+
+    def param(*shape):
+        return torch.randn(*shape, **f64).requires_grad_(True)
+
+    gi = param(length, n, gates)
+    h0 = param(n, out)
+    w_hh = (torch.randn(gates, out, **f64) / out**0.5).requires_grad_(True)
+    b_ih, b_hh = param(gates), param(gates)
+    ln_hh = (1 + 0.1 * torch.randn(gates, **f64)).requires_grad_(True) if ln else None
+    mask = (torch.rand(n, out, **f64) > 0.3).to(torch.float64) / 0.7 if masked else None
+    steps = torch.arange(length).unsqueeze(1)
+    valid = (steps < torch.tensor([length, 2, 4][:n]).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
+    if mode == "LSTM":
+        c0 = param(n, hidden)
+        ln_cw = (1 + 0.1 * torch.randn(hidden, **f64)).requires_grad_(True) if ln else None
+        ln_cb = param(hidden) if ln else None
+        w_hr = (
+            (torch.randn(proj, hidden, **f64) / hidden**0.5).requires_grad_(True) if proj else None
+        )
+        inputs = (gi, h0, c0, w_hh, b_ih, b_hh, ln_hh, ln_cw, ln_cb, w_hr, mask, valid, None)
+        return FusedLSTM, inputs
+    if mode == "GRU":
+        return FusedGRU, (gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, None)
+    return FusedRNN, (gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, None, mode == "RNN_RELU")
+
+
+@pytest.mark.parametrize(
+    "mode,proj,ln",
+    [
+        ("LSTM", 0, False),
+        ("LSTM", 0, True),
+        ("LSTM", 2, True),
+        ("GRU", 0, False),
+        ("GRU", 0, True),
+        ("RNN_TANH", 0, True),
+        ("RNN_RELU", 0, False),
+    ],
+)
+def test_fused_function_gradcheck(mode, proj, ln):
+    function, inputs = _function_inputs(mode, proj=proj, ln=ln)
+    assert torch.autograd.gradcheck(lambda *a: function.apply(*a), inputs)
+
+
+def test_fused_function_gradcheck_full_lengths_without_options():
+    function, inputs = _function_inputs("LSTM", ln=False, masked=False)
+    inputs = inputs[:-2] + (None, None)  # no lengths, no autocast
+    assert torch.autograd.gradcheck(lambda *a: function.apply(*a), inputs)
+
+
+def test_fused_output_modified_in_place_is_caught():
+    lstm = rnn.LSTM(3, 4, backend="fused")
+    out, _ = lstm(torch.randn(5, 2, 3))
+    with pytest.raises(RuntimeError, match="inplace"):  # the saved states must not change
+        out.mul_(2)
+        out.sum().backward()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("option", ["plain", "layer_norm"])
+def test_fused_without_c_kernels_matches_reference(mode, option, monkeypatch):
+    monkeypatch.setattr(kernels, "_library", None)  # the PyTorch-ops fallback
+    assert not kernels.available()
+    dtype = torch.float32 if option == "plain" else torch.float64
+    kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True)
+    reference, fused = twins(mode, ["reference", "fused"], dtype, **kwargs, **OPTIONS[option])
+    x, lengths, hx = make_input(mode, dtype, 4, 7, 5, 2, 2, [6, 6], packed=True)
+    hx = hx if mode == "LSTM" else hx[:1]
+    expected = forward_backward(reference, x, lengths, hx)
+    assert_same(forward_backward(fused, x, lengths, hx), expected, TOL[dtype])
+
+
+# -- bfloat16 autocast --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_autocast_bfloat16_is_close_to_float32(mode, backend):
+    torch.manual_seed(0)
+    kwargs = dict(input_size=8, hidden_size=16, num_layers=2, bidirectional=True)
+    reference, ours = twins(mode, ["reference", backend], torch.float32, **kwargs)
+    x = torch.randn(6, 3, 8)
+    expected = forward_backward(reference, x, None, None)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = forward_backward(ours, x, None, None)
+    for what, value in expected.items():
+        scale = value.abs().max().item()
+        error = (got[what].float() - value).abs().max().item()
+        assert error <= 0.05 * scale + 1e-2, f"{what}: error {error} vs scale {scale}"
+
+
+# -- backend selection and validation -----------------------------------------------------------
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(ValueError, match="backend must be one of 'auto', 'reference', 'torch'"):
+        rnn.LSTM(3, 4, backend="cudnn")
+    assert BACKENDS == ("auto", "reference", "torch", "fused")
+
+
+@pytest.mark.parametrize(
+    "options,named",
+    [
+        ({"layer_norm": True}, "layer_norm=True"),
+        ({"recurrent_dropout": 0.2}, "recurrent_dropout=0.2"),
+        ({"residual": True, "num_layers": 2}, "residual=True"),
+    ],
+)
+def test_torch_backend_rejects_options_torch_lacks(options, named):
+    with pytest.raises(ValueError, match=f"backend='torch' .* lack[s]? {named}"):
+        rnn.GRU(3, 3, backend="torch", **options)
+
+
+def test_backend_is_keyword_only_and_shown():
+    with pytest.raises(TypeError):
+        rnn.RNN(3, 4, 1, "tanh", True, False, 0.0, False, None, None, "fused")
+    assert "backend='fused'" in repr(rnn.GRU(3, 4, backend="fused"))
+    assert "backend" not in repr(rnn.GRU(3, 4))
+
+
+def test_auto_choice():
+    def x(device="cpu", n=64, dtype=torch.float32):
+        return SimpleNamespace(device=torch.device(device), shape=(10, n, 3), dtype=dtype)
+
+    lstm, gru, rnn_ = rnn.LSTM(3, 4), rnn.GRU(3, 4), rnn.RNN(3, 4)
+    assert choose_backend(lstm, x("cuda")) == "torch"
+    assert choose_backend(gru, x("cuda")) == "torch"
+    assert choose_backend(rnn.GRU(3, 4, layer_norm=True), x("cuda")) == "fused"
+    assert choose_backend(rnn.LSTM(3, 4, recurrent_dropout=0.1), x()) == "fused"
+    assert choose_backend(lstm, x()) == "fused"  # float32 training, batch 64
+    assert choose_backend(lstm, x(n=1)) == "torch"
+    assert choose_backend(lstm, x(dtype=torch.float64)) == "fused"
+    assert choose_backend(gru, x(n=1)) == "fused"
+    assert choose_backend(rnn_, x(n=1)) == "fused"
+    assert choose_backend(rnn_.eval(), x(n=1)) == "torch"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert choose_backend(lstm, x()) == "torch"
+        assert choose_backend(gru, x()) == "fused"
+    with torch.no_grad():
+        assert choose_backend(lstm, x()) == "torch"
+        assert choose_backend(gru, x()) == "fused"
+        assert choose_backend(gru, x(n=2)) == "torch"
+        assert choose_backend(rnn_, x()) == "torch"
+    assert choose_backend(lstm.eval(), x()) == "torch"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("option", ["plain", "layer_norm", "recurrent_dropout", "projection"])
+def test_fused_inference_matches_reference(mode, option):
+    """Without autograd the fused engine keeps one step of buffers instead of all of them."""
+    if option == "projection" and mode != "LSTM":
+        pytest.skip("proj_size is for LSTM only")
+    kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True, **OPTIONS[option])
+    reference, fused = twins(mode, ["reference", "fused"], torch.float64, **kwargs)
+    out_size = kwargs.get("proj_size", 6)
+    states = [out_size, 6] if mode == "LSTM" else [out_size]
+    x, lengths, hx = make_input(mode, torch.float64, 4, 7, 5, 2, 2, states, packed=True)
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    hx = hx if mode == "LSTM" else hx[0]
+    with torch.no_grad():
+        results = []
+        for module in (reference, fused):
+            torch.manual_seed(5)
+            results.append(module(packed, hx))
+    (out_a, state_a), (out_b, state_b) = results
+    torch.testing.assert_close(out_b.data, out_a.data, rtol=1e-10, atol=1e-10)
+    for a, b in zip(
+        state_a if mode == "LSTM" else (state_a,), state_b if mode == "LSTM" else (state_b,)
+    ):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
