@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rnnkit.commands.train", "train a model for a task and save it as a run folder"),
     "evaluate": ("rnnkit.commands.evaluate", "evaluate a trained model on a data split"),
     "predict": ("rnnkit.commands.predict", "predict with a trained model on new inputs"),
+    "generate": ("rnnkit.commands.generate", "generate text with a trained language model"),
+    "visualize": ("rnnkit.commands.visualize", "show a language model's hidden units on a text"),
 }
 
 

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> dict:
     state = args.state or ("cell" if model.config.cell == "lstm" else "hidden")
     trace = trace_text(
         model, ids, vocab.itos, layer=args.layer or layers, state=state, top=args.top,
-        device=device,
+        device=device, context=getattr(model, "warmup", None),
     )  # fmt: skip
     units = pick_units(trace.activations, args.units, args.num_units)
     title = f"rnnkit visualize {checkpoint.path.parent.name or checkpoint.path.name}"

@@ -60,6 +60,8 @@ class DatasetEntry:
         options: the loader's default keyword options (e.g. a CSV's encoding and columns).
         homepage: the dataset's page, for citations and manual downloads.
         manual: how to get the data when it cannot be downloaded automatically.
+        bundled: a copy shipped inside the package, relative to ``rnnkit/data`` (``""``: none);
+            used when no local copy is found, before any download.
     """
 
     name: str
@@ -71,6 +73,7 @@ class DatasetEntry:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     homepage: str = ""
     manual: str = ""
+    bundled: str = ""
 
 
 _MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw/"  # noqa: E501
@@ -128,6 +131,7 @@ DATASETS: dict[str, DatasetEntry] = {
         ),
         loader=read_text,
         homepage="https://github.com/karpathy/char-rnn",
+        bundled="corpora/tinyshakespeare.txt",  # 1.1 MB, public domain: no download needed
     ),
     "ptb": DatasetEntry(
         name="ptb",

@@ -5,6 +5,7 @@
 1. an explicit path (a file, a folder, an archive; or a folder that holds the dataset);
 2. ``$RNNKIT_DATA/<target>`` (a folder of datasets, e.g. a lab's shared copy);
 3. the user cache, ``$RNNKIT_CACHE`` or ``~/.cache/rnnkit``;
+3b. the copy shipped inside the package, for the small datasets that have one (Tiny Shakespeare);
 4. a download from the canonical address into the cache, with a progress bar on stderr and
    a checksum check (``RNNKIT_OFFLINE=1`` or ``download=False`` turns this step off);
 5. a ``UserError`` saying the address and where to put the file.
@@ -103,6 +104,9 @@ def resolve(
         if root is not None and (found := _find_in(root, entry)) is not None:
             logger.debug("found %s at %s", name, found)
             return found
+    if entry.bundled and (bundled := Path(__file__).parent / entry.bundled).is_file():
+        logger.debug("using the copy of %s shipped with rnnkit: %s", name, bundled)
+        return bundled
     offline = os.environ.get("RNNKIT_OFFLINE", "") not in ("", "0")
     if not entry.files or not download or offline:
         raise _offline_error(entry, [])

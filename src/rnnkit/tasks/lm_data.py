@@ -1,0 +1,277 @@
+"""The language-model task's data: corpora, their splits, tokenisation and the vocabulary.
+
+Sources (``--data``):
+
+- ``tinyshakespeare``: shipped inside the package (no download); one file, cut into splits;
+- ``ptb``: Penn Treebank (Mikolov's version) with its own train/valid/test files, found like every
+  registered dataset ($RNNKIT_DATA, the cache, a download);
+- a UTF-8 text file (``.gz`` too): cut into splits, the first 90% train and the last 10%
+  validation by default (``--val-fraction``, ``--test-fraction``);
+- a folder: its split files when it has them (names holding ``train``, ``valid``/``val``/``dev``
+  and optionally ``test``, as PTB and WikiText do), else every text file in it, in name order,
+  joined as one corpus and cut like a single file.
+
+Levels: ``char`` (one token per character; the vocabulary is every character of the corpus, so
+there is no unknown token) and ``word`` (whitespace tokens for PTB, which is already tokenised,
+else words and punctuation; each line ends with ``<eos>``, as in Zaremba et al.; the vocabulary
+comes from the training split, the rest maps to ``<unk>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnkit.data.files import read_text_file
+from rnnkit.data.registry import DATASETS
+from rnnkit.data.resolve import resolve
+from rnnkit.data.tokenize import Tokenizer, get_tokenizer
+from rnnkit.data.vocab import EOS, UNK, Vocabulary
+from rnnkit.errors import UserError
+
+__all__ = [
+    "LEVELS",
+    "Corpus",
+    "build_vocabulary",
+    "data_source",
+    "warmup_ids",
+    "decode_tokens",
+    "encode_text",
+    "load_corpus",
+    "make_tokenizer",
+]
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("char", "word")
+SPLITS = ("train", "val", "test")
+_SPLIT_PATTERNS = {
+    "train": re.compile(r"train", re.I),
+    "val": re.compile(r"valid|(^|[._-])val([._-]|$)|(^|[._-])dev([._-]|$)", re.I),
+    "test": re.compile(r"test", re.I),
+}
+_TEXT_SUFFIXES = {".txt", ".text", ".tokens", ".md", ".raw", ".gz", ""}
+
+
+@dataclass
+class Corpus:
+    """The text of each split (``train`` and ``val`` always, ``test`` when there is one).
+
+    Attributes:
+        texts: split -> text.
+        source: what was read, for messages and ``config.json``.
+        own_splits: whether the splits are the data's own files (PTB) rather than cut from one.
+    """
+
+    texts: dict[str, str]
+    source: str
+    own_splits: bool
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{k} {len(v):,} chars" for k, v in self.texts.items())
+        how = "its own split files" if self.own_splits else "contiguous cuts"
+        return f"{self.source}: {sizes} ({how})"
+
+
+def _cut(text: str, val_fraction: float, test_fraction: float) -> dict[str, str]:
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+    if val_fraction <= 0:
+        raise UserError(f"--val-fraction must be > 0 for a single text, got {val_fraction}")
+    train = 1 - val_fraction - test_fraction
+    if train <= 0:
+        raise UserError(
+            f"--val-fraction {val_fraction} + --test-fraction {test_fraction} leave nothing to "
+            "train on; expected a sum below 1"
+        )
+    fractions = [train, val_fraction] + ([test_fraction] if test_fraction > 0 else [])
+    # cut the text (not tokens), as contiguous_split cuts tokens: the first 90% and the last 10%
+    texts, start = {}, 0
+    for i, (split, fraction) in enumerate(zip(SPLITS, fractions)):
+        stop = len(text) if i == len(fractions) - 1 else start + int(len(text) * fraction)
+        texts[split] = text[start:stop]
+        start = stop
+    for split, part in texts.items():
+        if not part.strip():
+            raise UserError(
+                f"the {split} split is empty (the text has {len(text)} characters); expected a "
+                "longer text or larger fractions"
+            )
+    return texts
+
+
+def _split_files(folder: Path) -> dict[str, Path] | None:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    found: dict[str, Path] = {}
+    for split, pattern in _SPLIT_PATTERNS.items():
+        matches = [p for p in files if pattern.search(p.name)]
+        if len(matches) > 1:
+            raise UserError(
+                f"{folder}: several {split} files ({', '.join(p.name for p in matches)}); "
+                f"expected one file per split"
+            )
+        if matches:
+            found[split] = matches[0]
+    if "train" in found and "val" in found:
+        return found
+    return None
+
+
+def _read_folder(folder: Path, encoding: str) -> tuple[dict[str, str] | None, str]:
+    """(split texts, None) for a folder of split files; (None, joined text) otherwise."""
+    splits = _split_files(folder)
+    if splits is not None:
+        return {s: read_text_file(p, encoding) for s, p in splits.items()}, ""
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _TEXT_SUFFIXES
+    )
+    if not files:
+        raise UserError(f"{folder}: no text files found; expected .txt files or split files")
+    texts = [read_text_file(p, encoding) for p in files]
+    return None, "\n".join(t if t.endswith("\n") else t + "\n" for t in texts)
+
+
+def load_corpus(
+    data: str,
+    *,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+    encoding: str = "utf-8",
+) -> Corpus:
+    """Read ``data`` (a registered name or a path) and cut it into splits (module docstring)."""
+    if data in DATASETS:
+        if data not in ("tinyshakespeare", "ptb"):
+            raise UserError(
+                f"dataset {data!r} is not a language-modelling corpus; expected tinyshakespeare, "
+                "ptb, a text file or a folder of text files"
+            )
+        path = resolve(data)
+    else:
+        path = Path(data).expanduser()
+        if not path.exists():
+            raise UserError(
+                f"{data!r} is neither a known corpus (tinyshakespeare, ptb) nor an existing file "
+                "or folder; expected one of those"
+            )
+    if path.is_dir():
+        splits, text = _read_folder(path, encoding)
+        if splits is not None:
+            for split, part in splits.items():
+                if not part.strip():
+                    raise UserError(f"{path}: the {split} file is empty; expected text")
+            return Corpus(splits, data, own_splits=True)
+    else:
+        text = read_text_file(path, encoding)
+    if not text.strip():
+        raise UserError(f"{path}: the text is empty; expected a corpus to learn from")
+    return Corpus(_cut(text, val_fraction, test_fraction), data, own_splits=False)
+
+
+def make_tokenizer(level: str, data: str) -> Tokenizer:
+    """The tokenizer of a level: characters as they are; words whitespace-split for PTB."""
+    if level not in LEVELS:
+        raise UserError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+    if level == "char":
+        return get_tokenizer("char")
+    if data == "ptb" or Path(data).name.lower() == "ptb":
+        return get_tokenizer("whitespace")
+    return get_tokenizer("word", lower=False, html=False)
+
+
+def _tokens(text: str, tokenizer: Tokenizer, level: str) -> list[str]:
+    if level == "char":
+        return tokenizer(text)
+    tokens: list[str] = []
+    for line in text.split("\n")[: -1 if text.endswith("\n") else None]:
+        tokens.extend(tokenizer(line))
+        tokens.append(EOS)
+    return tokens
+
+
+def build_vocabulary(
+    corpus: Corpus,
+    tokenizer: Tokenizer,
+    level: str,
+    *,
+    max_size: int | None = None,
+    min_freq: int = 1,
+) -> Vocabulary:
+    """Characters: every character of every split, no unknown token. Words: the training
+    split's words (``max_size``/``min_freq``), with ``<unk>`` and ``<eos>``."""
+    if level == "char":
+        chars = sorted(set("".join(corpus.texts.values())))
+        counts = Counter(corpus.texts["train"])
+        # most frequent first, then the rest (characters only in val/test), all kept
+        ranked = sorted(chars, key=lambda c: (-counts.get(c, 0), c))
+        return Vocabulary(ranked, unk=None)
+    counts = Counter(_tokens(corpus.texts["train"], tokenizer, level))
+    return Vocabulary.from_counts(counts, max_size=max_size, min_freq=min_freq, unk=UNK, eos=EOS)
+
+
+def encode_text(
+    text: str, tokenizer: Tokenizer, vocab: Vocabulary, level: str, *, what: str = "the text"
+) -> tuple[torch.Tensor, list[str]]:
+    """Token ids ``(T,)`` of ``text`` and the distinct unknown tokens (mapped to ``<unk>``).
+
+    Characters outside a character vocabulary raise a ``UserError`` naming them.
+    """
+    tokens = _tokens(text, tokenizer, level)
+    if vocab.unk_index is None:
+        unknown = sorted({t for t in tokens if t not in vocab})
+        if unknown:
+            shown = ", ".join(
+                f"{c!r} (U+{ord(c):04X})" if len(c) == 1 else repr(c) for c in unknown
+            )
+            raise UserError(
+                f"{what} has characters the model never saw: {shown[:300]}; expected only "
+                f"characters of its {len(vocab) - 1}-character vocabulary"
+            )
+        ids = vocab.encode(tokens)
+        return torch.tensor(ids, dtype=torch.long), []
+    unknown = sorted({t for t in tokens if t not in vocab})
+    return torch.tensor(vocab.encode(tokens), dtype=torch.long), unknown
+
+
+def decode_tokens(ids: list[int], vocab: Vocabulary, level: str) -> str:
+    """Text of token ids: characters joined; words joined by spaces, ``<eos>`` as a line end."""
+    itos = vocab.itos
+    if level == "char":
+        return "".join(itos[i] for i in ids if i != vocab.pad_index)
+    out: list[str] = []
+    for i in ids:
+        if i == vocab.pad_index:
+            continue
+        if i == vocab.eos_index:
+            out.append("\n")
+        else:
+            if out and out[-1] != "\n":
+                out.append(" ")
+            out.append(itos[i])
+    return "".join(out)
+
+
+def warmup_ids(ids: torch.Tensor, vocab: Vocabulary, level: str, size: int = 200) -> list[int]:
+    """The last ``size`` tokens or fewer of ``ids`` (a training split) that end a paragraph (a
+    blank line), else a line: the context an unprimed sample starts after (see lm_generate)."""
+    line_end = vocab.eos_index if level == "word" else vocab._stoi.get("\n")
+    tail = ids[-4 * size :].tolist()
+    if line_end is None:
+        return tail[-size:]
+    ends = [i for i, t in enumerate(tail) if t == line_end]
+    paragraphs = [i for i in ends if i > 0 and tail[i - 1] == line_end]
+    stop = (paragraphs or ends or [len(tail) - 1])[-1] + 1
+    return tail[max(0, stop - size) : stop]
+
+
+def data_source(data: str) -> str:
+    """How ``config.json`` records ``--data``: a registered name, else an absolute path."""
+    return data if data in DATASETS else os.path.abspath(os.path.expanduser(data))
