@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from rnnkit.nn.functional import GATES, StepWeights, input_projection, step
 from rnnkit.nn.init import check_init, init_recurrent_
-from rnnkit.nn.validation import check_positive_int
+from rnnkit.nn.validation import check_positive_int, rnn_mode
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
@@ -154,10 +154,8 @@ class RNNCell(_CellBase):
         dtype=None,
         **options,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.mode = rnn_mode(nonlinearity)
         self.nonlinearity = nonlinearity
-        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(input_size, hidden_size, bias, device, dtype, **options)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:

@@ -32,7 +32,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.nn.engine import DIRECTION_ENGINES, check_backend, choose_backend, native
 from rnnkit.nn.functional import GATES, StepWeights
 from rnnkit.nn.init import check_init, init_recurrent_
-from rnnkit.nn.validation import check_positive_int, check_probability
+from rnnkit.nn.validation import check_positive_int, check_probability, rnn_mode
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -344,10 +344,8 @@ class RNN(RNNBase):
         dtype=None,
         **options,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        mode = rnn_mode(nonlinearity)
         self.nonlinearity = nonlinearity
-        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(
             mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
             bidirectional, 0, device, dtype, **options,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["check_positive_int", "check_probability"]
+__all__ = ["check_positive_int", "check_probability", "rnn_mode"]
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -17,3 +17,10 @@ def check_probability(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def rnn_mode(nonlinearity: str) -> str:
+    """The Elman RNN mode for a nonlinearity: "tanh" -> "RNN_TANH", "relu" -> "RNN_RELU"."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
