@@ -15,14 +15,6 @@ TINY = ["--hidden", "24", "--embed", "8", "--layers", "1", "--seq-length", "16",
         "--batch-size", "4", "--sample-every", "0", "--sample-length", "30"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _json(capsys, *argv):
     code = main([*argv, "--json"])
     captured = capsys.readouterr()

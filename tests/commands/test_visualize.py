@@ -12,14 +12,6 @@ TINY = ["--embed", "8", "--layers", "2", "--seq-length", "16", "--batch-size", "
         "--sample-every", "0", "--sample-length", "0", "--epochs", "1"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _train(tmp_path_factory, *options):
     folder = tmp_path_factory.mktemp("vis")
     (folder / "hamlet.txt").write_text(CORPUS)
