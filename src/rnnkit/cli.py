@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("rnnkit.commands.evaluate", "evaluate a trained model on a data split"),
     "predict": ("rnnkit.commands.predict", "predict with a trained model on new inputs"),
     "generate": ("rnnkit.commands.generate", "generate text with a trained language model"),
+    "translate": ("rnnkit.commands.translate", "translate text with a trained translation model"),
     "visualize": ("rnnkit.commands.visualize", "show a language model's hidden units on a text"),
 }
 

@@ -158,4 +158,4 @@ def test_evaluate_a_corrupt_checkpoint(capsys, tmp_path):
 
 def test_predict_needs_input(capsys, tmp_path):
     code, _, err = run(capsys, "predict", str(tmp_path))
-    assert code == 2 and "nothing to predict" in err
+    assert code == 2 and "nothing to do" in err

@@ -2,7 +2,10 @@
 
 import argparse
 
-__all__ = ["add_json_option"]
+from rnnkit.data.files import read_text_file
+from rnnkit.errors import UserError
+
+__all__ = ["add_input_arguments", "add_json_option", "read_inputs"]
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
@@ -12,3 +15,21 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the results as one JSON object on the last line of stdout",
     )
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, what: str = "inputs") -> None:
+    """``TEXT...`` positionals and ``--file F`` (one input per line) with ``--encoding``."""
+    parser.add_argument("inputs", nargs="*", metavar="TEXT", help=f"{what}, as arguments")
+    parser.add_argument("--file", metavar="F", help=f"read {what} from F, one per line")
+    parser.add_argument("--encoding", default="utf-8", help="of --file (default: utf-8)")
+
+
+def read_inputs(args: argparse.Namespace) -> list[str]:
+    """The TEXT arguments followed by the non-blank lines of ``--file``; at least one."""
+    inputs = list(args.inputs)
+    if args.file:
+        text = read_text_file(args.file, encoding=args.encoding)
+        inputs += [line for line in text.splitlines() if line.strip()]
+    if not inputs:
+        raise UserError("nothing to do: expected TEXT arguments or --file F with text")
+    return inputs

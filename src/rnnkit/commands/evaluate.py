@@ -6,6 +6,7 @@ same dataset and preprocessing. --data points it at other data of the same form.
 Examples:
   rnnkit evaluate runs/imdb --split test
   rnnkit evaluate runs/imdb --split test --json
+  rnnkit evaluate runs/de-en --split test --beam 5      (translation: BLEU with sacrebleu)
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " report test once, at the end)",
     )
     parser.add_argument("--batch-size", type=int, help="(default: the training batch size)")
+    parser.add_argument(
+        "--beam", type=int, help="translation: beam size; 1 is greedy search (default: 5)"
+    )
+    parser.add_argument(
+        "--alpha", type=float, help="translation: length normalisation exponent (default: 1)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument(
         "--plot", metavar="PNG", help="where to draw the plot (default: in the run folder)"

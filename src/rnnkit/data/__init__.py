@@ -34,12 +34,13 @@ from rnnkit.data.batching import (
 from rnnkit.data.examples import LabeledTexts
 from rnnkit.data.imdb import read_imdb
 from rnnkit.data.labels import LabelEncoder, check_num_classes
+from rnnkit.data.parallel import ParallelCorpus, load_parallel, read_parallel_folder
 from rnnkit.data.registry import DATASETS, DatasetEntry, RemoteFile
 from rnnkit.data.resolve import cache_dir, load_dataset, resolve
 from rnnkit.data.splits import stratified_split, train_val_split
 from rnnkit.data.streams import TBPTTStream, batchify, contiguous_split
 from rnnkit.data.tabular import read_labeled_csv
-from rnnkit.data.text import read_parallel_text, read_text, read_text_splits
+from rnnkit.data.text import read_text, read_text_splits
 from rnnkit.data.tokenize import TOKENIZERS, get_tokenizer, tokenizer_from_dict
 from rnnkit.data.vocab import Vocabulary
 
@@ -52,6 +53,7 @@ __all__ = [
     "LabelEncoder",
     "LabeledTexts",
     "PadCollate",
+    "ParallelCorpus",
     "PaddedBatch",
     "RemoteFile",
     "SequenceDataset",
@@ -63,11 +65,12 @@ __all__ = [
     "contiguous_split",
     "get_tokenizer",
     "load_dataset",
+    "load_parallel",
     "make_loader",
     "pad_sequences",
     "read_imdb",
     "read_labeled_csv",
-    "read_parallel_text",
+    "read_parallel_folder",
     "read_text",
     "read_text_splits",
     "resolve",

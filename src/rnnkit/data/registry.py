@@ -21,8 +21,9 @@ from types import MappingProxyType
 from typing import Any
 
 from rnnkit.data.imdb import read_imdb
+from rnnkit.data.parallel import read_parallel_folder
 from rnnkit.data.tabular import load_csv_dataset
-from rnnkit.data.text import read_parallel_text, read_text, read_text_splits
+from rnnkit.data.text import read_text, read_text_splits
 from rnnkit.errors import UserError
 
 __all__ = ["DATASETS", "DatasetEntry", "RemoteFile", "get_entry"]
@@ -191,7 +192,7 @@ DATASETS: dict[str, DatasetEntry] = {
                 "76a444ee25172e72695cddb13ae4a3bda59430617be88e0bb46b60504f054074",
             ),
         ),
-        loader=read_parallel_text,
+        loader=read_parallel_folder,
         homepage="https://github.com/multi30k/dataset",
     ),
     "flickr8k": DatasetEntry(

@@ -8,6 +8,7 @@ a checkpoint's JSON; :func:`tokenizer_from_dict` rebuilds it. ``TOKENIZERS`` is 
 ``word``       cleaned, lower-cased words; punctuation split off as tokens (or dropped)
 ``char``       one token per character (char-RNN); no cleaning unless asked
 ``whitespace`` split on whitespace only, for pre-tokenised corpora such as Penn Treebank
+``subword``    learned BPE/unigram pieces or words (:mod:`rnnkit.data.subword`), reversible
 =============  ==========================================================================
 
 Example::
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from rnnkit.data.subword import SubwordTokenizer
 from rnnkit.errors import UserError
 
 __all__ = [
@@ -195,4 +197,9 @@ def tokenizer_from_dict(config: Mapping[str, Any]) -> Tokenizer:
     if not isinstance(config, Mapping) or not isinstance(config.get("name"), str):
         raise UserError(f"expected a tokenizer config with a 'name', got {config!r}")
     options = {k: v for k, v in config.items() if k != "name"}
+    if config["name"] == SubwordTokenizer.name:  # learned: its state is the spec, not options
+        try:
+            return SubwordTokenizer(options.get("kind", ""), options.get("spec") or {})
+        except ValueError as error:
+            raise UserError(f"subword tokenizer: {error}") from None
     return get_tokenizer(config["name"], **options)

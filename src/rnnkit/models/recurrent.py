@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from rnnkit.nn import GRU, LSTM, RNN, RNNBase
+from torch import nn
 
-__all__ = ["CELLS", "build_recurrent"]
+from rnnkit.nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+
+__all__ = ["CELLS", "build_cell", "build_recurrent"]
 
 # cell name -> (layer class, extra constructor arguments)
 CELLS: dict[str, tuple[type[RNNBase], dict]] = {
@@ -13,6 +15,26 @@ CELLS: dict[str, tuple[type[RNNBase], dict]] = {
     "rnn": (RNN, {"nonlinearity": "tanh"}),
     "rnn_relu": (RNN, {"nonlinearity": "relu"}),
 }
+# cell name -> (single-step cell class, extra constructor arguments), for step-by-step decoders
+STEP_CELLS: dict[str, tuple[type[nn.Module], dict]] = {
+    "lstm": (LSTMCell, {}),
+    "gru": (GRUCell, {}),
+    "rnn": (RNNCell, {"nonlinearity": "tanh"}),
+    "rnn_relu": (RNNCell, {"nonlinearity": "relu"}),
+}
+
+
+def build_cell(
+    cell: str, input_size: int, hidden_size: int, *, init: str | None = None,
+    forget_bias: float | None = None,
+) -> nn.Module:  # fmt: skip
+    """An rnnkit.nn single-step cell for ``cell`` in :data:`CELLS` (``forget_bias``: LSTM only)."""
+    if cell not in STEP_CELLS:
+        raise ValueError(f"cell must be one of {sorted(STEP_CELLS)}, got {cell!r}")
+    cell_class, extra = STEP_CELLS[cell]
+    if cell == "lstm" and forget_bias is not None:
+        extra = {**extra, "forget_bias": forget_bias}
+    return cell_class(input_size, hidden_size, init=init, **extra)
 
 
 def build_recurrent(

@@ -23,6 +23,7 @@ __all__ = ["TASKS", "load_task", "task_of_checkpoint"]
 TASKS: dict[str, str] = {
     "classify": "rnnkit.tasks.classify",
     "lm": "rnnkit.tasks.language_model",
+    "translate": "rnnkit.tasks.translate",
 }
 
 

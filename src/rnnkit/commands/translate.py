@@ -1,0 +1,45 @@
+"""Translate text with a trained translation model (`rnnkit train translate`).
+
+Beam search by default (--beam 1 is greedy search); hypotheses are ranked by their
+log-probability divided by ((5 + length) / 6) ** alpha. --attention-plot draws the attention of
+the first sentence: which source tokens each generated token looked at.
+
+Examples:
+  rnnkit translate runs/de-en "Ein Mann fährt Fahrrad." "Zwei Hunde spielen im Schnee."
+  rnnkit translate runs/de-en --file sentences.de --beam 10 --json
+  rnnkit translate runs/de-en "Eine Frau liest ein Buch." --attention-plot attention.png
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rnnkit.commands import add_input_arguments, read_inputs
+from rnnkit.errors import UserError
+from rnnkit.tasks import task_of_checkpoint
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", metavar="DIR", help="a translation run folder")
+    add_input_arguments(parser, "sentences to translate")
+    parser.add_argument("--beam", type=int, help="beam size; 1 is greedy search (default: 5)")
+    parser.add_argument(
+        "--alpha", type=float, help="length normalisation exponent; 0: none (default: 1)"
+    )
+    parser.add_argument(
+        "--attention-plot", metavar="PNG", help="draw the first sentence's attention into PNG"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+
+
+def run(args: argparse.Namespace) -> dict:
+    inputs = read_inputs(args)
+    task, checkpoint = task_of_checkpoint(args.checkpoint)
+    if not hasattr(task, "translate"):
+        raise UserError(
+            f"{args.checkpoint} holds a {checkpoint.config.get('task')!r} model; expected a "
+            "translation model (rnnkit train translate)"
+        )
+    return task.translate(checkpoint, inputs, args)
