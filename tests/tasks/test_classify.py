@@ -1,22 +1,12 @@
 """rnnkit train classify / evaluate / predict end to end, resume, and bad inputs."""
 
-import json
-
 import pytest
 
 from rnnkit.cli import main
 
+from .cli import last_json, run
+
 TINY = ["--embed", "8", "--hidden", "8", "--max-length", "30", "--batch-size", "16"]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture

@@ -1,30 +1,20 @@
 """rnnkit train translate / evaluate / translate / predict end to end, resume, and bad inputs."""
 
 import gzip
-import json
 
 import pytest
 import torch
 
-from rnnkit.cli import main
 from rnnkit.data.batching import make_loader
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.translate import TranslationObjective
 from rnnkit.tasks.translate_data import TranslateData, build_side, encode_pairs
 from rnnkit.tasks.translate_decode import Translator
 
+from .cli import last_json, run
+
 TINY = ["--embed", "16", "--encoder-hidden", "16", "--hidden", "32", "--src-vocab", "120",
         "--tgt-vocab", "120", "--min-freq", "1", "--threads", "1"]  # fmt: skip
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def real_lines(data_dir, name, n):

@@ -266,3 +266,24 @@ def test_overwrite_clears_the_old_reports(tmp_path):
     assert (run / "curves.png").exists()
     _fit(quick_config(epochs=1, plot=False), out_dir=run, overwrite=True)
     assert not (run / "curves.png").exists()
+
+
+def test_bf16_precision_runs_forward_passes_under_autocast():
+    seen = []
+
+    class Spy(SupervisedObjective):
+        def train_loss(self, model, batch):
+            seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu"))
+            return super().train_loss(model, batch)
+
+    x = torch.randn(8, 5, 3)
+    y = torch.arange(8) % 3
+    config = quick_config(epochs=100, lr=0.05, monitor="train_loss", precision="bf16")
+    model = make_model(dropout=0.0)
+    trainer = Trainer(model, Spy(nn.CrossEntropyLoss()), config, device="cpu")
+    history = trainer.fit([(x, y)])
+    assert seen[0] == torch.bfloat16
+    assert history[-1]["train_loss"] < 0.1  # learns in bf16
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
+    with pytest.raises(UserError, match="precision"):
+        quick_config(precision="fp16")

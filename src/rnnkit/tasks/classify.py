@@ -22,7 +22,13 @@ from rnnkit.data import (
 from rnnkit.errors import UserError
 from rnnkit.models import POOLINGS, ClassifierConfig, SequenceClassifier
 from rnnkit.models.recurrent import CELLS
-from rnnkit.tasks.common import add_training_arguments, given, resolve_run, train_config
+from rnnkit.tasks.common import (
+    add_training_arguments,
+    fit_summary,
+    given,
+    resolve_run,
+    train_config,
+)
 from rnnkit.tasks.reports import confusion_table, save_confusion_plot
 from rnnkit.tasks.text_data import TextData, encode_texts, load_splits
 from rnnkit.train import (
@@ -219,16 +225,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         resume=saved is not None,
         overwrite=args.overwrite,
     )
-    best = trainer.monitor.best_epoch
-    row = trainer.history[best - 1] if best else trainer.history[-1]
-    val = {key[4:]: value for key, value in row.items() if key.startswith("val_")}
+    summary = fit_summary(trainer, out)
+    best, val = summary["best_epoch"], summary["val"]
     return {
-        "out": str(out),
-        "epochs": trainer.epoch,
-        "best_epoch": best,
-        "stop_reason": trainer.stop_reason,
-        "train_time_s": round(trainer.elapsed_s, 1),
-        "val": val,
+        **summary,
         "report": (
             f"trained {trainer.epoch} epoch(s) in {trainer.elapsed_s / 60:.1f} min "
             f"({trainer.stop_reason}); best epoch {best}: val accuracy "

@@ -13,14 +13,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from rnnkit.errors import UserError
-from rnnkit.train import OPTIMIZERS, SCHEDULES, Checkpoint, TrainConfig, load_checkpoint
+from rnnkit.train import OPTIMIZERS, SCHEDULES, Checkpoint, TrainConfig, Trainer, load_checkpoint
 
 __all__ = [
     "TRAIN_OPTIONS",
     "add_training_arguments",
+    "fit_summary",
     "given",
     "resolve_run",
+    "set_threads",
     "train_config",
 ]
 
@@ -41,6 +45,7 @@ TRAIN_OPTIONS = {
     "patience": "patience",
     "max_time": "max_time_minutes",
     "seed": "seed",
+    "precision": "precision",
 }
 
 
@@ -73,6 +78,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: TrainConfi
         help="stop training after this many minutes, then evaluate and save (default: none)",
     )
     add("--seed", type=int, help=f"random seed for init, shuffling and dropout (default: {d.seed})")
+    add(
+        "--precision",
+        choices=["fp32", "bf16"],
+        help="bf16: forward passes under torch.autocast with bfloat16, about twice as fast on "
+        "CPUs with AVX-512 bf16 or AMX and on recent GPUs (default: fp32)",
+    )
     add("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     progress = parser.add_argument_group("output")
     progress.add_argument("--out", metavar="DIR", help="the run folder to create (required)")
@@ -128,3 +139,28 @@ def train_config(
     if args.progress is not None:
         changes["progress"] = args.progress
     return base.replace(**changes)
+
+
+def set_threads(threads: int | None) -> None:
+    """``--threads N``: torch's CPU threads (None: leave torch's choice, one per core)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def fit_summary(trainer: Trainer, out: Path) -> dict[str, Any]:
+    """What every ``rnnkit train`` returns: the run folder, epochs, why it stopped, the time,
+    and the validation metrics of the best epoch (``val``: without the ``val_`` prefix)."""
+    best = trainer.monitor.best_epoch
+    row = trainer.history[best - 1] if best else trainer.history[-1]
+    return {
+        "out": str(out),
+        "epochs": trainer.epoch,
+        "best_epoch": best,
+        "stop_reason": trainer.stop_reason,
+        "train_time_s": round(trainer.elapsed_s, 1),
+        "steps": trainer.global_step,
+        "val": {key[4:]: value for key, value in row.items() if key.startswith("val_")},
+    }

@@ -28,7 +28,14 @@ from rnnkit.decoding import Sampler
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.models.recurrent import CELLS
-from rnnkit.tasks.common import add_training_arguments, given, resolve_run, train_config
+from rnnkit.tasks.common import (
+    add_training_arguments,
+    fit_summary,
+    given,
+    resolve_run,
+    set_threads,
+    train_config,
+)
 from rnnkit.tasks.lm_data import (
     LEVELS,
     build_vocabulary,
@@ -351,10 +358,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """``rnnkit train lm``: a fresh run from the options, or ``--resume`` a saved one."""
     out, saved = resolve_run(args, "lm")
     data, model_settings = _settings(args, saved)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     level = data.level
     config = train_config(args, TRAIN_DEFAULTS[level], saved)
     if config.seed is not None:
@@ -432,19 +436,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trainer.fit(
         train_stream, val_stream, out_dir=out, resume=saved is not None, overwrite=args.overwrite
     )
-    best = trainer.monitor.best_epoch
-    row = trainer.history[best - 1] if best else trainer.history[-1]
-    val = {key[4:]: value for key, value in row.items() if key.startswith("val_")}
+    summary = fit_summary(trainer, out)
+    best, val = summary["best_epoch"], summary["val"]
     unit = "char" if level == "char" else "word"
     bpc = f", {val['bpc']:.3f} bits/char" if "bpc" in val else ""
     return {
-        "out": str(out),
-        "epochs": trainer.epoch,
-        "best_epoch": best,
-        "stop_reason": trainer.stop_reason,
-        "train_time_s": round(trainer.elapsed_s, 1),
-        "steps": trainer.global_step,
-        "val": val,
+        **summary,
         "report": (
             f"trained {trainer.epoch} epoch(s), {trainer.global_step} steps in "
             f"{trainer.elapsed_s / 60:.1f} min ({trainer.stop_reason}); best epoch {best}: val "

@@ -24,7 +24,14 @@ from rnnkit.errors import UserError
 from rnnkit.models.attention import ATTENTIONS
 from rnnkit.models.recurrent import CELLS
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.common import add_training_arguments, given, resolve_run, train_config
+from rnnkit.tasks.common import (
+    add_training_arguments,
+    fit_summary,
+    given,
+    resolve_run,
+    set_threads,
+    train_config,
+)
 from rnnkit.tasks.translate_data import (
     Side,
     TranslateData,
@@ -62,8 +69,9 @@ unigram, or word) and its vocabulary; both are saved with the model. Translation
 detokenized exactly, so BLEU (sacrebleu) is computed against the raw references.
 
 The defaults (a bidirectional GRU encoder of 2x256, a GRU decoder of 512 with additive attention,
-embeddings of 256 tied to the output layer, dropout 0.3, label smoothing 0.1, Adam 1e-3, batch
-64) keep the epoch with the best validation BLEU (greedy); evaluate with beam search.
+embeddings of 256 tied to the output layer, dropout 0.3, label smoothing 0.1, Adam 1e-3 halved
+whenever the validation BLEU stalls for an epoch, batch 64) keep the epoch with the best
+validation BLEU (greedy) and stop after 5 epochs without progress; evaluate with beam search.
 
 Examples:
   rnnkit train translate --data multi30k --src de --tgt en --max-time 60 --out runs/de-en
@@ -75,8 +83,9 @@ Examples:
 MODEL_DEFAULTS = Seq2SeqConfig(src_vocab_size=1, tgt_vocab_size=1)
 DATA_DEFAULTS = TranslateData(source="")
 TRAIN_DEFAULTS = TrainConfig(
-    epochs=30, lr=1e-3, clip_norm=1.0, monitor="val_bleu", mode="max", patience=5
-)
+    epochs=30, lr=1e-3, clip_norm=1.0, monitor="val_bleu", mode="max", patience=5,
+    lr_schedule="plateau", lr_gamma=0.5, lr_patience=1,
+)  # fmt: skip
 LABEL_SMOOTHING = 0.1
 BEAM, ALPHA = 5, 1.0
 
@@ -254,10 +263,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """``rnnkit train translate``: a fresh run from the options, or ``--resume`` a saved one."""
     out, saved = resolve_run(args, "translate")
     data, model_settings, objective_settings = _settings(args, saved)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     config = train_config(args, TRAIN_DEFAULTS, saved)
     if config.seed is not None:
         seed_everything(config.seed)
@@ -313,17 +319,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         make_loader(val_set, 2 * data.batch_size, shuffle=False, pad_index=pad),
         out_dir=out, resume=saved is not None, overwrite=args.overwrite,
     )  # fmt: skip
-    best = trainer.monitor.best_epoch
-    row = trainer.history[best - 1] if best else trainer.history[-1]
-    val = {key[4:]: value for key, value in row.items() if key.startswith("val_")}
+    summary = fit_summary(trainer, out)
+    best, val = summary["best_epoch"], summary["val"]
     return {
-        "out": str(out),
-        "epochs": trainer.epoch,
-        "best_epoch": best,
-        "stop_reason": trainer.stop_reason,
-        "train_time_s": round(trainer.elapsed_s, 1),
-        "steps": trainer.global_step,
-        "val": val,
+        **summary,
         "report": (
             f"trained {trainer.epoch} epoch(s), {trainer.global_step} steps in "
             f"{trainer.elapsed_s / 60:.1f} min ({trainer.stop_reason}); best epoch {best}: val "

@@ -30,7 +30,9 @@ from rnnkit.errors import UserError
 from rnnkit.train.optimizers import OPTIMIZERS
 from rnnkit.train.schedules import SCHEDULES
 
-__all__ = ["TrainConfig"]
+__all__ = ["PRECISIONS", "TrainConfig"]
+
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -72,6 +74,9 @@ class TrainConfig:
         log_every: log the running loss every this many batches (0: only once per epoch).
         progress: tqdm progress bars on stderr; None shows them only when stderr is a terminal.
         plot: draw ``curves.png`` (needs matplotlib).
+        precision: "fp32", or "bf16" to run forward passes and losses under
+            ``torch.autocast`` with bfloat16 (weights, gradients and optimizer stay fp32): on CPUs
+            with AVX-512 bf16 or AMX, and recent GPUs, the matrix products run about twice as fast.
     """
 
     epochs: int = 10
@@ -101,6 +106,7 @@ class TrainConfig:
     log_every: int = 0
     progress: bool | None = None
     plot: bool = True
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -133,6 +139,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _check_choice("mode", self.mode, ("min", "max"))
+        _check_choice("precision", self.precision, PRECISIONS)
         _check(bool(self.monitor), "monitor must name a history column", self.monitor)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise UserError(

@@ -285,10 +285,17 @@ class Trainer:
         metrics = means.means()
         return (summarize(metrics) if summarize else metrics), done
 
+    def autocast(self) -> torch.autocast:
+        """The mixed-precision context of forward passes (a no-op unless precision is bf16)."""
+        return torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"
+        )
+
     def train_step(self, batch: Any) -> tuple[float, dict[str, float]]:
         """Loss, penalties, backward, clipping and one optimizer step on a batch on the device."""
         c = self.config
-        loss, stats = self.objective.train_loss(self.model, batch)
+        with self.autocast():
+            loss, stats = self.objective.train_loss(self.model, batch)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(
                 f"objective.train_loss must return a scalar tensor loss, got {type(loss).__name__}"
@@ -339,7 +346,8 @@ class Trainer:
         bar = self._bar(batches, desc)
         try:
             with torch.no_grad():
-                metrics = self.objective.evaluate(self.model, (self._move(b) for b in bar))
+                with self.autocast():
+                    metrics = self.objective.evaluate(self.model, (self._move(b) for b in bar))
         finally:
             bar.close()
             self.model.train(was_training)
