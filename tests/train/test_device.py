@@ -69,3 +69,24 @@ def test_resolve_device():
 def test_missing_cuda_is_a_user_error():
     with pytest.raises(UserError, match="torch sees no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_fast_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
+    import builtins
+
+    from rnnkit.train.device import fast_bf16
+
+    real_open = builtins.open
+
+    def fake_cpuinfo(flags):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
+        return lambda file, *a, **k: real_open(path if file == "/proc/cpuinfo" else file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_cpuinfo("avx512f avx512_bf16"))
+    assert fast_bf16(torch.device("cpu"))
+    monkeypatch.setattr(builtins, "open", fake_cpuinfo("avx2 amx_bf16"))
+    assert fast_bf16(torch.device("cpu"))
+    monkeypatch.setattr(builtins, "open", fake_cpuinfo("avx2 avx512f"))
+    assert not fast_bf16(torch.device("cpu"))
+    assert not fast_bf16(torch.device("meta"))

@@ -120,6 +120,12 @@ class Seq2Seq(nn.Module):
         )
         self.pre_output = nn.Linear(c.hidden + key_size + c.embed, c.embed)
         self.output = nn.Linear(c.embed, c.tgt_vocab_size)
+        for embedding in (self.src_embedding, self.tgt_embedding):
+            # small, as for tied language models (Press & Wolf 2017): N(0, 1) rows would start the
+            # tied output layer with logits of standard deviation sqrt(embed)
+            nn.init.uniform_(embedding.weight, -0.1, 0.1)
+            with torch.no_grad():
+                embedding.weight[c.padding_idx].zero_()
         if c.tie_embeddings:
             self.output.weight = self.tgt_embedding.weight
 

@@ -80,9 +80,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: TrainConfi
     add("--seed", type=int, help=f"random seed for init, shuffling and dropout (default: {d.seed})")
     add(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=["fp32", "bf16", "auto"],
         help="bf16: forward passes under torch.autocast with bfloat16, about twice as fast on "
-        "CPUs with AVX-512 bf16 or AMX and on recent GPUs (default: fp32)",
+        "CPUs with AVX-512 bf16 or AMX and on recent GPUs; auto: bf16 where the hardware has "
+        f"it (default: {d.precision})",
     )
     add("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     progress = parser.add_argument_group("output")

@@ -70,7 +70,8 @@ detokenized exactly, so BLEU (sacrebleu) is computed against the raw references.
 
 The defaults (a bidirectional GRU encoder of 2x256, a GRU decoder of 512 with additive attention,
 embeddings of 256 tied to the output layer, dropout 0.3, label smoothing 0.1, Adam 1e-3 halved
-whenever the validation BLEU stalls for an epoch, batch 64) keep the epoch with the best
+whenever the validation BLEU stalls for an epoch, batch 64, bf16 autocast where the hardware
+multiplies bf16) keep the epoch with the best
 validation BLEU (greedy) and stop after 5 epochs without progress; evaluate with beam search.
 
 Examples:
@@ -84,7 +85,7 @@ MODEL_DEFAULTS = Seq2SeqConfig(src_vocab_size=1, tgt_vocab_size=1)
 DATA_DEFAULTS = TranslateData(source="")
 TRAIN_DEFAULTS = TrainConfig(
     epochs=30, lr=1e-3, clip_norm=1.0, monitor="val_bleu", mode="max", patience=5,
-    lr_schedule="plateau", lr_gamma=0.5, lr_patience=1,
+    lr_schedule="plateau", lr_gamma=0.5, lr_patience=1, precision="auto",
 )  # fmt: skip
 LABEL_SMOOTHING = 0.1
 BEAM, ALPHA = 5, 1.0

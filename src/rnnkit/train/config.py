@@ -32,7 +32,7 @@ from rnnkit.train.schedules import SCHEDULES
 
 __all__ = ["PRECISIONS", "TrainConfig"]
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -76,7 +76,8 @@ class TrainConfig:
         plot: draw ``curves.png`` (needs matplotlib).
         precision: "fp32", or "bf16" to run forward passes and losses under
             ``torch.autocast`` with bfloat16 (weights, gradients and optimizer stay fp32): on CPUs
-            with AVX-512 bf16 or AMX, and recent GPUs, the matrix products run about twice as fast.
+            with AVX-512 bf16 or AMX, and recent GPUs, the matrix products run about twice as fast;
+            "auto" is bf16 where the device has such hardware, fp32 elsewhere.
     """
 
     epochs: int = 10

@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.errors import UserError
 
-__all__ = ["CPU_KEYS", "move_to_device", "resolve_device"]
+__all__ = ["CPU_KEYS", "fast_bf16", "move_to_device", "resolve_device"]
 
 CPU_KEYS: frozenset[str] = frozenset({"lengths", "src_lengths", "tgt_lengths"})
 
@@ -49,6 +49,21 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"device {spec!r} was asked for, but MPS is not available; use cpu")
     return device
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware (so autocast pays off): CUDA
+    GPUs that support it, and CPUs with AVX-512 BF16 or AMX (read from /proc/cpuinfo)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def move_to_device(

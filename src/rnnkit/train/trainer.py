@@ -46,7 +46,7 @@ from rnnkit.errors import UserError
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_model_state
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.device import move_to_device, resolve_device
+from rnnkit.train.device import fast_bf16, move_to_device, resolve_device
 from rnnkit.train.history import History
 from rnnkit.train.metrics import WeightedMeans
 from rnnkit.train.monitor import MetricMonitor
@@ -105,6 +105,8 @@ class Trainer:
         self.config = config if config is not None else TrainConfig()
         self.callbacks = list(callbacks)
         self.device = resolve_device(device)
+        precision = self.config.precision
+        self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16(self.device))
         self.checkpoint_config = dict(checkpoint_config or {})
         self.artifacts = artifacts
         self.optimizer: torch.optim.Optimizer | None = None
@@ -287,9 +289,7 @@ class Trainer:
 
     def autocast(self) -> torch.autocast:
         """The mixed-precision context of forward passes (a no-op unless precision is bf16)."""
-        return torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"
-        )
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def train_step(self, batch: Any) -> tuple[float, dict[str, float]]:
         """Loss, penalties, backward, clipping and one optimizer step on a batch on the device."""
