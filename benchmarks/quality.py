@@ -9,6 +9,9 @@ then ``rnnkit evaluate`` on the reported split, and writes one JSON file to
     RNNKIT_DATA=../shared/data python benchmarks/quality.py ptb               # 30 min
     RNNKIT_DATA=../shared/data python benchmarks/quality.py imdb              # 30 min
     RNNKIT_DATA=../shared/data python benchmarks/quality.py multi30k          # 60 min
+
+(``benchmarks/lm.py shakespeare|ptb``, ``benchmarks/imdb.py`` and ``benchmarks/translate.py``
+run the same, one task each.)
     python benchmarks/quality.py shakespeare --minutes 60 --name shakespeare-60min
     python benchmarks/quality.py shakespeare --minutes 5 --extra "--hidden 256 --batch-size 64"
 
@@ -84,9 +87,14 @@ def run_json(argv: list[str]) -> dict:
     return json.loads(lines[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
+def main(names: tuple[str, ...] | None = None, description: str | None = None) -> None:
+    """Run one benchmark among ``names`` (default: all); a single name needs no argument."""
+    names = tuple(sorted(BENCHMARKS)) if names is None else names
+    parser = argparse.ArgumentParser(description=description or __doc__.split("\n")[0])
+    if len(names) == 1:
+        parser.add_argument("benchmark", nargs="?", choices=names, default=names[0])
+    else:
+        parser.add_argument("benchmark", choices=names)
     parser.add_argument("--minutes", type=float, help="training budget (default: the target's)")
     parser.add_argument("--extra", default="", help="more training options, e.g. '--hidden 256'")
     parser.add_argument("--name", help="result name (default: the benchmark's)")

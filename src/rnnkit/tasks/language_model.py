@@ -84,7 +84,9 @@ norm. An epoch is one pass over the windows; each evaluation prints a sample.
 Defaults (chosen from tokens per second of each size and validation loss after a time budget on a
 2-core CPU): characters, a 2-layer LSTM of 384 units, embedding 64, dropout 0.2, windows of 100
 steps, batch 32; words, a 2-layer LSTM of 256 units with tied embeddings, dropout 0.3, windows
-of 35, batch 32; Adam lr 2e-3 decayed per epoch (x0.9 characters, x0.8 words), clipping at 5.
+of 35, batch 32; Adam lr 2e-3 decayed per epoch (x0.9 characters, x0.8 words), clipping at 5;
+words also run in bf16 autocast where the hardware multiplies bf16 (the softmax over the
+vocabulary dominates their time; --precision fp32 turns it off).
 
 Examples:
   rnnkit train lm --data tinyshakespeare --max-time 15 --out runs/shakespeare
@@ -138,7 +140,10 @@ DATA_DEFAULTS = {
 }
 TRAIN_DEFAULTS = {
     "char": TrainConfig(epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.9),
-    "word": TrainConfig(epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.8),
+    "word": TrainConfig(
+        epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.8,
+        precision="auto",
+    ),  # fmt: skip
 }
 SAMPLE_DEFAULTS = {"char": 300, "word": 60}
 
