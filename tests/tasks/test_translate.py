@@ -90,6 +90,9 @@ def test_train_evaluate_translate_resume_on_a_real_slice(capsys, caplog, slice_d
     assert all(len(row) == len(attention["source"]) for row in attention["weights"])
     assert all(abs(sum(row) - 1) < 1e-3 for row in attention["weights"])
 
+    code, stdout, _ = run(capsys, "translate", str(out), "Ein Hund.", "--max-length", "2",
+                          "--beam", "2", "--json")  # fmt: skip
+    assert code == 0 and len(last_json(stdout)["translations"][0]["translation"].split()) <= 2
     code, stdout, _ = run(capsys, "predict", str(out), "Ein Hund.", "--json")
     assert code == 0 and last_json(stdout)["predictions"][0]["text"] == "Ein Hund."
 

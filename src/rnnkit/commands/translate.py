@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--alpha", type=float, help="length normalisation exponent; 0: none (default: 1)"
     )
     parser.add_argument(
+        "--max-length",
+        type=int,
+        help="most tokens generated per sentence (default: twice the source's, plus 10)",
+    )
+    parser.add_argument(
         "--attention-plot", metavar="PNG", help="draw the first sentence's attention into PNG"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")

@@ -141,7 +141,11 @@ DATA_DEFAULTS = {
 TRAIN_DEFAULTS = {
     "char": TrainConfig(epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.9),
     "word": TrainConfig(
-        epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.8,
+        epochs=30,
+        lr=2e-3,
+        clip_norm=5.0,
+        lr_schedule="exponential",
+        lr_gamma=0.8,
         precision="auto",
     ),  # fmt: skip
 }

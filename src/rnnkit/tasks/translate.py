@@ -392,7 +392,10 @@ def translate(checkpoint: Checkpoint, texts: list[str], args: argparse.Namespace
     device = resolve_device(getattr(args, "device", "auto"))
     translator = Translator.from_checkpoint(checkpoint, device)
     beam, alpha = _search_options(args)
-    found = translator.translate(texts, beam=beam, alpha=alpha)
+    max_length = getattr(args, "max_length", None)
+    if max_length is not None and max_length < 1:
+        raise UserError(f"--max-length must be at least 1, got {max_length}")
+    found = translator.translate(texts, beam=beam, alpha=alpha, max_length=max_length)
     rows = [{"text": t.source, "translation": t.text, "score": round(t.score, 4)} for t in found]
     result: dict[str, Any] = {"translations": rows, "beam": beam}
     plot = getattr(args, "attention_plot", None)
