@@ -71,8 +71,8 @@ detokenized exactly, so BLEU (sacrebleu) is computed against the raw references.
 The defaults (a bidirectional GRU encoder of 2x256, a GRU decoder of 512 with additive attention,
 embeddings of 256 tied to the output layer, dropout 0.3, label smoothing 0.1, Adam 1e-3 halved
 whenever the validation BLEU stalls for an epoch, batch 64, bf16 autocast where the hardware
-multiplies bf16) keep the epoch with the best
-validation BLEU (greedy) and stop after 5 epochs without progress; evaluate with beam search.
+multiplies bf16) keep the epoch with the best validation BLEU (greedy) and stop after 5 epochs
+without progress; evaluate with beam search.
 
 Examples:
   rnnkit train translate --data multi30k --src de --tgt en --max-time 60 --out runs/de-en
