@@ -38,3 +38,16 @@ def test_overfits_one_batch(cell):
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.05
+
+
+def test_tied_weights_start_with_near_uniform_predictions():
+    import math
+
+    torch.manual_seed(0)
+    config = LanguageModelConfig(vocab_size=1000, embed=64, hidden=64, tie_weights=True)
+    model = LanguageModel(config).eval()
+    tokens = torch.randint(0, 1000, (4, 20))
+    logits, _ = model(tokens)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 1000), tokens.roll(-1, 1).ravel())
+    assert abs(loss.item() - math.log(1000)) < 0.1  # about ln V: no confident wrong guesses
+    assert model.embedding.weight.abs().max() <= 0.1

@@ -73,6 +73,10 @@ class LanguageModel(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
         if c.tie_weights:
+            # U(-0.1, 0.1) as in Zaremba et al. and Press & Wolf: torch's N(0, 1) embedding rows,
+            # used as output weights, would start with logits of standard deviation ~sqrt(hidden)
+            # and cost Adam thousands of steps to shrink
+            nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
             self.head.weight = self.embedding.weight
 
     def embed(self, tokens: Tensor) -> Tensor:
