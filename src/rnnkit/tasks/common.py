@@ -161,7 +161,7 @@ def fit_summary(trainer: Trainer, out: Path) -> dict[str, Any]:
         "epochs": trainer.epoch,
         "best_epoch": best,
         "stop_reason": trainer.stop_reason,
-        "train_time_s": round(trainer.elapsed_s, 1),
+        "train_time_s": round(trainer.elapsed_s, 3),
         "steps": trainer.global_step,
         "val": {key[4:]: value for key, value in row.items() if key.startswith("val_")},
     }
