@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +17,13 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"RNNKIT_DATA={value} is not a directory; this test needs the datasets folder")
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test on one torch thread: tiny models train faster so, and a busy machine varies
+    less. Folders of such tests use it for every test (see their conftest.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

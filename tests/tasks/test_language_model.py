@@ -26,13 +26,7 @@ from rnnkit.train import TrainConfig, Trainer, seed_everything
 TEXT = "hello world, hello rnn.\n" * 8
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine varies less."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _char_setup(text=TEXT, tmp_path=None):

@@ -23,6 +23,7 @@ __all__ = [
     "add_training_arguments",
     "fit_summary",
     "given",
+    "refuse_changes",
     "resolve_run",
     "set_threads",
     "train_config",
@@ -125,6 +126,27 @@ def resolve_run(args: argparse.Namespace, task: str) -> tuple[Path, Checkpoint |
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The options among ``names`` that the user set (left at None otherwise)."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def refuse_changes(
+    args: argparse.Namespace,
+    options: list[str],
+    saved: dict[str, Any],
+    source: str | None,
+    made: str,
+) -> None:
+    """With ``--resume``: a ``UserError`` naming every option among ``options`` set to a value
+    other than the ``saved`` one, and ``--data`` when it names another ``source`` than saved."""
+    clash = [k for k, v in given(args, options).items() if k in saved and saved[k] != v]
+    if source is not None and source != saved.get("source"):
+        clash.append("data")
+    if clash:
+        names = ", ".join("--" + k.replace("_", "-") for k in clash)
+        raise UserError(
+            f"cannot change {names} when resuming {args.resume}: {made} made for the saved "
+            "settings; expected only training options (e.g. --epochs, --max-time), or a new run "
+            "with --out"
+        )
 
 
 def train_config(

@@ -32,6 +32,7 @@ from rnnkit.tasks.common import (
     add_training_arguments,
     fit_summary,
     given,
+    refuse_changes,
     resolve_run,
     set_threads,
     train_config,
@@ -331,22 +332,11 @@ def _settings(args: argparse.Namespace, saved: Checkpoint | None):
     """(data settings, model settings dict) for a fresh run or a resumed one."""
     if saved is not None:
         data = LMData.from_dict(saved.config["data"])
-        changed = given(args, DATA_OPTIONS + MODEL_OPTIONS)
         model = saved.config["model"]
-        clash = {
-            k: v
-            for k, v in changed.items()
-            if (k in model and model[k] != v) or (k in data.to_dict() and data.to_dict()[k] != v)
-        }
-        if args.data and data_source(args.data) != data.source:
-            clash["data"] = args.data
-        if clash:
-            names = ", ".join("--" + k.replace("_", "-") for k in clash)
-            raise UserError(
-                f"cannot change {names} when resuming {args.resume}: its weights and vocabulary "
-                "were made for the saved settings; expected only training options (e.g. "
-                "--epochs, --max-time), or a new run with --out"
-            )
+        refuse_changes(
+            args, DATA_OPTIONS + MODEL_OPTIONS, {**data.to_dict(), **model},
+            data_source(args.data) if args.data else None, "its weights and vocabulary were",
+        )  # fmt: skip
         return data, model
     if not args.data:
         raise UserError("expected --data tinyshakespeare, ptb, or a path to a text file or folder")

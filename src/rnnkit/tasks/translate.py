@@ -28,6 +28,7 @@ from rnnkit.tasks.common import (
     add_training_arguments,
     fit_summary,
     given,
+    refuse_changes,
     resolve_run,
     set_threads,
     train_config,
@@ -39,7 +40,12 @@ from rnnkit.tasks.translate_data import (
     encode_pairs,
     load_corpus,
 )
-from rnnkit.tasks.translate_decode import Translator, corpus_bleu, save_attention_plot
+from rnnkit.tasks.translate_decode import (
+    Translation,
+    Translator,
+    corpus_bleu,
+    save_attention_plot,
+)
 from rnnkit.train import Callback, Checkpoint, Objective, TrainConfig, Trainer, seed_everything
 from rnnkit.train.device import resolve_device
 from rnnkit.train.metrics import perplexity
@@ -173,6 +179,7 @@ class TranslationObjective(Objective):
         self.label_smoothing = label_smoothing
         self.teacher_forcing = teacher_forcing
         self.translator, self.sources, self.references = translator, sources, references
+        self.translations: list[Translation] = []  # of ``sources`` at the last evaluation
 
     def _loss(self, model, batch, smoothing: float) -> tuple[torch.Tensor, int]:
         targets = batch.targets  # (N, T+1): <bos> y_1 .. y_T <eos>, padded
@@ -203,24 +210,25 @@ class TranslationObjective(Objective):
         metrics = {"loss": total / count, "perplexity": perplexity(total / count)}
         if self.translator is not None and self.sources:
             self.translator.model = model
-            found = self.translator.translate(self.sources, beam=1)
-            metrics["bleu"], _ = corpus_bleu([t.text for t in found], self.references)
+            self.translations = self.translator.translate(self.sources, beam=1)
+            hypotheses = [t.text for t in self.translations]
+            metrics["bleu"], _ = corpus_bleu(hypotheses, self.references)
         return metrics
 
 
 class ShowTranslations(Callback):
-    """Logs the translations of a few validation sentences after each evaluation."""
+    """Logs the first ``count`` validation translations of each evaluation (the objective's)."""
 
-    def __init__(self, translator: Translator, sources: list[str], references: list[str]):
-        self.translator, self.sources, self.references = translator, sources, references
+    def __init__(self, objective: TranslationObjective, count: int = 2) -> None:
+        self.objective, self.count = objective, count
 
     def on_evaluate(self, trainer, epoch, metrics) -> None:
-        if not self.sources:
+        o = self.objective
+        shown = list(zip(o.sources or [], o.references or [], o.translations))[: self.count]
+        if not shown:
             return
-        self.translator.model = trainer.model
-        found = self.translator.translate(self.sources, beam=1)
         lines = [f"after epoch {epoch} (val BLEU {metrics.get('bleu', math.nan):.2f}):"]
-        for source, reference, translation in zip(self.sources, self.references, found):
+        for source, reference, translation in shown:
             lines += [f"  | source     {source}", f"  | reference  {reference}",
                       f"  | translated {translation.text}"]  # fmt: skip
         logger.info("\n".join(lines))
@@ -228,20 +236,12 @@ class ShowTranslations(Callback):
 
 def _settings(args: argparse.Namespace, saved: Checkpoint | None):
     if saved is not None:
-        changed = given(args, DATA_OPTIONS + MODEL_OPTIONS)
         data = TranslateData.from_dict(saved.config["data"])
         model = saved.config["model"]
-        clash = [k for k, v in changed.items()
-                 if (k in model and model[k] != v) or getattr(data, k, v) != v]  # fmt: skip
-        if args.data and args.data != data.source:
-            clash.append("data")
-        if clash:
-            names = ", ".join("--" + k.replace("_", "-") for k in clash)
-            raise UserError(
-                f"cannot change {names} when resuming {args.resume}: the weights, tokenizers and "
-                "vocabularies were made for the saved settings; expected only training options "
-                "(e.g. --epochs, --max-time), or a new run with --out"
-            )
+        refuse_changes(
+            args, DATA_OPTIONS + MODEL_OPTIONS, {**data.to_dict(), **model}, args.data,
+            "the weights, tokenizers and vocabularies were",
+        )  # fmt: skip
         return data, model, saved.config.get("objective", {})
     if not args.data:
         raise UserError("expected --data multi30k, a folder, a file prefix or a .tsv of pairs")
@@ -302,7 +302,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model,
         objective,
         config,
-        callbacks=[ShowTranslations(translator, val_pairs[0][:2], val_pairs[1][:2])],
+        callbacks=[ShowTranslations(objective)],
         device=args.device,
         checkpoint_config={
             "task": "translate",

@@ -78,10 +78,8 @@ class Side:
         return [self.vocab.encode(pieces) for pieces in self.tokenizer.batch(texts)]
 
     def decode(self, ids: list[int]) -> str:
-        """The detokenized text of ``ids`` (special tokens dropped)."""
-        specials = set(self.vocab.specials) - {self.vocab.itos[self.vocab.unk_index]}
-        pieces = [self.vocab.itos[i] for i in ids]
-        return self.tokenizer.detokenize([p for p in pieces if p not in specials])
+        """The detokenized text of ``ids`` (up to ``<eos>``; padding and ``<bos>`` dropped)."""
+        return self.tokenizer.detokenize(self.vocab.decode(ids))
 
     def to_artifacts(self, prefix: str) -> dict[str, Any]:
         return {f"{prefix}_tokenizer": self.tokenizer.to_dict(),
