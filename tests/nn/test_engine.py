@@ -13,7 +13,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from rnnkit import nn as rnn
 from rnnkit.nn.engine import BACKENDS, choose_backend, kernels
-from rnnkit.nn.engine.fused import FusedGRU, FusedLSTM, FusedRNN
+from rnnkit.nn.engine.fused import FusedGRU, FusedLSTM, FusedRNN, GateLayerNorm
+from rnnkit.nn.functional import gate_layer_norm
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 # Layer norm's backward divides by the standard deviation of W_hh h, which is tiny at the first
@@ -209,6 +210,23 @@ def test_fused_function_gradcheck(mode, proj, ln):
     assert torch.autograd.gradcheck(lambda *a: function.apply(*a), inputs)
 
 
+def test_gate_layer_norm_kernel_matches_eager_and_gradcheck():
+    if not kernels.available(torch.float64):
+        pytest.skip("no C compiler: the eager gate_layer_norm runs instead")
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 2 * 5, dtype=torch.float64, requires_grad=True)  # (L, N, G*H)
+    gain = torch.randn(2 * 5, dtype=torch.float64, requires_grad=True)
+    expected = gate_layer_norm(x, gain, 2)
+    dy = torch.randn_like(expected)
+    want = torch.autograd.grad(expected, (x, gain), dy)
+    got_y = GateLayerNorm.apply(x, gain, 2)
+    got = torch.autograd.grad(got_y, (x, gain), dy)
+    torch.testing.assert_close(got_y, expected)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(lambda a, g: GateLayerNorm.apply(a, g, 2), (x, gain))
+
+
 def test_fused_function_gradcheck_full_lengths_without_options():
     function, inputs = _function_inputs("LSTM", ln=False, masked=False)
     inputs = inputs[:-2] + (None, None)  # no lengths, no autocast
@@ -227,6 +245,7 @@ def test_fused_output_modified_in_place_is_caught():
 @pytest.mark.parametrize("option", ["plain", "layer_norm"])
 def test_fused_without_c_kernels_matches_reference(mode, option, monkeypatch):
     monkeypatch.setattr(kernels, "_library", None)  # the PyTorch-ops fallback
+    monkeypatch.setattr(kernels, "_KERNELS", {})
     assert not kernels.available()
     dtype = torch.float32 if option == "plain" else torch.float64
     kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True)

@@ -55,7 +55,7 @@ def run_direction(
     w = weights
     gi = Projection.apply(x, w.weight_ih, None, compute)  # (L, N, G*H), b_ih added later
     if w.ln_ih_weight is not None:
-        gi = gate_layer_norm(gi, w.ln_ih_weight, GATES[mode])
+        gi = _input_layer_norm(gi, w.ln_ih_weight, GATES[mode])
     if reverse:
         gi = reverse_padded(gi, lengths)
     valid = None
@@ -86,6 +86,32 @@ def run_direction(
 
 
 # -- shared pieces ------------------------------------------------------------------------------
+
+
+class GateLayerNorm(torch.autograd.Function):
+    """:func:`~rnnkit.nn.functional.gate_layer_norm` of a whole sequence's ``W_ih x`` in one C
+    pass each way: (..., G*H), (G*H,) -> (..., G*H); where eager PyTorch makes about ten passes
+    over the (L, N, G*H) tensor (normalise, scale, and their backward)."""
+
+    @staticmethod
+    def forward(ctx, x, gain, blocks):
+        y, xhat, rstd = kernels.block_layer_norm_forward(x, gain, blocks, functional.LN_EPS)
+        ctx.blocks = blocks
+        ctx.save_for_backward(xhat, rstd, gain)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xhat, rstd, gain = ctx.saved_tensors
+        dx, dgain = kernels.block_layer_norm_backward(dy.contiguous(), xhat, rstd, gain, ctx.blocks)
+        return dx, dgain, None
+
+
+def _input_layer_norm(gi: Tensor, gain: Tensor, blocks: int) -> Tensor:
+    """``gate_layer_norm(gi, gain, blocks)``, in C where a kernel serves the dtype."""
+    if kernels.available(gi.dtype, gi.device) and gi.is_contiguous() and gain.dtype == gi.dtype:
+        return GateLayerNorm.apply(gi, gain.contiguous(), blocks)
+    return gate_layer_norm(gi, gain, blocks)
 
 
 def _empty(like: Tensor, *shape: int) -> Tensor:
@@ -138,32 +164,40 @@ class _Recurrence:
         self.mask = mask
         self.valid = valid
         L, N = self.L, self.N
+        self.gis = self.gi.unbind(0)  # per-step views, made once: indexing costs ~1 us a step
         self.hall = _empty(h0, L + 1, N, h0.shape[-1])  # h_0 .. h_L, (L+1, N, H_out)
         self.hall[0] = h0
+        self.hs = self.hall.unbind(0)
         self.hm = self.per_step(h0, h0.shape[-1]) if mask is not None else None
+        self.hms = self.steps(self.hm)
         self.xh = self.rh = None
         if ln_hh is not None:
             self.xh = self.per_step(h0, w_hh.shape[0])  # normalised W_hh h, (L, N, G*H)
             self.rh = self.per_step(h0, blocks, 1)
+        self.xhs, self.rhs = self.steps(self.xh), self.steps(self.rh)
 
     def per_step(self, like: Tensor, *shape: int) -> Tensor:
         """A buffer (L, N, *shape) for backward, or (1, N, *shape) reused at every step."""
         return _empty(like, self.L if self.keep else 1, self.N, *shape)
 
-    def slot(self, t: int) -> int:
-        """Index of step t in a :meth:`per_step` buffer."""
-        return t if self.keep else 0
+    def steps(self, buffer: Tensor | None) -> list[Tensor] | None:
+        """The view of each step t = 0..L-1 into a :meth:`per_step` buffer."""
+        if buffer is None:
+            return None
+        return list(buffer.unbind(0)) if self.keep else [buffer[0]] * self.L
 
     def recurrent(self, t: int, raw: bool = False) -> Tensor:
         """gh_t = [LN]((h_{t-1} ⊙ m) W_hh^T) without b_hh: (N, G*H); ``raw``: without LN."""
-        h = self.hall[t]  # (N, H_out)
-        k = self.slot(t)
+        h = self.hs[t]  # (N, H_out)
         if self.mask is not None:
-            h = torch.mul(h, self.mask, out=self.hm[k])
-        gh = self.rec(h).to(self.dtype)  # (N, G*H)
+            h = torch.mul(h, self.mask, out=self.hms[t])
+        gh = self.rec(h)  # (N, G*H)
+        if gh.dtype != self.dtype:
+            gh = gh.to(self.dtype)
         if self.ln_hh is not None and not raw:
             xhat, rstd = _block_norm(gh, self.blocks)
-            self.xh[k], self.rh[k] = xhat, rstd
+            self.xhs[t].copy_(xhat)
+            self.rhs[t].copy_(rstd)
             gh = xhat * self.ln_hh
         return gh
 
@@ -204,11 +238,13 @@ class _Backward:
         self.dout = _contiguous(dout, self.dtype)  # (L, N, H_out)
         if self.valid is not None:
             self.dout = self.dout * self.valid
+        self.douts = self.dout.unbind(0)
         self.dh = dh.to(self.dtype).clone()  # (N, H_out)
         self.zeros = torch.zeros_like(self.dh)
         L, N, G = self.dout.shape[0], n, s["w_hh"].shape[0]
         self.dgh = _empty(self.dout, L, N, G)  # (L, N, G*H) gradient reaching b_hh
         self.dgh_raw = _empty(self.dout, L, N, G) if s["ln_hh"] is not None else self.dgh
+        self.dghs, self.dgh_raws = self.dgh.unbind(0), self.dgh_raw.unbind(0)
 
     def recurrent(self, t: int, keep: Tensor | None = None, raw_done: bool = False) -> Tensor:
         """dh_{t-1} through W_hh from dgh[t]; rows past their length pass ``self.dh`` on.
@@ -217,14 +253,16 @@ class _Backward:
         """
         s = self.s
         if self.valid is not None:
-            self.dgh[t] *= self.valid[t]
+            self.dghs[t].mul_(self.valid[t])
             if raw_done:
-                self.dgh_raw[t] *= self.valid[t]
+                self.dgh_raws[t].mul_(self.valid[t])
         if s["ln_hh"] is not None and not raw_done:
-            self.dgh_raw[t] = _block_norm_backward(
-                self.dgh[t] * s["ln_hh"], s["xh"][t], s["rh"][t], self.blocks
+            self.dgh_raws[t].copy_(
+                _block_norm_backward(self.dghs[t] * s["ln_hh"], s["xh"][t], s["rh"][t], self.blocks)
             )
-        dh = self.rec(self.dgh_raw[t]).to(self.dtype)  # (N, H_out)
+        dh = self.rec(self.dgh_raws[t])  # (N, H_out)
+        if dh.dtype != self.dtype:
+            dh = dh.to(self.dtype)
         if s["mask"] is not None:
             dh = dh * s["mask"]
         if keep is not None:
@@ -270,33 +308,35 @@ class FusedLSTM(torch.autograd.Function):
             proj = Linear(w_hr, N, compute) if w_hr is not None else None
             call = _empty(c0, L + 1 if r.keep else 2, N, H)  # c_0 .. c_L (or two in turn)
             call[0] = c0
+            cs = call.unbind(0)
             gates = r.per_step(c0, 4 * H)  # activated i, f, g, o
             tcs = r.per_step(c0, H)  # tanh([LN](c_t))
             hcs = r.per_step(c0, H) if proj is not None else None  # o ⊙ tanh(c): pre-proj
             xc = rc = None
             if ln_cw is not None:
                 xc, rc = r.per_step(c0, H), r.per_step(c0, 1, 1)
+            gs, ts, hps, xcs, rcs = (r.steps(b) for b in (gates, tcs, hcs, xc, rc))
             fast_ln = _fast_ln(gi, ln_hh, ln_cw, ln_cb)
             for t in range(L):
                 gh = r.recurrent(t, raw=fast_ln)  # (N, 4H)
-                k = r.slot(t)
-                c_prev, c = (call[t], call[t + 1]) if r.keep else (call[t % 2], call[1 - t % 2])
-                h_out = hcs[k] if proj is not None else r.hall[t + 1]  # (N, H)
+                c_prev, c = (cs[t], cs[t + 1]) if r.keep else (cs[t % 2], cs[1 - t % 2])
+                h_out = hps[t] if proj is not None else r.hs[t + 1]  # (N, H)
                 if fast_ln:
                     kernels.lstm_ln_forward(
-                        r.gi[t], gh, ln_hh, r.bias, ln_cw, ln_cb, c_prev, functional.LN_EPS,
-                        r.xh[k], r.rh[k], gates[k], c, xc[k], rc[k], tcs[k], h_out,
+                        r.gis[t], gh, ln_hh, r.bias, ln_cw, ln_cb, c_prev, functional.LN_EPS,
+                        r.xhs[t], r.rhs[t], gs[t], c, xcs[t], rcs[t], ts[t], h_out,
                     )  # fmt: skip
                 elif ln_cw is None:
-                    kernels.lstm_forward(r.gi[t], gh, r.bias, c_prev, gates[k], c, tcs[k], h_out)
+                    kernels.lstm_forward(r.gis[t], gh, r.bias, c_prev, gs[t], c, ts[t], h_out)
                 else:
                     _lstm_forward_ln(
-                        r.gi[t] + gh + r.bias, c_prev, ln_cw, ln_cb,
-                        gates[k], c, xc[k], rc[k], tcs[k], h_out,
+                        r.gis[t] + gh + r.bias, c_prev, ln_cw, ln_cb,
+                        gs[t], c, xcs[t], rcs[t], ts[t], h_out,
                     )  # fmt: skip
                 if proj is not None:
-                    r.hall[t + 1] = proj(h_out).to(r.dtype)  # (N, H_proj)
-                r.freeze(t, (r.hall[t + 1], r.hall[t]), (c, c_prev))
+                    r.hs[t + 1].copy_(proj(h_out))  # (N, H_proj)
+                if r.valid is not None:
+                    r.freeze(t, (r.hs[t + 1], r.hs[t]), (c, c_prev))
             r.save(
                 ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, ln_cw=ln_cw, ln_cb=ln_cb, w_hr=w_hr,
                 call=call, gates=gates, tcs=tcs, hcs=hcs, xc=xc, rc=rc,
@@ -320,8 +360,9 @@ class FusedLSTM(torch.autograd.Function):
                 dln_cw, dln_cb = torch.zeros_like(ln_cw), torch.zeros_like(s["ln_cb"])
             fast_ln = _fast_ln(gates, s["ln_hh"], ln_cw, s["ln_cb"])
             dcns = _empty(b.dout, L, N, H) if fast_ln else None  # gradient of LN(c_t)
+            gs, cs, ts = gates.unbind(0), call.unbind(0), tcs.unbind(0)
             for t in reversed(range(L)):
-                d1, d2 = b.dh, b.dout[t]  # gradient reaching h_t: d1 + d2, (N, H_out)
+                d1, d2 = b.dh, b.douts[t]  # gradient reaching h_t: d1 + d2, (N, H_out)
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
                 if proj is not None:
@@ -330,15 +371,15 @@ class FusedLSTM(torch.autograd.Function):
                 dc_next = dc.clone() if b.valid is not None else None
                 if fast_ln:
                     kernels.lstm_ln_backward(
-                        gates[t], call[t], s["xc"][t], s["rc"][t], tcs[t], ln_cw, s["xh"][t],
-                        s["rh"][t], s["ln_hh"], d1, d2, dc, b.dgh[t], b.dgh_raw[t], dcns[t],
+                        gs[t], cs[t], s["xc"][t], s["rc"][t], ts[t], ln_cw, s["xh"][t],
+                        s["rh"][t], s["ln_hh"], d1, d2, dc, b.dghs[t], b.dgh_raws[t], dcns[t],
                     )  # fmt: skip
                 elif ln_cw is None:
-                    kernels.lstm_backward(gates[t], call[t], tcs[t], d1, d2, dc, b.dgh[t])
+                    kernels.lstm_backward(gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t])
                 else:
                     _lstm_backward_ln(
-                        gates[t], call[t], s["xc"][t], s["rc"][t], tcs[t], ln_cw,
-                        d1 + d2, dc, b.dgh[t], dln_cw, dln_cb,
+                        gs[t], cs[t], s["xc"][t], s["rc"][t], ts[t], ln_cw,
+                        d1 + d2, dc, b.dghs[t], dln_cw, dln_cb,
                     )  # fmt: skip
                 if dc_next is not None:
                     dc = torch.where(b.valid[t], dc, dc_next)
@@ -405,13 +446,13 @@ class FusedGRU(torch.autograd.Function):
             L, H = r.L, h0.shape[-1]
             gates = r.per_step(h0, 3 * H)  # r, z, n
             hns = r.per_step(h0, H)  # [LN](W_hn h) + b_hn
+            gis, gs, qs, hs = r.gis, r.steps(gates), r.steps(hns), r.hs
+            bi, bh = r.bias_ih, r.bias_hh
             for t in range(L):
                 gh = r.recurrent(t)  # (N, 3H)
-                k = r.slot(t)
-                kernels.gru_forward(
-                    r.gi[t], r.bias_ih, gh, r.bias_hh, r.hall[t], gates[k], hns[k], r.hall[t + 1]
-                )
-                r.freeze(t, (r.hall[t + 1], r.hall[t]))
+                kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1])
+                if r.valid is not None:
+                    r.freeze(t, (hs[t + 1], hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns)
             return r.output(), r.hall[L].to(r.out_dtype, copy=True)
 
@@ -423,13 +464,14 @@ class FusedGRU(torch.autograd.Function):
             gates, hns, hall = s["gates"], s["hns"], s["hall"]
             dgi = _empty(b.dgh, *b.dgh.shape)  # (L, N, 3H)
             direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
+            gs, qs, hs, dis = gates.unbind(0), hns.unbind(0), hall.unbind(0), dgi.unbind(0)
             for t in reversed(range(dgi.shape[0])):
-                d1, d2 = b.dh, b.dout[t]
+                d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                kernels.gru_backward(gates[t], hns[t], hall[t], d1, d2, dgi[t], b.dgh[t], direct)
+                kernels.gru_backward(gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct)
                 if b.valid is not None:
-                    dgi[t] *= b.valid[t]
+                    dis[t].mul_(b.valid[t])
                 b.dh = b.recurrent(t, keep=direct)
             dw, db_ih, db_hh, dln = b.weight_grads(dgi)
             dh0 = b.dh.to(b.out_dtype)
@@ -444,8 +486,9 @@ class FusedRNN(torch.autograd.Function):
         with torch.autocast(gi.device.type, enabled=False):
             r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1)
             for t in range(r.L):
-                kernels.rnn_forward(r.gi[t], r.recurrent(t), r.bias, relu, r.hall[t + 1])
-                r.freeze(t, (r.hall[t + 1], r.hall[t]))
+                kernels.rnn_forward(r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1])
+                if r.valid is not None:
+                    r.freeze(t, (r.hs[t + 1], r.hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
             ctx.relu = relu
             return r.output(), r.hall[r.L].to(r.out_dtype, copy=True)
@@ -455,12 +498,12 @@ class FusedRNN(torch.autograd.Function):
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
             b = _Backward(ctx, s, dout, dhn)
-            hall = s["hall"]
+            hs = s["hall"].unbind(0)
             for t in reversed(range(b.dgh.shape[0])):
-                d1, d2 = b.dh, b.dout[t]
+                d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                kernels.rnn_backward(hall[t + 1], d1, d2, ctx.relu, b.dgh[t])
+                kernels.rnn_backward(hs[t + 1], d1, d2, ctx.relu, b.dghs[t])
                 b.dh = b.recurrent(t)
             dw, db_ih, db_hh, dln = b.weight_grads()
             dgi = b.dgh.to(b.out_dtype)

@@ -51,6 +51,8 @@ from torch import Tensor
 
 __all__ = [
     "available",
+    "block_layer_norm_backward",
+    "block_layer_norm_forward",
     "gru_backward",
     "gru_forward",
     "lstm_ln_backward",
@@ -65,6 +67,7 @@ log = logging.getLogger(__name__)
 
 _SOURCE = r"""
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include <string.h>
@@ -211,11 +214,14 @@ void lstm_ln_fwd_##SUF(int64_t N, int64_t H, T eps, const T* R gi, const T* R gh
     T* x = xh + n * 4 * H; T* g = gates + n * 4 * H; \
     for (int64_t k = 0; k < 4; ++k) { \
       T mean = 0, var = 0; \
+      _Pragma("omp simd reduction(+:mean)") \
       for (int64_t j = 0; j < H; ++j) mean += r[k * H + j]; \
       mean /= (T)H; \
+      _Pragma("omp simd reduction(+:var)") \
       for (int64_t j = 0; j < H; ++j) { T d = r[k * H + j] - mean; var += d * d; } \
       T rstd = (T)1 / SQRT(var / (T)H + eps); \
       rh[n * 4 + k] = rstd; \
+      _Pragma("omp simd") \
       for (int64_t j = 0; j < H; ++j) x[k * H + j] = (r[k * H + j] - mean) * rstd; \
     } \
     const T* cpn = cp + n * H; T* cn = c + n * H; \
@@ -231,6 +237,7 @@ void lstm_ln_fwd_##SUF(int64_t N, int64_t H, T eps, const T* R gi, const T* R gh
       cn[j] = cc; mean += cc; \
     } \
     mean /= (T)H; \
+    _Pragma("omp simd reduction(+:var)") \
     for (int64_t j = 0; j < H; ++j) { T d = cn[j] - mean; var += d * d; } \
     T rstd = (T)1 / SQRT(var / (T)H + eps); \
     rc[n] = rstd; \
@@ -290,6 +297,53 @@ void lstm_ln_bwd_##SUF(int64_t N, int64_t H, const T* R gates, const T* R cp, co
 
 DEFINE_LN_KERNELS(float, f32, tanh_f32, sqrtf)
 DEFINE_LN_KERNELS(double, f64, tanh, sqrt)
+
+/* Layer norm of each H-wide block of x (M rows of G blocks), scaled by w (G*H): a whole
+   sequence's W_ih x at once. Backward: dx, and per-thread partial sums of dw (threads, G*H). */
+#define DEFINE_BLOCK_LN(T, SUF, SQRT) \
+void block_ln_fwd_##SUF(int64_t M, int64_t G, int64_t H, T eps, const T* R x, const T* R w, \
+                        T* R y, T* R xh, T* R rs) { \
+  _Pragma("omp parallel for schedule(static) if (M * G * H >= 8192)") \
+  for (int64_t m = 0; m < M * G; ++m) { \
+    const T* R a = x + m * H; const T* R wk = w + (m % G) * H; \
+    T* R o = y + m * H; T* R n = xh + m * H; \
+    T mean = 0, var = 0; \
+    _Pragma("omp simd reduction(+:mean)") \
+    for (int64_t j = 0; j < H; ++j) mean += a[j]; \
+    mean /= (T)H; \
+    _Pragma("omp simd reduction(+:var)") \
+    for (int64_t j = 0; j < H; ++j) { T d = a[j] - mean; var += d * d; } \
+    T r = (T)1 / SQRT(var / (T)H + eps); \
+    rs[m] = r; \
+    _Pragma("omp simd") \
+    for (int64_t j = 0; j < H; ++j) { T v = (a[j] - mean) * r; n[j] = v; o[j] = v * wk[j]; } \
+  } \
+} \
+ \
+void block_ln_bwd_##SUF(int64_t M, int64_t G, int64_t H, int64_t threads, const T* R dy, \
+                        const T* R xh, const T* R rs, const T* R w, T* R dx, T* R dw) { \
+  _Pragma("omp parallel num_threads(threads)") \
+  { \
+    T* R acc = dw + (int64_t)omp_get_thread_num() * G * H; \
+    _Pragma("omp for schedule(static)") \
+    for (int64_t m = 0; m < M * G; ++m) { \
+      const T* R d = dy + m * H; const T* R n = xh + m * H; \
+      const T* R wk = w + (m % G) * H; T* R ak = acc + (m % G) * H; T* R o = dx + m * H; \
+      T s1 = 0, s2 = 0; \
+      _Pragma("omp simd reduction(+:s1,s2)") \
+      for (int64_t j = 0; j < H; ++j) { \
+        T e = d[j] * wk[j]; s1 += e; s2 += e * n[j]; ak[j] += d[j] * n[j]; \
+      } \
+      s1 /= (T)H; s2 /= (T)H; \
+      T r = rs[m]; \
+      _Pragma("omp simd") \
+      for (int64_t j = 0; j < H; ++j) o[j] = r * (d[j] * wk[j] - s1 - n[j] * s2); \
+    } \
+  } \
+}
+
+DEFINE_BLOCK_LN(float, f32, sqrtf)
+DEFINE_BLOCK_LN(double, f64, sqrt)
 """
 
 _FLAGS = [
@@ -351,6 +405,8 @@ def _build() -> ctypes.CDLL | None:
         real = ctypes.c_float if suffix == "f32" else ctypes.c_double
         getattr(library, f"lstm_ln_fwd_{suffix}").argtypes = [i64, i64, real] + [ptr] * 15
         getattr(library, f"lstm_ln_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 15
+        getattr(library, f"block_ln_fwd_{suffix}").argtypes = [i64, i64, i64, real] + [ptr] * 5
+        getattr(library, f"block_ln_bwd_{suffix}").argtypes = [i64, i64, i64, i64] + [ptr] * 6
     return library
 
 
@@ -380,10 +436,23 @@ def _p(t: Tensor) -> int:
     return t.data_ptr()
 
 
+_KERNELS: dict[tuple[str, torch.dtype], object] = {}  # (name, dtype) -> C function or None
+
+
 def _fn(name: str, t: Tensor):
-    """The C kernel ``name`` for ``t``'s dtype if every tensor qualifies, else None."""
-    lib = _lib() if t.device.type == "cpu" and t.dtype in _SUFFIX else None
-    return None if lib is None else getattr(lib, f"{name}_{_SUFFIX[t.dtype]}")
+    """The C kernel ``name`` for ``t``'s dtype if every tensor qualifies, else None.
+
+    Called once per time step: the lookup is cached, as it costs more than a small kernel.
+    """
+    if not t.is_cpu:
+        return None
+    key = (name, t.dtype)
+    kernel = _KERNELS.get(key, False)
+    if kernel is False:
+        lib = _lib() if t.dtype in _SUFFIX else None
+        kernel = None if lib is None else getattr(lib, f"{name}_{_SUFFIX[t.dtype]}")
+        _KERNELS[key] = kernel
+    return kernel
 
 
 # Every function below writes into the given output buffers (contiguous, same dtype).
@@ -505,3 +574,31 @@ def lstm_ln_backward(gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dp
     n, hidden = c_prev.shape
     buffers = (gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dpre, draw, dcn)
     kernel(n, hidden, *(_p(t) for t in buffers))
+
+
+def block_layer_norm_forward(x: Tensor, gain: Tensor, blocks: int, eps: float):
+    """Layer norm of each of the ``blocks`` gate blocks of x (..., G*H), times ``gain`` (G*H,).
+
+    Returns y, x̂ (like x) and 1/σ (..., G), or None where no kernel serves.
+    """
+    kernel = _fn("block_ln_fwd", x)
+    if kernel is None or not x.is_contiguous():
+        return None
+    width = x.shape[-1]
+    rows = x.numel() // width
+    y, xhat = torch.empty_like(x), torch.empty_like(x)
+    rstd = x.new_empty(*x.shape[:-1], blocks)
+    kernel(rows, blocks, width // blocks, eps, *(_p(t) for t in (x, gain, y, xhat, rstd)))
+    return y, xhat, rstd
+
+
+def block_layer_norm_backward(dy: Tensor, xhat: Tensor, rstd: Tensor, gain: Tensor, blocks: int):
+    """Backward of :func:`block_layer_norm_forward` (dy contiguous): dx (like dy), dgain (G*H,)."""
+    kernel = _fn("block_ln_bwd", xhat)
+    width = xhat.shape[-1]
+    threads = torch.get_num_threads()
+    dx = torch.empty_like(xhat)
+    partial = xhat.new_zeros(threads, width)  # each thread's share of dgain
+    buffers = (dy, xhat, rstd, gain, dx, partial)
+    kernel(xhat.numel() // width, blocks, width // blocks, threads, *(_p(t) for t in buffers))
+    return dx, partial.sum(0)

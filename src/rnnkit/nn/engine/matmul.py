@@ -15,8 +15,10 @@ from torch import Tensor
 __all__ = ["Linear", "Projection", "autocast_dtype", "onednn_available", "weight_gradient"]
 
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
-# Matrix-vector products (a batch of one or two) have less overhead through torch.mm.
+# Matrix-vector products (a batch of one or two) and products with a small weight (a 256 x 256
+# Elman RNN's) finish sooner through torch.mm: oneDNN's call costs ~15 us before any arithmetic.
 MKL_MAX_ROWS = 2
+MKL_MAX_WEIGHT = 256 * 256
 
 
 def onednn_available() -> bool:
@@ -30,6 +32,7 @@ def onednn_available() -> bool:
 
 
 _ONEDNN = onednn_available()
+_LINEAR = torch.ops.mkldnn._linear_pointwise.default if _ONEDNN else None
 
 
 def autocast_dtype(device_type: str) -> torch.dtype | None:
@@ -61,14 +64,17 @@ class Linear:
         self.dtype = weight.dtype
         self.weight = weight
         self.packed = None
-        if _use_onednn(weight) and rows > MKL_MAX_ROWS:
+        small = rows <= MKL_MAX_ROWS or weight.numel() <= MKL_MAX_WEIGHT
+        if _use_onednn(weight) and not small:
             self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
+        self.weight_t = weight.t()
 
     def __call__(self, x: Tensor) -> Tensor:
-        x = x.to(self.dtype)
+        if x.dtype != self.dtype:
+            x = x.to(self.dtype)
         if self.packed is not None:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
-        return torch.mm(x, self.weight.t())
+            return _LINEAR(x, self.packed, None, "none", [], "")
+        return torch.mm(x, self.weight_t)
 
 
 def weight_gradient(grad: Tensor, x: Tensor) -> Tensor:
@@ -78,7 +84,7 @@ def weight_gradient(grad: Tensor, x: Tensor) -> Tensor:
     if _use_onednn(grad):
         # (x^T grad)^T as oneDNN's linear with input x^T (K, M) and weight grad^T (N_out, M):
         # the fastest of the layouts measured (torch.mm runs MKL, slow on AMD).
-        out = torch.ops.mkldnn._linear_pointwise(x.t(), grad.t(), None, "none", [], "")
+        out = _LINEAR(x.t(), grad.t(), None, "none", [], "")
         return out.t().contiguous()  # (N_out, K)
     return torch.mm(grad.t(), x)
 
