@@ -262,7 +262,7 @@ class RNNBase(nn.Module):
         """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``."""
         if lengths is not None and bool((lengths == x.shape[0]).all()):
             lengths = None  # every sequence is full length: no masking needed
-        backend = choose_backend(self, x) if self.backend == "auto" else self.backend
+        backend = choose_backend(self, x, lengths) if self.backend == "auto" else self.backend
         if backend == "torch":
             return native.run_layers(self, x, state, lengths)
         run_direction = DIRECTION_ENGINES[backend]

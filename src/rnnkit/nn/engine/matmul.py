@@ -19,6 +19,8 @@ _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 # Elman RNN's) finish sooner through torch.mm: oneDNN's call costs ~15 us before any arithmetic.
 MKL_MAX_ROWS = 2
 MKL_MAX_WEIGHT = 256 * 256
+# Rows per oneDNN product in a weight gradient (a sum over all L*N rows of a sequence).
+WGRAD_CHUNK = 2048
 
 
 def onednn_available() -> bool:
@@ -83,8 +85,15 @@ def weight_gradient(grad: Tensor, x: Tensor) -> Tensor:
     x = x.reshape(-1, x.shape[-1]).to(grad.dtype)  # (M, K)
     if _use_onednn(grad):
         # (x^T grad)^T as oneDNN's linear with input x^T (K, M) and weight grad^T (N_out, M):
-        # the fastest of the layouts measured (torch.mm runs MKL, slow on AMD).
-        out = _LINEAR(x.t(), grad.t(), None, "none", [], "")
+        # the fastest of the layouts measured (torch.mm runs MKL, slow on AMD); summed over
+        # chunks of about WGRAD_CHUNK rows, which oneDNN runs faster than one long reduction
+        # (GRU 1024, 6400 rows: 139 -> 181 GFLOP/s).
+        rows = grad.shape[0]
+        size = -(-rows // max(1, round(rows / WGRAD_CHUNK)))
+        out = None
+        for chunk_x, chunk_grad in zip(x.split(size), grad.split(size)):
+            part = _LINEAR(chunk_x.t(), chunk_grad.t(), None, "none", [], "")  # (K, N_out)
+            out = part if out is None else out.add_(part)
         return out.t().contiguous()  # (N_out, K)
     return torch.mm(grad.t(), x)
 

@@ -1,0 +1,221 @@
+"""End-to-end training speed of two real tasks under each recurrent engine, on CPU.
+
+Each task's model, objective and training settings are built as ``rnnkit train`` builds them with
+its defaults (read from the task modules: ``classify`` for IMDb sentiment, the character level of
+``lm`` for Tiny Shakespeare), and ``Trainer.train_step`` is timed: forward, loss, backward,
+gradient clipping and the optimizer step, in the task's precision. IMDb batches come from the
+task's length-bucketed loader over the real training split, picked at evenly spaced quantiles of
+their padded length so that their mean step is the epoch's; Tiny Shakespeare batches are the first
+TBPTT windows of the training stream, the state carried between them. For each engine in
+``--backends`` the ``backend`` attribute of every rnnkit recurrent layer is set; all engines start
+from the same weights and are timed interleaved (each repeat runs every engine once, in turn)
+after one warm-up pass. The table gives the median ms per step, steps per second, the projected
+minutes per epoch (batches in an epoch of the training split / steps per second) and the ratio to
+the first engine. Without the data, or with ``--random-data``, random token ids of the real
+vocabulary sizes stand in (IMDb reviews then all at full length: an upper bound).
+
+    RNNKIT_DATA=../shared/data python benchmarks/engine_tasks.py      # JSON to benchmarks/results/
+    RNNKIT_DATA=../shared/data python benchmarks/engine_tasks.py --tasks imdb --repeats 9
+    python benchmarks/engine_tasks.py --backends torch,fused,auto --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from layers import RESULTS, machine_info, machine_slug
+
+from rnnkit.data import LabelEncoder, SequenceDataset, Vocabulary, get_tokenizer, make_loader
+from rnnkit.errors import UserError
+from rnnkit.models import LanguageModel, LanguageModelConfig, SequenceClassifier
+from rnnkit.nn.engine import check_backend, choose_backend
+from rnnkit.tasks import classify
+from rnnkit.tasks import language_model as lm
+from rnnkit.tasks.lm_data import build_vocabulary, encode_text, load_corpus, make_tokenizer
+from rnnkit.tasks.text_data import encode_texts, load_splits
+from rnnkit.train import Trainer, seed_everything
+
+IMDB_TRAIN, SHAKESPEARE_CHARS, SHAKESPEARE_VOCAB = 25_000, 1_115_394, 66  # documented sizes
+
+
+def imdb_setup(steps: int, random_data: bool) -> dict:
+    """The classify task's default model, objective and config, and ``steps`` real batches."""
+    data, config = replace(classify.DATA_DEFAULTS, source="imdb"), classify.TRAIN_DEFAULTS
+    batch_size = classify.BATCH_SIZE
+    train_set, source = None, "random"
+    if not random_data:
+        try:
+            splits = load_splits(data)
+            tokenizer = get_tokenizer(data.level)
+            texts = (tokenizer(text) for text in splits["train"].texts)
+            vocab = Vocabulary.build(texts, max_size=data.max_vocab, min_freq=data.min_freq)
+            encoder = LabelEncoder.fit(splits["train"].labels)
+            train_set = encode_texts(splits["train"], tokenizer, vocab, encoder, data)
+            vocab_size, classes, source = len(vocab), len(encoder), "real"
+        except UserError as error:
+            print(f"# IMDb not found ({error}); random token ids instead", file=sys.stderr)
+    if train_set is None:  # every review at full length, the epoch of the documented train split
+        vocab_size, classes, length = data.max_vocab, 2, data.max_length or 400
+        ids = torch.randint(1, vocab_size, (steps * batch_size, length)).tolist()
+        train_set = SequenceDataset(ids, [i % classes for i in range(len(ids))])
+    batches = list(make_loader(train_set, batch_size, shuffle=True, seed=config.seed or 0))
+    by_length = sorted(batches, key=lambda b: b.tokens.shape[1])  # (N, L) tokens
+    picked = [by_length[int((j + 0.5) * len(by_length) / steps)] for j in range(steps)]
+    epoch = len(batches)
+    if source == "random":
+        epoch = math.ceil((IMDB_TRAIN - round(IMDB_TRAIN * data.val_fraction)) / batch_size)
+    seed_everything(config.seed or 0)
+    model = SequenceClassifier(
+        replace(classify.MODEL_DEFAULTS, vocab_size=vocab_size, num_classes=classes)
+    )
+    lengths = [b.tokens.shape[1] for b in picked]
+    return {
+        "model": model, "objective": classify.ClassificationObjective(classes), "config": config,
+        "batches": picked, "epoch_batches": epoch, "data": source, "batch_size": batch_size,
+        "mean_length": statistics.mean(lengths),
+        "epoch_mean_length": statistics.mean(b.tokens.shape[1] for b in batches),
+    }  # fmt: skip
+
+
+def shakespeare_setup(steps: int, random_data: bool) -> dict:
+    """The lm task's default character model, objective and config, and ``steps`` windows."""
+    data, settings = lm._settings(argparse.Namespace(data="tinyshakespeare", level=None), None)
+    config = lm.TRAIN_DEFAULTS[data.level]
+    if random_data:
+        train_fraction = 1 - data.val_fraction - data.test_fraction
+        vocab_size, source = SHAKESPEARE_VOCAB, "random"
+        ids = torch.randint(1, vocab_size, (int(SHAKESPEARE_CHARS * train_fraction),))
+    else:
+        corpus = load_corpus(data.source, val_fraction=data.val_fraction,
+                             test_fraction=data.test_fraction, encoding=data.encoding)  # fmt: skip
+        tokenizer = make_tokenizer(data.level, data.source)
+        vocab = build_vocabulary(
+            corpus, tokenizer, data.level, max_size=data.vocab_size, min_freq=data.min_freq
+        )
+        ids = encode_text(corpus.texts["train"], tokenizer, vocab, data.level)[0]  # (T,)
+        vocab_size, source = len(vocab), "real"
+    stream = lm.make_stream(ids, data.batch_size, data.seq_length, "training split")
+    batches = [batch for _, batch in zip(range(steps), stream)]
+    seed_everything(config.seed or 0)
+    model = LanguageModel(LanguageModelConfig(**{**settings, "vocab_size": vocab_size}))
+    return {
+        "model": model, "objective": lm.LanguageModelObjective(data.level), "config": config,
+        "batches": batches, "epoch_batches": len(stream), "data": source,
+        "batch_size": stream.batch_size, "mean_length": data.seq_length,
+        "epoch_mean_length": data.seq_length,
+    }  # fmt: skip
+
+
+TASKS = {"imdb": imdb_setup, "shakespeare": shakespeare_setup}
+
+
+def make_trainer(setup: dict, backend: str) -> tuple[Trainer, str]:
+    """A trainer of a copy of the task's model with every recurrent layer on ``backend``."""
+    model, objective = copy.deepcopy(setup["model"]), copy.deepcopy(setup["objective"])
+    layers = [m for m in model.modules() if hasattr(m, "backend")]
+    if not layers:
+        raise SystemExit(f"{type(model).__name__} has no layer with a backend attribute")
+    for layer in layers:
+        layer.backend = check_backend(backend, layer)
+    trainer = Trainer(model, objective, setup["config"], device="cpu")
+    trainer.setup()
+    model.train()
+    if hasattr(objective, "start_epoch"):
+        objective.start_epoch(model, train=True)
+    engines = set()
+    for layer in layers:  # what "auto" resolves to on these batches (choose_backend's inputs)
+        probe = torch.empty(1, setup["batch_size"], layer.input_size)  # (L, N, H_in)
+        with torch.enable_grad(), trainer.autocast():
+            engines.add(choose_backend(layer, probe) if backend == "auto" else backend)
+    return trainer, ",".join(sorted(engines))
+
+
+def run_pass(trainer: Trainer, batches: list) -> float:
+    """Seconds per training step, averaged over one pass over ``batches``."""
+    start = time.perf_counter()
+    for batch in batches:
+        trainer.train_step(batch)
+    return (time.perf_counter() - start) / len(batches)
+
+
+def measure(task: str, setup: dict, backends: list[str], repeats: int) -> list[dict]:
+    trainers = {name: make_trainer(setup, name) for name in backends}
+    for trainer, _ in trainers.values():  # warm-up: allocations, kernel builds, oneDNN caches
+        run_pass(trainer, setup["batches"])
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    for _ in range(repeats):
+        for name, (trainer, _) in trainers.items():
+            times[name].append(run_pass(trainer, setup["batches"]))
+    baseline = statistics.median(times[backends[0]])
+    rows = []
+    for name, (trainer, engine) in trainers.items():
+        median = statistics.median(times[name])
+        rows.append({
+            "task": task, "data": setup["data"], "backend": name, "engine": engine,
+            "precision": "bf16-autocast" if trainer.bf16 else "fp32",
+            "batch_size": setup["batch_size"], "steps_timed": len(setup["batches"]),
+            "mean_length": setup["mean_length"], "epoch_mean_length": setup["epoch_mean_length"],
+            "ms": median * 1e3, "min_ms": min(times[name]) * 1e3, "steps_per_s": 1 / median,
+            "epoch_batches": setup["epoch_batches"],
+            "epoch_minutes": setup["epoch_batches"] * median / 60,
+            "ratio": median / baseline, "baseline": backends[0],
+            "times_ms": [t * 1e3 for t in times[name]],
+        })  # fmt: skip
+    return rows
+
+
+def _format(row: dict) -> str:
+    engine = f"{row['backend']}→{row['engine']}" if row["backend"] == "auto" else row["backend"]
+    return (
+        f"{row['task']:12} {row['data']:6} {engine:14} {row['precision']:8} {row['ms']:9.1f} "
+        f"{row['steps_per_s']:7.2f} {row['epoch_batches']:7d} {row['epoch_minutes']:9.1f} "
+        f"{row['ratio']:6.2f}"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", default=",".join(TASKS), help="imdb,shakespeare")
+    parser.add_argument("--backends", default="torch,auto", help="auto,torch,fused,reference")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps-per-repeat", type=int, default=8, help="batches per repeat")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="(default: all)")
+    parser.add_argument("--random-data", action="store_true", help="random token ids, no corpus")
+    parser.add_argument("--out", type=Path, help="JSON path (default results/engine-tasks-...)")
+    args = parser.parse_args(argv)
+    tasks = [t.strip() for t in args.tasks.split(",")]
+    backends = [b.strip() for b in args.backends.split(",")]
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown or min(args.repeats, args.steps_per_repeat, args.threads) < 1:
+        parser.error(f"expected tasks among {list(TASKS)} and counts >= 1, got {vars(args)}")
+    torch.set_num_threads(args.threads)
+    info = machine_info()
+    print(f"# {info['cpu']}, {info['cores']} cores, {args.threads} threads", file=sys.stderr)
+    rows = []
+    header = f"{'task':12} {'data':6} {'backend':14} {'dtype':8} {'ms/step':>9} {'steps/s':>7} "
+    print(header + f"{'batches':>7} {'min/epoch':>9} {'ratio':>6}", flush=True)
+    for task in tasks:
+        setup = TASKS[task](args.steps_per_repeat, args.random_data)
+        for row in measure(task, setup, backends, args.repeats):
+            rows.append(row)
+            print(_format(row), flush=True)
+    out = args.out or RESULTS / f"engine-tasks-{machine_slug(info)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {k: v for k, v in vars(args).items() if k != "out"}
+    out.write_text(json.dumps({"machine": info, "settings": settings, "rows": rows}, indent=1))
+    print(f"# wrote {out} (ratio: to {backends[0]})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

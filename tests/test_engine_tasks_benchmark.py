@@ -1,0 +1,56 @@
+"""benchmarks/engine_tasks.py runs end to end on tiny task defaults and writes its JSON."""
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rnnkit.tasks import classify
+from rnnkit.tasks import language_model as lm
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+engine_tasks = pytest.importorskip("engine_tasks")
+
+
+@pytest.fixture
+def tiny_defaults(monkeypatch):
+    """Shrink the tasks' defaults (which the benchmark reads) to a few-millisecond step."""
+    monkeypatch.setattr(classify, "BATCH_SIZE", 4)
+    monkeypatch.setattr(classify, "MODEL_DEFAULTS", replace(classify.MODEL_DEFAULTS, hidden=8))
+    monkeypatch.setattr(
+        classify, "DATA_DEFAULTS", replace(classify.DATA_DEFAULTS, max_length=12, max_vocab=50)
+    )
+    monkeypatch.setitem(lm.MODEL_DEFAULTS, "char", {**lm.MODEL_DEFAULTS["char"], "hidden": 8})
+    monkeypatch.setitem(
+        lm.DATA_DEFAULTS, "char", {**lm.DATA_DEFAULTS["char"], "batch_size": 2, "seq_length": 5}
+    )
+
+
+def run(tmp_path, *options) -> dict:
+    out = tmp_path / "engine.json"
+    argv = ["--repeats", "1", "--steps-per-repeat", "2", "--threads", "1", "--out", str(out)]
+    assert engine_tasks.main([*argv, *options]) == 0
+    return json.loads(out.read_text())
+
+
+def test_random_data_row_per_task_and_backend(tmp_path, tiny_defaults, one_thread):
+    result = run(tmp_path, "--random-data", "--backends", "torch,auto")
+    rows = {(row["task"], row["backend"]): row for row in result["rows"]}
+    assert set(rows) == {(t, b) for t in ("imdb", "shakespeare") for b in ("torch", "auto")}
+    for row in rows.values():
+        assert row["data"] == "random"
+        assert row["ms"] > 0 and row["steps_per_s"] > 0 and row["epoch_minutes"] > 0
+    assert rows["imdb", "torch"]["ratio"] == 1.0
+    assert rows["imdb", "auto"]["epoch_batches"] == 5625  # 22,500 reviews in batches of 4
+    assert result["machine"]["torch_threads"] == 1
+
+
+def test_real_shakespeare(tmp_path, tiny_defaults, one_thread):
+    result = run(tmp_path, "--tasks", "shakespeare", "--backends", "fused")
+    (row,) = result["rows"]
+    assert (row["task"], row["data"], row["engine"]) == ("shakespeare", "real", "fused")
+    assert row["batch_size"] == 2 and row["mean_length"] == 5
+    assert row["epoch_batches"] == math.ceil((1_003_854 // 2 - 1) / 5)  # 90%, 2 streams
