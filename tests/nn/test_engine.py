@@ -275,6 +275,25 @@ def test_autocast_bfloat16_is_close_to_float32(mode, backend):
         assert error <= 0.05 * scale + 1e-2, f"{what}: error {error} vs scale {scale}"
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_bfloat16_kernels_match_the_generic_bfloat16_path(mode, monkeypatch):
+    """The kernels reading/writing the products' bf16 operands change no number (packed too)."""
+    if not kernels.bf16_available(torch.zeros(1)):
+        pytest.skip("no C compiler: the generic path is the only one")
+    torch.manual_seed(0)
+    kwargs = dict(input_size=8, hidden_size=16, num_layers=2, bidirectional=True)
+    (fused,) = twins(mode, ["fused"], torch.float32, **kwargs)
+    states = [16, 16] if mode == "LSTM" else [16]
+    x, lengths, hx = make_input(mode, torch.float32, 4, 7, 8, 2, 2, states, packed=True)
+    results = []
+    for mixed in (True, False):
+        monkeypatch.setattr(kernels, "bf16_available", lambda state, on=mixed: on)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results.append(forward_backward(fused, x, lengths, hx))
+    for what, value in results[1].items():
+        torch.testing.assert_close(results[0][what], value, atol=2e-2, rtol=2e-2, msg=what)
+
+
 # -- backend selection and validation -----------------------------------------------------------
 
 

@@ -146,9 +146,17 @@ def _block_norm_backward(dxhat: Tensor, xhat: Tensor, rstd: Tensor, blocks: int)
 class _Recurrence:
     """What the three cells share: dtypes, the recurrent product and its saved inputs."""
 
-    def __init__(self, ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, blocks):
+    def __init__(
+        self, ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, blocks, bf16_kernels
+    ):
         # Without a backward pass to feed, per-step buffers shrink to one reused step.
         self.keep = any(ctx.needs_input_grad)
+        # bfloat16 autocast of a plain cell: the kernels read and write the products' bf16
+        # operands themselves (kernels.*_bf16); the caller says whether its cell qualifies.
+        self.mixed = (
+            bf16_kernels and compute == torch.bfloat16 and ln_hh is None and mask is None
+            and kernels.bf16_available(h0)
+        )  # fmt: skip
         self.out_dtype = gi.dtype
         self.dtype = h0.dtype  # state and gate math (float32 under autocast)
         self.compute = compute
@@ -168,6 +176,11 @@ class _Recurrence:
         self.hall = _empty(h0, L + 1, N, h0.shape[-1])  # h_0 .. h_L, (L+1, N, H_out)
         self.hall[0] = h0
         self.hs = self.hall.unbind(0)
+        self.hall_bf16 = self.hbs = None
+        if self.mixed:  # bf16 copies of h_0 .. h_L: the products' inputs
+            self.hall_bf16 = workspace.empty((L + 1, N, h0.shape[-1]), torch.bfloat16, h0.device)
+            self.hall_bf16[0] = h0
+            self.hbs = self.hall_bf16.unbind(0)
         self.hm = self.per_step(h0, h0.shape[-1]) if mask is not None else None
         self.hms = self.steps(self.hm)
         self.xh = self.rh = None
@@ -188,6 +201,8 @@ class _Recurrence:
 
     def recurrent(self, t: int, raw: bool = False) -> Tensor:
         """gh_t = [LN]((h_{t-1} ⊙ m) W_hh^T) without b_hh: (N, G*H); ``raw``: without LN."""
+        if self.mixed:
+            return self.rec(self.hbs[t])  # (N, G*H) bfloat16, read as such by the kernels
         h = self.hs[t]  # (N, H_out)
         if self.mask is not None:
             h = torch.mul(h, self.mask, out=self.hms[t])
@@ -206,9 +221,12 @@ class _Recurrence:
         if self.valid is not None:
             for new, old in pairs:
                 new.copy_(torch.where(self.valid[t], new, old))
+        # The bf16 copies of frozen rows stay unfrozen: nothing reads them (their products feed
+        # steps that are frozen again, and their gate gradients are zero).
 
     def output(self) -> Tensor:
-        out = self.hall[1:]  # (L, N, H_out)
+        bf16 = self.mixed and self.out_dtype == torch.bfloat16  # the kernels' copy serves
+        out = self.hall_bf16[1:] if bf16 else self.hall[1:]  # (L, N, H_out)
         if self.valid is not None:
             out = out * self.valid
         return out.to(self.out_dtype)
@@ -219,6 +237,7 @@ class _Recurrence:
         tensors.update(mask=self.mask, valid=self.valid, ln_hh=self.ln_hh)
         tensors.setdefault("b_ih", None)
         tensors.update(hall=self.hall, hm=self.hm, xh=self.xh, rh=self.rh)
+        tensors.update(hall_bf16=self.hall_bf16)
         ctx.names = list(tensors)
         ctx.save_for_backward(*tensors.values())
 
@@ -245,6 +264,11 @@ class _Backward:
         self.dgh = _empty(self.dout, L, N, G)  # (L, N, G*H) gradient reaching b_hh
         self.dgh_raw = _empty(self.dout, L, N, G) if s["ln_hh"] is not None else self.dgh
         self.dghs, self.dgh_raws = self.dgh.unbind(0), self.dgh_raw.unbind(0)
+        self.mixed = s["hall_bf16"] is not None  # the kernels also write dgh in bfloat16
+        self.dgh_bf16 = self.dghbs = None
+        if self.mixed:
+            self.dgh_bf16 = workspace.empty((L, N, G), torch.bfloat16, self.dgh.device)
+            self.dghbs = self.dgh_bf16.unbind(0)
 
     def recurrent(self, t: int, keep: Tensor | None = None, raw_done: bool = False) -> Tensor:
         """dh_{t-1} through W_hh from dgh[t]; rows past their length pass ``self.dh`` on.
@@ -256,11 +280,13 @@ class _Backward:
             self.dghs[t].mul_(self.valid[t])
             if raw_done:
                 self.dgh_raws[t].mul_(self.valid[t])
+            if self.mixed:
+                self.dghbs[t].mul_(self.valid[t])
         if s["ln_hh"] is not None and not raw_done:
             self.dgh_raws[t].copy_(
                 _block_norm_backward(self.dghs[t] * s["ln_hh"], s["xh"][t], s["rh"][t], self.blocks)
             )
-        dh = self.rec(self.dgh_raws[t])  # (N, H_out)
+        dh = self.rec(self.dghbs[t] if self.mixed else self.dgh_raws[t])  # (N, H_out)
         if dh.dtype != self.dtype:
             dh = dh.to(self.dtype)
         if s["mask"] is not None:
@@ -271,6 +297,12 @@ class _Backward:
             dh = torch.where(self.valid[t], dh, self.dh)
         return dh
 
+    def gate_gradient(self, f32: Tensor, bf16: Tensor | None) -> Tensor:
+        """A gate gradient (L, N, G*H) in the dtype of gi, from its float32 or bf16 copy."""
+        if bf16 is not None and self.out_dtype == torch.bfloat16:
+            return bf16
+        return f32.to(self.out_dtype)
+
     def weight_grads(self, dgi: Tensor | None = None):
         """dW_hh, db_ih, db_hh, dln_hh from the stacked per-step gradients, one product each.
 
@@ -278,8 +310,11 @@ class _Backward:
         """
         s = self.s
         w_hh, b_ih, b_hh, ln_hh = s["w_hh"], s["b_ih"], s["b_hh"], s["ln_hh"]
-        hm = s["hm"] if s["hm"] is not None else s["hall"][:-1]  # (L, N, H_out)
-        dw = weight_gradient(_lower(self.dgh_raw, self.compute), _lower(hm, self.compute))
+        if self.mixed:
+            dw = weight_gradient(self.dgh_bf16, s["hall_bf16"][:-1])
+        else:
+            hm = s["hm"] if s["hm"] is not None else s["hall"][:-1]  # (L, N, H_out)
+            dw = weight_gradient(_lower(self.dgh_raw, self.compute), _lower(hm, self.compute))
         db = self.dgh.sum((0, 1)) if b_ih is not None or b_hh is not None else None  # (G*H,)
         db_ih = None
         if b_ih is not None:
@@ -303,7 +338,8 @@ class FusedLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gi, h0, c0, w_hh, b_ih, b_hh, ln_hh, ln_cw, ln_cb, w_hr, mask, valid, compute):
         with torch.autocast(gi.device.type, enabled=False):
-            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 4)
+            plain = w_hr is None and ln_cw is None
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 4, plain)
             L, N, H = r.L, r.N, c0.shape[-1]
             proj = Linear(w_hr, N, compute) if w_hr is not None else None
             call = _empty(c0, L + 1 if r.keep else 2, N, H)  # c_0 .. c_L (or two in turn)
@@ -326,6 +362,10 @@ class FusedLSTM(torch.autograd.Function):
                         r.gis[t], gh, ln_hh, r.bias, ln_cw, ln_cb, c_prev, functional.LN_EPS,
                         r.xhs[t], r.rhs[t], gs[t], c, xcs[t], rcs[t], ts[t], h_out,
                     )  # fmt: skip
+                elif r.mixed:
+                    kernels.lstm_forward_bf16(
+                        r.gis[t], gh, r.bias, c_prev, gs[t], c, ts[t], h_out, r.hbs[t + 1]
+                    )
                 elif ln_cw is None:
                     kernels.lstm_forward(r.gis[t], gh, r.bias, c_prev, gs[t], c, ts[t], h_out)
                 else:
@@ -374,6 +414,10 @@ class FusedLSTM(torch.autograd.Function):
                         gs[t], cs[t], s["xc"][t], s["rc"][t], ts[t], ln_cw, s["xh"][t],
                         s["rh"][t], s["ln_hh"], d1, d2, dc, b.dghs[t], b.dgh_raws[t], dcns[t],
                     )  # fmt: skip
+                elif b.mixed:
+                    kernels.lstm_backward_bf16(
+                        gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t], b.dghbs[t]
+                    )
                 elif ln_cw is None:
                     kernels.lstm_backward(gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t])
                 else:
@@ -394,7 +438,7 @@ class FusedLSTM(torch.autograd.Function):
             if w_hr is not None:  # (H_proj, H)
                 dw_hr = weight_gradient(_lower(dhs, b.compute), _lower(s["hcs"], b.compute))
                 dw_hr = dw_hr.to(w_hr.dtype)
-            dgi = b.dgh.to(b.out_dtype)  # dpre: (L, N, 4H)
+            dgi = b.gate_gradient(b.dgh, b.dgh_bf16)  # dpre: (L, N, 4H)
             return (
                 dgi, b.dh.to(b.out_dtype), dc.to(b.out_dtype), dw, db_ih, db_hh, dln,
                 dln_cw, dln_cb, dw_hr, None, None, None,
@@ -442,7 +486,7 @@ class FusedGRU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute):
         with torch.autocast(gi.device.type, enabled=False):
-            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 3)
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 3, True)
             L, H = r.L, h0.shape[-1]
             gates = r.per_step(h0, 3 * H)  # r, z, n
             hns = r.per_step(h0, H)  # [LN](W_hn h) + b_hn
@@ -450,7 +494,12 @@ class FusedGRU(torch.autograd.Function):
             bi, bh = r.bias_ih, r.bias_hh
             for t in range(L):
                 gh = r.recurrent(t)  # (N, 3H)
-                kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1])
+                if r.mixed:
+                    kernels.gru_forward_bf16(
+                        gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], r.hbs[t + 1]
+                    )
+                else:
+                    kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (hs[t + 1], hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns)
@@ -465,17 +514,29 @@ class FusedGRU(torch.autograd.Function):
             dgi = _empty(b.dgh, *b.dgh.shape)  # (L, N, 3H)
             direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
             gs, qs, hs, dis = gates.unbind(0), hns.unbind(0), hall.unbind(0), dgi.unbind(0)
+            dgi_bf16 = dibs = None
+            if b.mixed:
+                dgi_bf16 = workspace.empty(tuple(dgi.shape), torch.bfloat16, dgi.device)
+                dibs = dgi_bf16.unbind(0)
             for t in reversed(range(dgi.shape[0])):
                 d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                kernels.gru_backward(gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct)
+                if b.mixed:
+                    kernels.gru_backward_bf16(
+                        gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct, dibs[t], b.dghbs[t]
+                    )
+                else:
+                    kernels.gru_backward(gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct)
                 if b.valid is not None:
                     dis[t].mul_(b.valid[t])
+                    if b.mixed:
+                        dibs[t].mul_(b.valid[t])
                 b.dh = b.recurrent(t, keep=direct)
             dw, db_ih, db_hh, dln = b.weight_grads(dgi)
             dh0 = b.dh.to(b.out_dtype)
-            return dgi.to(b.out_dtype), dh0, dw, db_ih, db_hh, dln, None, None, None
+            dgi = b.gate_gradient(dgi, dgi_bf16)  # (L, N, 3H)
+            return dgi, dh0, dw, db_ih, db_hh, dln, None, None, None
 
 
 class FusedRNN(torch.autograd.Function):
@@ -484,7 +545,7 @@ class FusedRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, relu):
         with torch.autocast(gi.device.type, enabled=False):
-            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1)
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1, False)
             for t in range(r.L):
                 kernels.rnn_forward(r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1])
                 if r.valid is not None:

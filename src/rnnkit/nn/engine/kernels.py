@@ -51,14 +51,19 @@ from torch import Tensor
 
 __all__ = [
     "available",
+    "bf16_available",
     "block_layer_norm_backward",
     "block_layer_norm_forward",
     "gru_backward",
+    "gru_backward_bf16",
     "gru_forward",
+    "gru_forward_bf16",
     "lstm_ln_backward",
     "lstm_ln_forward",
     "lstm_backward",
+    "lstm_backward_bf16",
     "lstm_forward",
+    "lstm_forward_bf16",
     "rnn_backward",
     "rnn_forward",
 ]
@@ -201,6 +206,119 @@ void rnn_bwd_##SUF(int64_t M, const T* R h, const T* R dh1, const T* R dh2, int 
 
 DEFINE_KERNELS(float, f32, exp_f32, tanh_f32)
 DEFINE_KERNELS(double, f64, exp, tanh)
+
+/* bfloat16 autocast: the state and gate math stay float32, but the matrix products read and
+   write bfloat16. These variants read W_hh h in bfloat16 (forward) and write bfloat16 copies
+   of what the next product reads (h_t; the gate gradients), sparing a conversion pass each. */
+typedef uint16_t bf16;
+static inline float bf2f(bf16 v) {
+  uint32_t u = (uint32_t)v << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+static inline bf16 f2bf(float f) { /* round to nearest even, as torch does */
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16)((u >> 16) | 0x40u); /* NaN stays NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (bf16)(u >> 16);
+}
+
+void lstm_fwd_bf(int64_t N, int64_t H, const float* R gi, const bf16* R gh, const float* R b,
+                 const float* R cp, float* R gates, float* R c, float* R tc, float* R h,
+                 bf16* R hb) {
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
+  for (int64_t n = 0; n < N; ++n) {
+    const float* R a = gi + n * 4 * H; const bf16* R r = gh + n * 4 * H;
+    float* R g = gates + n * 4 * H;
+    const float* R cpn = cp + n * H; float* R cn = c + n * H; float* R tn = tc + n * H;
+    float* R hn = h + n * H; bf16* R hbn = hb + n * H;
+    _Pragma("omp simd")
+    for (int64_t j = 0; j < H; ++j) {
+      float ii = sig_f32(a[j] + bf2f(r[j]) + b[j]);
+      float ff = sig_f32(a[H + j] + bf2f(r[H + j]) + b[H + j]);
+      float gg = tanh_f32(a[2 * H + j] + bf2f(r[2 * H + j]) + b[2 * H + j]);
+      float oo = sig_f32(a[3 * H + j] + bf2f(r[3 * H + j]) + b[3 * H + j]);
+      float cc = ff * cpn[j] + ii * gg;
+      float tt = tanh_f32(cc);
+      g[j] = ii; g[H + j] = ff; g[2 * H + j] = gg; g[3 * H + j] = oo;
+      cn[j] = cc; tn[j] = tt; hn[j] = oo * tt; hbn[j] = f2bf(oo * tt);
+    }
+  }
+}
+
+void lstm_bwd_bf(int64_t N, int64_t H, const float* R gates, const float* R cp,
+                 const float* R tc, const float* R dh1, const float* R dh2, float* R dc,
+                 float* R dpre, bf16* R dpreb) {
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
+  for (int64_t n = 0; n < N; ++n) {
+    const float* R g = gates + n * 4 * H; float* R d = dpre + n * 4 * H;
+    bf16* R db = dpreb + n * 4 * H;
+    const float* R cpn = cp + n * H; const float* R tn = tc + n * H;
+    const float* R d1 = dh1 + n * H; const float* R d2 = dh2 + n * H; float* R dcn = dc + n * H;
+    _Pragma("omp simd")
+    for (int64_t j = 0; j < H; ++j) {
+      float ii = g[j], ff = g[H + j], gg = g[2 * H + j], oo = g[3 * H + j], tt = tn[j];
+      float dh = d1[j] + d2[j];
+      float dcc = dcn[j] + dh * oo * (1.0f - tt * tt);
+      float e0 = dcc * gg * ii * (1.0f - ii), e1 = dcc * cpn[j] * ff * (1.0f - ff);
+      float e2 = dcc * ii * (1.0f - gg * gg), e3 = dh * tt * oo * (1.0f - oo);
+      d[j] = e0; d[H + j] = e1; d[2 * H + j] = e2; d[3 * H + j] = e3;
+      db[j] = f2bf(e0); db[H + j] = f2bf(e1); db[2 * H + j] = f2bf(e2); db[3 * H + j] = f2bf(e3);
+      dcn[j] = dcc * ff;
+    }
+  }
+}
+
+void gru_fwd_bf(int64_t N, int64_t H, const float* R gi, const float* R bi, const bf16* R gh,
+                const float* R b, const float* R hp, float* R gates, float* R hn, float* R h,
+                bf16* R hb) {
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
+  for (int64_t n = 0; n < N; ++n) {
+    const float* R a = gi + n * 3 * H; const bf16* R r = gh + n * 3 * H;
+    float* R g = gates + n * 3 * H;
+    const float* R hpn = hp + n * H; float* R hnn = hn + n * H; float* R ho = h + n * H;
+    bf16* R hbn = hb + n * H;
+    _Pragma("omp simd")
+    for (int64_t j = 0; j < H; ++j) {
+      float rr = sig_f32(a[j] + bi[j] + bf2f(r[j]) + b[j]);
+      float zz = sig_f32(a[H + j] + bi[H + j] + bf2f(r[H + j]) + b[H + j]);
+      float q = bf2f(r[2 * H + j]) + b[2 * H + j];
+      float nn = tanh_f32(a[2 * H + j] + bi[2 * H + j] + rr * q);
+      float hh = nn + zz * (hpn[j] - nn);
+      g[j] = rr; g[H + j] = zz; g[2 * H + j] = nn; hnn[j] = q;
+      ho[j] = hh; hbn[j] = f2bf(hh);
+    }
+  }
+}
+
+void gru_bwd_bf(int64_t N, int64_t H, const float* R gates, const float* R hn,
+                const float* R hp, const float* R dh1, const float* R dh2, float* R dgi,
+                float* R dgh, float* R dhp, bf16* R dgib, bf16* R dghb) {
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
+  for (int64_t n = 0; n < N; ++n) {
+    const float* R g = gates + n * 3 * H; const float* R q = hn + n * H;
+    const float* R hpn = hp + n * H;
+    const float* R d1 = dh1 + n * H; const float* R d2 = dh2 + n * H;
+    float* R di = dgi + n * 3 * H; float* R dr = dgh + n * 3 * H; float* R dp = dhp + n * H;
+    bf16* R dib = dgib + n * 3 * H; bf16* R drb = dghb + n * 3 * H;
+    _Pragma("omp simd")
+    for (int64_t j = 0; j < H; ++j) {
+      float rr = g[j], zz = g[H + j], nn = g[2 * H + j];
+      float dh = d1[j] + d2[j];
+      float dn = dh * (1.0f - zz) * (1.0f - nn * nn);
+      float drr = dn * q[j] * rr * (1.0f - rr);
+      float dzz = dh * (hpn[j] - nn) * zz * (1.0f - zz);
+      di[j] = drr; di[H + j] = dzz; di[2 * H + j] = dn;
+      dr[j] = drr; dr[H + j] = dzz; dr[2 * H + j] = dn * rr;
+      bf16 brr = f2bf(drr), bzz = f2bf(dzz);
+      dib[j] = brr; dib[H + j] = bzz; dib[2 * H + j] = f2bf(dn);
+      drb[j] = brr; drb[H + j] = bzz; drb[2 * H + j] = f2bf(dn * rr);
+      dp[j] = dh * zz;
+    }
+  }
+}
 
 /* LSTM with layer norm on W_hh h (per gate block, gain lg) and on the cell state (cw, cb). */
 #define DEFINE_LN_KERNELS(T, SUF, TANH, SQRT) \
@@ -395,6 +513,10 @@ def _build() -> ctypes.CDLL | None:
         log.warning("rnnkit fused kernels failed to build (%s); using PyTorch ops", error)
         return None
     i64, ptr, i32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    library.lstm_fwd_bf.argtypes = [i64, i64] + [ptr] * 9
+    library.lstm_bwd_bf.argtypes = [i64, i64] + [ptr] * 8
+    library.gru_fwd_bf.argtypes = [i64, i64] + [ptr] * 9
+    library.gru_bwd_bf.argtypes = [i64, i64] + [ptr] * 10
     for suffix in _SUFFIX.values():
         getattr(library, f"lstm_fwd_{suffix}").argtypes = [i64, i64] + [ptr] * 8
         getattr(library, f"lstm_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 7
@@ -602,3 +724,39 @@ def block_layer_norm_backward(dy: Tensor, xhat: Tensor, rstd: Tensor, gain: Tens
     buffers = (dy, xhat, rstd, gain, dx, partial)
     kernel(xhat.numel() // width, blocks, width // blocks, threads, *(_p(t) for t in buffers))
     return dx, partial.sum(0)
+
+
+# bfloat16-autocast variants: float32 state, bfloat16 matrix-product operands (see the C source).
+
+
+def bf16_available(state: Tensor) -> bool:
+    """Whether the bfloat16-operand kernels serve a float32 state on this device."""
+    return state.dtype == torch.float32 and available(torch.float32, state.device)
+
+
+def lstm_forward_bf16(gi, gh, b, c_prev, gates, c, tc, h, hb) -> None:
+    """:func:`lstm_forward` with gh (N, 4H) in bfloat16; also writes hb = bf16(h) (N, H)."""
+    n, hidden = c_prev.shape
+    buffers = (gi, gh, b, c_prev, gates, c, tc, h, hb)
+    _lib().lstm_fwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
+
+
+def lstm_backward_bf16(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16) -> None:
+    """:func:`lstm_backward` that also writes dpre in bfloat16 (N, 4H)."""
+    n, hidden = c_prev.shape
+    buffers = (gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16)
+    _lib().lstm_bwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
+
+
+def gru_forward_bf16(gi, bi, gh, b, h_prev, gates, hn, h, hb) -> None:
+    """:func:`gru_forward` with gh (N, 3H) in bfloat16; also writes hb = bf16(h) (N, H)."""
+    n, hidden = h_prev.shape
+    buffers = (gi, bi, gh, b, h_prev, gates, hn, h, hb)
+    _lib().gru_fwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
+
+
+def gru_backward_bf16(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16) -> None:
+    """:func:`gru_backward` that also writes dgi and dgh in bfloat16 (N, 3H)."""
+    n, hidden = h_prev.shape
+    buffers = (gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16)
+    _lib().gru_bwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
