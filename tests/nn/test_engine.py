@@ -324,11 +324,10 @@ def test_backend_is_keyword_only_and_shown():
 
 
 def test_auto_choice():
-    def x(device="cpu", n=64, dtype=torch.float32):
-        return SimpleNamespace(device=torch.device(device), shape=(10, n, 3), dtype=dtype)
+    def x(device="cpu", n=64, dtype=torch.float32, steps=100):
+        return SimpleNamespace(device=torch.device(device), shape=(steps, n, 3), dtype=dtype)
 
     lstm, gru, rnn_ = rnn.LSTM(3, 4), rnn.GRU(3, 4), rnn.RNN(3, 4)
-    big_lstm = rnn.LSTM(3, 512)
     assert choose_backend(lstm, x("cuda")) == "torch"
     assert choose_backend(gru, x("cuda")) == "torch"
     assert choose_backend(rnn.GRU(3, 4, layer_norm=True), x("cuda")) == "fused"
@@ -341,10 +340,11 @@ def test_auto_choice():
     assert choose_backend(rnn_.eval(), x(n=1)) == "torch"
     lengths = torch.tensor([10, 3])  # packed: torch's CPU training path for it is slow
     assert choose_backend(lstm, x(n=2), lengths) == "fused"
+    assert choose_backend(lstm, x(n=16)) == "torch"
+    assert choose_backend(lstm, x(steps=35)) == "torch"  # Penn Treebank's BPTT windows
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert choose_backend(lstm, x()) == "torch"
-        assert choose_backend(big_lstm, x()) == "fused"  # 64 x 512
-        assert choose_backend(big_lstm, x(n=8)) == "torch"
+        assert choose_backend(lstm, x()) == "fused"
+        assert choose_backend(lstm, x(n=16)) == "torch"
         assert choose_backend(gru, x()) == "fused"
         assert choose_backend(rnn_.train(), x()) == "torch"
         assert choose_backend(rnn_, x(n=1)) == "fused"

@@ -9,9 +9,10 @@ can go to ``torch``:
 - CPU, training on variable-length (packed) input: ``fused``. torch's CPU kernels take a slow
   path for packed sequences in training: a bidirectional LSTM 128 -> 256 over 64 IMDb-length
   reviews took 10.5 s a step there against 0.74 s padded, ~1 s fused;
-- CPU, plain LSTM: ``torch`` (oneDNN's own LSTM) for inference and for batches under
-  :data:`MIN_FUSED_BATCH`; ``fused`` for float32 training of larger batches, and for bfloat16
-  autocast training where a step's state has at least :data:`MIN_FUSED_BF16` numbers (N * H);
+- CPU, plain LSTM: ``fused`` for training batches of at least :data:`MIN_FUSED_LSTM_BATCH`
+  sequences of at least :data:`MIN_FUSED_LSTM_STEPS` steps, float32 or bfloat16 autocast;
+  ``torch`` (oneDNN's own LSTM) for inference and smaller work, where the fused engine's fixed
+  cost per call (~2.5 ms at 32 x 256: weight packing, buffers) is not yet repaid;
 - CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
   and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
   overhead than the fused engine's Python loop, and for the Elman RNN's bfloat16 autocast
@@ -27,14 +28,23 @@ from torch import Tensor
 from rnnkit.nn.engine.matmul import autocast_dtype
 from rnnkit.nn.engine.native import unsupported_options
 
-__all__ = ["BACKENDS", "MIN_FUSED_BATCH", "MIN_FUSED_BF16", "check_backend", "choose_backend"]
+__all__ = [
+    "BACKENDS",
+    "MIN_FUSED_BATCH",
+    "MIN_FUSED_LSTM_BATCH",
+    "MIN_FUSED_LSTM_STEPS",
+    "check_backend",
+    "choose_backend",
+]
 
 BACKENDS = ("auto", "reference", "torch", "fused")
 
 # Below this batch size a step's work is too small to hide the fused engine's per-step overhead.
 MIN_FUSED_BATCH = 16
-# bfloat16 LSTM training: the fused engine wins from N * H = 64 * 512 up, torch's below.
-MIN_FUSED_BF16 = 64 * 512
+# LSTM training: oneDNN's LSTM is as fast below this batch size (measured at 16 x 512) and this
+# sequence length (35 steps of 32 x 256, Penn Treebank's: fused 1.17x torch in float32).
+MIN_FUSED_LSTM_BATCH = 32
+MIN_FUSED_LSTM_STEPS = 64
 
 
 def check_backend(name, module=None) -> str:
@@ -70,9 +80,8 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
     small = x.shape[1] < MIN_FUSED_BATCH
     bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     if module.mode == "LSTM":
-        if not training or small:
-            return "torch"
-        return "fused" if not bf16 or x.shape[1] * module.hidden_size >= MIN_FUSED_BF16 else "torch"
+        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and x.shape[0] >= MIN_FUSED_LSTM_STEPS
+        return "fused" if training and large else "torch"
     if not training and (small or module.mode != "GRU"):
         return "torch"
     if training and bf16 and not small and module.mode != "GRU":
