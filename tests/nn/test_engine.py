@@ -275,7 +275,7 @@ def test_autocast_bfloat16_is_close_to_float32(mode, backend):
         assert error <= 0.05 * scale + 1e-2, f"{what}: error {error} vs scale {scale}"
 
 
-@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_bfloat16_kernels_match_the_generic_bfloat16_path(mode, monkeypatch):
     """The kernels reading/writing the products' bf16 operands change no number (packed too)."""
     if not kernels.bf16_available(torch.zeros(1)):
@@ -327,7 +327,7 @@ def test_auto_choice():
     def x(device="cpu", n=64, dtype=torch.float32, steps=100):
         return SimpleNamespace(device=torch.device(device), shape=(steps, n, 3), dtype=dtype)
 
-    lstm, gru, rnn_ = rnn.LSTM(3, 4), rnn.GRU(3, 4), rnn.RNN(3, 4)
+    lstm, gru, rnn_ = rnn.LSTM(3, 256), rnn.GRU(3, 4), rnn.RNN(3, 4)
     assert choose_backend(lstm, x("cuda")) == "torch"
     assert choose_backend(gru, x("cuda")) == "torch"
     assert choose_backend(rnn.GRU(3, 4, layer_norm=True), x("cuda")) == "fused"
@@ -342,6 +342,7 @@ def test_auto_choice():
     assert choose_backend(lstm, x(n=2), lengths) == "fused"
     assert choose_backend(lstm, x(n=16)) == "torch"
     assert choose_backend(lstm, x(steps=35)) == "torch"  # Penn Treebank's BPTT windows
+    assert choose_backend(rnn.LSTM(3, 1024), x(n=128, steps=35)) == "fused"  # L * N * H
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert choose_backend(lstm, x()) == "fused"
         assert choose_backend(lstm, x(n=16)) == "torch"

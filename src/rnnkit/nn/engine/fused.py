@@ -545,9 +545,14 @@ class FusedRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, relu):
         with torch.autocast(gi.device.type, enabled=False):
-            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1, False)
+            r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1, True)
             for t in range(r.L):
-                kernels.rnn_forward(r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1])
+                if r.mixed:
+                    kernels.rnn_forward_bf16(
+                        r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1], r.hbs[t + 1]
+                    )
+                else:
+                    kernels.rnn_forward(r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (r.hs[t + 1], r.hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
@@ -564,8 +569,11 @@ class FusedRNN(torch.autograd.Function):
                 d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                kernels.rnn_backward(hs[t + 1], d1, d2, ctx.relu, b.dghs[t])
+                if b.mixed:
+                    kernels.rnn_backward_bf16(hs[t + 1], d1, d2, ctx.relu, b.dghs[t], b.dghbs[t])
+                else:
+                    kernels.rnn_backward(hs[t + 1], d1, d2, ctx.relu, b.dghs[t])
                 b.dh = b.recurrent(t)
             dw, db_ih, db_hh, dln = b.weight_grads()
-            dgi = b.dgh.to(b.out_dtype)
+            dgi = b.gate_gradient(b.dgh, b.dgh_bf16)
             return dgi, b.dh.to(b.out_dtype), dw, db_ih, db_hh, dln, None, None, None, None

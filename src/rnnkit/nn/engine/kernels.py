@@ -65,7 +65,9 @@ __all__ = [
     "lstm_forward",
     "lstm_forward_bf16",
     "rnn_backward",
+    "rnn_backward_bf16",
     "rnn_forward",
+    "rnn_forward_bf16",
 ]
 
 log = logging.getLogger(__name__)
@@ -268,6 +270,26 @@ void lstm_bwd_bf(int64_t N, int64_t H, const float* R gates, const float* R cp,
       db[j] = f2bf(e0); db[H + j] = f2bf(e1); db[2 * H + j] = f2bf(e2); db[3 * H + j] = f2bf(e3);
       dcn[j] = dcc * ff;
     }
+  }
+}
+
+void rnn_fwd_bf(int64_t M, const float* R gi, const bf16* R gh, const float* R b, int64_t H,
+                int relu, float* R h, bf16* R hb) {
+  _Pragma("omp parallel for schedule(static) if (M >= 8192)")
+  for (int64_t k = 0; k < M; ++k) {
+    float p = gi[k] + bf2f(gh[k]) + b[k % H];
+    float v = relu ? (p > 0 ? p : 0.0f) : tanh_f32(p);
+    h[k] = v; hb[k] = f2bf(v);
+  }
+}
+
+void rnn_bwd_bf(int64_t M, const float* R h, const float* R dh1, const float* R dh2, int relu,
+                float* R dpre, bf16* R dpreb) {
+  _Pragma("omp parallel for schedule(static) if (M >= 8192)")
+  for (int64_t k = 0; k < M; ++k) {
+    float dh = dh1[k] + dh2[k];
+    float d = relu ? (h[k] > 0 ? dh : 0.0f) : dh * (1.0f - h[k] * h[k]);
+    dpre[k] = d; dpreb[k] = f2bf(d);
   }
 }
 
@@ -517,6 +539,8 @@ def _build() -> ctypes.CDLL | None:
     library.lstm_bwd_bf.argtypes = [i64, i64] + [ptr] * 8
     library.gru_fwd_bf.argtypes = [i64, i64] + [ptr] * 9
     library.gru_bwd_bf.argtypes = [i64, i64] + [ptr] * 10
+    library.rnn_fwd_bf.argtypes = [i64, ptr, ptr, ptr, i64, i32, ptr, ptr]
+    library.rnn_bwd_bf.argtypes = [i64, ptr, ptr, ptr, i32, ptr, ptr]
     for suffix in _SUFFIX.values():
         getattr(library, f"lstm_fwd_{suffix}").argtypes = [i64, i64] + [ptr] * 8
         getattr(library, f"lstm_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 7
@@ -760,3 +784,16 @@ def gru_backward_bf16(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, 
     n, hidden = h_prev.shape
     buffers = (gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16)
     _lib().gru_bwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
+
+
+def rnn_forward_bf16(gi, gh, b, relu: bool, h, hb) -> None:
+    """:func:`rnn_forward` with gh (N, H) in bfloat16; also writes hb = bf16(h)."""
+    _lib().rnn_fwd_bf(h.numel(), gi.data_ptr(), gh.data_ptr(), b.data_ptr(), b.numel(),
+                      int(relu), h.data_ptr(), hb.data_ptr())  # fmt: skip
+
+
+def rnn_backward_bf16(h, dh1, dh2, relu: bool, dpre, dpre_bf16) -> None:
+    """:func:`rnn_backward` that also writes dpre in bfloat16."""
+    buffers = (h, dh1, dh2)
+    _lib().rnn_bwd_bf(h.numel(), *(t.data_ptr() for t in buffers), int(relu), dpre.data_ptr(),
+                      dpre_bf16.data_ptr())  # fmt: skip

@@ -10,13 +10,14 @@ can go to ``torch``:
   path for packed sequences in training: a bidirectional LSTM 128 -> 256 over 64 IMDb-length
   reviews took 10.5 s a step there against 0.74 s padded, ~1 s fused;
 - CPU, plain LSTM: ``fused`` for training batches of at least :data:`MIN_FUSED_LSTM_BATCH`
-  sequences of at least :data:`MIN_FUSED_LSTM_STEPS` steps, float32 or bfloat16 autocast;
-  ``torch`` (oneDNN's own LSTM) for inference and smaller work, where the fused engine's fixed
-  cost per call (~2.5 ms at 32 x 256: weight packing, buffers) is not yet repaid;
+  sequences when a call's work L * N * H reaches :data:`MIN_FUSED_LSTM_WORK`, float32 or
+  bfloat16 autocast; ``torch`` (oneDNN's own LSTM) for inference and smaller work, where the
+  fused engine's fixed cost per call (~2.5 ms at 32 x 256: weight packing, buffers) is not
+  repaid;
 - CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
   and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
   overhead than the fused engine's Python loop, and for the Elman RNN's bfloat16 autocast
-  training of such batches or larger (its bf16 kernels beat the fused loop's per-step casts);
+  training of batches from :data:`MIN_FUSED_BATCH` (torch 2-6% faster there);
 - everything else: ``fused``, which covers every option.
 """
 
@@ -32,7 +33,7 @@ __all__ = [
     "BACKENDS",
     "MIN_FUSED_BATCH",
     "MIN_FUSED_LSTM_BATCH",
-    "MIN_FUSED_LSTM_STEPS",
+    "MIN_FUSED_LSTM_WORK",
     "check_backend",
     "choose_backend",
 ]
@@ -42,9 +43,10 @@ BACKENDS = ("auto", "reference", "torch", "fused")
 # Below this batch size a step's work is too small to hide the fused engine's per-step overhead.
 MIN_FUSED_BATCH = 16
 # LSTM training: oneDNN's LSTM is as fast below this batch size (measured at 16 x 512) and this
-# sequence length (35 steps of 32 x 256, Penn Treebank's: fused 1.17x torch in float32).
+# work per call, L * N * H (Penn Treebank's 35 steps of 32 x 256: fused 1.17x torch in float32;
+# 200 steps: 0.93x).
 MIN_FUSED_LSTM_BATCH = 32
-MIN_FUSED_LSTM_STEPS = 64
+MIN_FUSED_LSTM_WORK = 1 << 20
 
 
 def check_backend(name, module=None) -> str:
@@ -78,12 +80,13 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
     if training and lengths is not None:
         return "fused"
     small = x.shape[1] < MIN_FUSED_BATCH
-    bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     if module.mode == "LSTM":
-        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and x.shape[0] >= MIN_FUSED_LSTM_STEPS
+        work = x.shape[0] * x.shape[1] * module.hidden_size  # L * N * H
+        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and work >= MIN_FUSED_LSTM_WORK
         return "fused" if training and large else "torch"
     if not training and (small or module.mode != "GRU"):
         return "torch"
+    bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     if training and bf16 and not small and module.mode != "GRU":
         return "torch"
     return "fused"
