@@ -275,6 +275,24 @@ def test_autocast_bfloat16_is_close_to_float32(mode, backend):
         assert error <= 0.05 * scale + 1e-2, f"{what}: error {error} vs scale {scale}"
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_autocast_training_of_one_sequence_stays_float32(mode, backend):
+    """A batch of one gains nothing from bf16 products: the engines keep float32 there."""
+    kwargs = dict(input_size=3, hidden_size=5, num_layers=2)
+    reference, ours = twins(mode, ["reference", backend], torch.float32, **kwargs)
+    x = torch.randn(6, 1, 3)  # (L, N=1, H_in)
+    results = []
+    for module, autocast in ((reference, False), (ours, True)):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out, _ = module(x)
+        assert out.dtype == torch.float32
+        out.pow(2).sum().backward()  # outside autocast, as training does
+        results.append([out, *(p.grad for p in module.parameters())])
+    for got, expected in zip(*results):
+        torch.testing.assert_close(got, expected, atol=TOL[torch.float32], rtol=TOL[torch.float32])
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_bfloat16_kernels_match_the_generic_bfloat16_path(mode, monkeypatch):
     """The kernels reading/writing the products' bf16 operands change no number (packed too)."""

@@ -109,7 +109,8 @@ class Projection(torch.autograd.Function):
     def forward(ctx, x, weight, bias, compute):
         x2 = x.reshape(-1, x.shape[-1])  # (M, K)
         linear = Linear(weight, x2.shape[0], compute)
-        y = linear(x2)  # (M, N_out)
+        with torch.autocast(x.device.type, enabled=False):  # ``compute`` says the dtype
+            y = linear(x2)  # (M, N_out)
         if bias is not None:
             y = y + bias.to(y.dtype)
         ctx.compute = compute
@@ -119,6 +120,11 @@ class Projection(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy):
+        with torch.autocast(dy.device.type, enabled=False):  # ``ctx.compute`` says the dtype
+            return Projection._backward(ctx, dy)
+
+    @staticmethod
+    def _backward(ctx, dy):
         x2, weight, bias = ctx.saved_tensors
         dy2 = dy.reshape(-1, dy.shape[-1])  # (M, N_out)
         dx = dw = db = None
