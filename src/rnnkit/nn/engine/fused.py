@@ -330,7 +330,7 @@ class _Backward:
         if b_ih is not None:
             db_ih = (db if dgi is None else dgi.sum((0, 1))).to(b_ih.dtype)
         db_hh = db.to(b_hh.dtype) if b_hh is not None else None
-        dln = (self.dgh * s["xh"]).sum((0, 1)).to(ln_hh.dtype) if ln_hh is not None else None
+        dln = kernels.column_dot(self.dgh, s["xh"]).to(ln_hh.dtype) if ln_hh is not None else None
         return dw.to(w_hh.dtype), db_ih, db_hh, dln
 
 
@@ -441,7 +441,7 @@ class FusedLSTM(torch.autograd.Function):
             if fast_ln:  # the cell norm's gain and shift, one reduction each
                 if b.valid is not None:
                     dcns *= b.valid
-                dln_cw = (dcns * s["xc"]).sum((0, 1)).to(ln_cw.dtype)
+                dln_cw = kernels.column_dot(dcns, s["xc"]).to(ln_cw.dtype)
                 dln_cb = dcns.sum((0, 1)).to(dln_cb.dtype)
             dw, db_ih, db_hh, dln = b.weight_grads()
             dw_hr = None

@@ -49,8 +49,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from rnnkit.nn.engine import workspace
+
 __all__ = [
     "available",
+    "column_dot",
     "bf16_available",
     "block_layer_norm_backward",
     "block_layer_norm_forward",
@@ -484,6 +487,26 @@ void block_ln_bwd_##SUF(int64_t M, int64_t G, int64_t H, int64_t threads, const 
 
 DEFINE_BLOCK_LN(float, f32, sqrtf)
 DEFINE_BLOCK_LN(double, f64, sqrt)
+
+/* Column sums of a ⊙ b over M rows of K (a layer-norm gain's gradient), without the product
+   as a tensor: each thread adds its rows into its own row of partial (threads, K). */
+#define DEFINE_COL_DOT(T, SUF) \
+void col_dot_##SUF(int64_t M, int64_t K, int64_t threads, const T* R a, const T* R b, \
+                   T* R partial) { \
+  _Pragma("omp parallel num_threads(threads)") \
+  { \
+    T* R acc = partial + (int64_t)omp_get_thread_num() * K; \
+    _Pragma("omp for schedule(static)") \
+    for (int64_t m = 0; m < M; ++m) { \
+      const T* R x = a + m * K; const T* R y = b + m * K; \
+      _Pragma("omp simd") \
+      for (int64_t k = 0; k < K; ++k) acc[k] += x[k] * y[k]; \
+    } \
+  } \
+}
+
+DEFINE_COL_DOT(float, f32)
+DEFINE_COL_DOT(double, f64)
 """
 
 _FLAGS = [
@@ -553,6 +576,7 @@ def _build() -> ctypes.CDLL | None:
         getattr(library, f"lstm_ln_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 15
         getattr(library, f"block_ln_fwd_{suffix}").argtypes = [i64, i64, i64, real] + [ptr] * 5
         getattr(library, f"block_ln_bwd_{suffix}").argtypes = [i64, i64, i64, i64] + [ptr] * 6
+        getattr(library, f"col_dot_{suffix}").argtypes = [i64, i64, i64] + [ptr] * 3
     return library
 
 
@@ -732,7 +756,7 @@ def block_layer_norm_forward(x: Tensor, gain: Tensor, blocks: int, eps: float):
         return None
     width = x.shape[-1]
     rows = x.numel() // width
-    y, xhat = torch.empty_like(x), torch.empty_like(x)
+    y, xhat = _pooled_like(x), _pooled_like(x)
     rstd = x.new_empty(*x.shape[:-1], blocks)
     kernel(rows, blocks, width // blocks, eps, *(_p(t) for t in (x, gain, y, xhat, rstd)))
     return y, xhat, rstd
@@ -743,7 +767,7 @@ def block_layer_norm_backward(dy: Tensor, xhat: Tensor, rstd: Tensor, gain: Tens
     kernel = _fn("block_ln_bwd", xhat)
     width = xhat.shape[-1]
     threads = torch.get_num_threads()
-    dx = torch.empty_like(xhat)
+    dx = _pooled_like(xhat)
     partial = xhat.new_zeros(threads, width)  # each thread's share of dgain
     buffers = (dy, xhat, rstd, gain, dx, partial)
     kernel(xhat.numel() // width, blocks, width // blocks, threads, *(_p(t) for t in buffers))
@@ -797,3 +821,23 @@ def rnn_backward_bf16(h, dh1, dh2, relu: bool, dpre, dpre_bf16) -> None:
     buffers = (h, dh1, dh2)
     _lib().rnn_bwd_bf(h.numel(), *(t.data_ptr() for t in buffers), int(relu), dpre.data_ptr(),
                       dpre_bf16.data_ptr())  # fmt: skip
+
+
+def _pooled_like(x: Tensor) -> Tensor:
+    """An uninitialised tensor like contiguous ``x``, from the workspace pool when it is big."""
+    return workspace.empty(tuple(x.shape), x.dtype, x.device)
+
+
+def column_dot(a: Tensor, b: Tensor) -> Tensor:
+    """``(a * b)`` summed over every dim but the last, without making the product: (..., K) -> (K,).
+
+    Falls back to PyTorch ops where no kernel serves (or an input is not contiguous).
+    """
+    kernel = _fn("col_dot", a)
+    if kernel is None or b.dtype != a.dtype or not (a.is_contiguous() and b.is_contiguous()):
+        return (a * b).reshape(-1, a.shape[-1]).sum(0)
+    width = a.shape[-1]
+    threads = torch.get_num_threads()
+    partial = a.new_zeros(threads, width)
+    kernel(a.numel() // width, width, threads, a.data_ptr(), b.data_ptr(), partial.data_ptr())
+    return partial.sum(0)
