@@ -16,8 +16,10 @@ can go to ``torch``:
   repaid;
 - CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
   and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
-  overhead than the fused engine's Python loop, and for the Elman RNN's bfloat16 autocast
-  training of batches from :data:`MIN_FUSED_BATCH` (torch 2-6% faster there);
+  overhead than the fused engine's Python loop (but not under bfloat16 autocast for a batch of
+  one or two, which the fused engine keeps in float32: 1000 steps of 1 x 256, GRU 42 vs 73 ms,
+  RNN 24 vs 47 ms), and for the Elman RNN's bfloat16 autocast training of batches from
+  :data:`MIN_FUSED_BATCH` (torch 2-6% faster there);
 - everything else: ``fused``, which covers every option.
 """
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnnkit.nn.engine.matmul import autocast_dtype
+from rnnkit.nn.engine.matmul import MKL_MAX_ROWS, autocast_dtype
 from rnnkit.nn.engine.native import unsupported_options
 
 __all__ = [
@@ -84,9 +86,12 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
         work = x.shape[0] * x.shape[1] * module.hidden_size  # L * N * H
         large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and work >= MIN_FUSED_LSTM_WORK
         return "fused" if training and large else "torch"
+    bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
+    autocast = autocast_dtype("cpu") is not None and x.dtype == torch.float32
+    if not training and autocast and x.shape[1] <= MKL_MAX_ROWS:
+        return "fused"  # which keeps a batch of one or two in float32, faster there
     if not training and (small or module.mode != "GRU"):
         return "torch"
-    bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     if training and bf16 and not small and module.mode != "GRU":
         return "torch"
     return "fused"
