@@ -82,6 +82,7 @@ def imdb_setup(steps: int, random_data: bool) -> dict:
     return {
         "model": model, "objective": classify.ClassificationObjective(classes), "config": config,
         "batches": picked, "epoch_batches": epoch, "data": source, "batch_size": batch_size,
+        "packed": True,  # reviews of different lengths: the layer sees their lengths
         "mean_length": statistics.mean(lengths),
         "epoch_mean_length": statistics.mean(b.tokens.shape[1] for b in batches),
     }  # fmt: skip
@@ -111,7 +112,7 @@ def shakespeare_setup(steps: int, random_data: bool) -> dict:
     return {
         "model": model, "objective": lm.LanguageModelObjective(data.level), "config": config,
         "batches": batches, "epoch_batches": len(stream), "data": source,
-        "batch_size": stream.batch_size, "mean_length": data.seq_length,
+        "batch_size": stream.batch_size, "mean_length": data.seq_length, "packed": False,
         "epoch_mean_length": data.seq_length,
     }  # fmt: skip
 
@@ -133,10 +134,14 @@ def make_trainer(setup: dict, backend: str) -> tuple[Trainer, str]:
     if hasattr(objective, "start_epoch"):
         objective.start_epoch(model, train=True)
     engines = set()
+    steps, n = round(setup["mean_length"]), setup["batch_size"]
+    lengths = torch.full((n,), steps) if setup["packed"] else None
+    if lengths is not None:
+        lengths[-1] = max(1, steps // 2)
     for layer in layers:  # what "auto" resolves to on these batches (choose_backend's inputs)
-        probe = torch.empty(1, setup["batch_size"], layer.input_size)  # (L, N, H_in)
+        probe = torch.empty(steps, n, layer.input_size)  # (L, N, H_in)
         with torch.enable_grad(), trainer.autocast():
-            engines.add(choose_backend(layer, probe) if backend == "auto" else backend)
+            engines.add(choose_backend(layer, probe, lengths) if backend == "auto" else backend)
     return trainer, ",".join(sorted(engines))
 
 

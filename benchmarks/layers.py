@@ -9,6 +9,7 @@ the forward pass's matrix-product FLOPs ``2·L·N·G·H·(H_in + H)``.
     python benchmarks/layers.py                      # the full grid, JSON to benchmarks/results/
     python benchmarks/layers.py --quick              # one shape, fewer repeats
     python benchmarks/layers.py --shapes 64,100,128,512 --modes GRU --repeats 9
+    python benchmarks/layers.py --markdown results/layers-amd-epyc-2c.json  # README's table
 
 Targets (issue "Fast recurrent engine"), fp32 training step unless said: LSTM ≤ 1.0× torch.nn
 (≤ 0.85× at (64,100,128,512)), GRU ≤ 0.6×, RNN ≤ 1.0×, LSTM and GRU ≥ 70% of the GEMM peak at
@@ -148,7 +149,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-bf16", action="store_true")
     parser.add_argument("--no-extras", action="store_true", help="skip layer_norm/rec. dropout")
     parser.add_argument("--out", type=Path, help="JSON path (default results/layers-<machine>)")
+    parser.add_argument("--markdown", type=Path, help="print a results JSON as a summary table")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     shapes = SHAPES
     if args.shapes:
         shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
@@ -242,6 +247,75 @@ def _format(row: dict) -> str:
         f"{row['ms']:8.1f} {row['tokens_per_s']:9.0f} {row['gflops']:8.1f} "
         f"{row['pct_peak']:6.1f} {ratio:>7}"
     )
+
+
+def markdown(result: dict) -> str:
+    """A Markdown summary of a results JSON: per cell and shape, training and inference times
+    of torch.nn and of rnnkit's ``auto`` engine, with ratios (rnnkit / torch.nn)."""
+
+    def pick(mode, shape, task, dtype, auto):
+        for row in result["rows"]:
+            key = (row["mode"], row["shape"], row["task"], row["dtype"])
+            if key == (mode, shape, task, dtype):
+                if row["engine"] == "torch.nn" and not auto:
+                    return row
+                if row["engine"].startswith("rnnkit auto") and auto:
+                    return row
+        return None
+
+    lines = [
+        "| cell | N, L, H_in, H | train fp32: torch.nn → rnnkit | × | % peak | "
+        "train bf16: torch.nn → rnnkit | × | × fp32 | infer fp32 × | infer bf16 × |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    seen = []
+    for row in result["rows"]:
+        key = (row["mode"], row["shape"])
+        if key in seen or row["engine"] != "torch.nn" or "=" in row["engine"]:
+            continue
+        seen.append(key)
+        mode, shape = key
+        cells = {}
+        for task in ("train", "infer"):
+            for dtype in ("fp32", "bf16-autocast"):
+                cells[task, dtype] = (
+                    pick(mode, shape, task, dtype, False), pick(mode, shape, task, dtype, True)
+                )  # fmt: skip
+        (t32, r32), (t16, r16) = cells["train", "fp32"], cells["train", "bf16-autocast"]
+        if t32 is None or r32 is None:
+            continue
+        engine = r32["engine"].split("=")[-1]
+        line = [
+            mode, ", ".join(map(str, shape)),
+            f"{t32['ms']:.0f} → {r32['ms']:.0f} ms ({engine})", f"{r32['ratio_to_torch']:.2f}",
+            f"{r32['pct_peak']:.0f}%",
+        ]  # fmt: skip
+        if t16 and r16:
+            engine16 = r16["engine"].split("=")[-1]
+            line += [
+                f"{t16['ms']:.0f} → {r16['ms']:.0f} ms ({engine16})",
+                f"{r16['ratio_to_torch']:.2f}", f"{r16['ms'] / t32['ms']:.2f}",
+            ]  # fmt: skip
+        else:
+            line += ["", "", ""]
+        for dtype in ("fp32", "bf16-autocast"):
+            _, ours = cells["infer", dtype]
+            line.append(f"{ours['ratio_to_torch']:.2f}" if ours else "")
+        lines.append("| " + " | ".join(line) + " |")
+    for row in result["rows"]:  # the options torch.nn lacks, against its plain LSTM
+        if (
+            "=" in row["engine"]
+            and row["engine"].startswith("rnnkit ")
+            and "auto" not in row["engine"]
+        ):
+            option = row["engine"].removeprefix("rnnkit ")
+            lines.append(
+                f"\nLSTM `{option}` at {', '.join(map(str, row['shape']))}: training step "
+                f"{row['ms']:.0f} ms, {row['ratio_to_torch']:.2f}× torch.nn's plain LSTM."
+            )
+    peak = result["peak_gflops"]
+    lines.append(f"\nfp32 GEMM peak measured in the run: {peak:.0f} GFLOP/s.")
+    return "\n".join(lines)
 
 
 def _print_table(rows: list[dict]) -> None:
