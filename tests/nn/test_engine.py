@@ -364,6 +364,7 @@ def test_auto_choice():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert choose_backend(lstm, x()) == "fused"
         assert choose_backend(lstm, x(n=16)) == "torch"
+        assert choose_backend(lstm, x(n=32, steps=200)) == "torch"  # 1.6M < 2 * 2^20
         assert choose_backend(gru, x()) == "fused"
         assert choose_backend(rnn_.train(), x()) == "torch"
         assert choose_backend(rnn_, x(n=1)) == "fused"

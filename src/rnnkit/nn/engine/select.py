@@ -10,10 +10,10 @@ can go to ``torch``:
   path for packed sequences in training: a bidirectional LSTM 128 -> 256 over 64 IMDb-length
   reviews took 10.5 s a step there against 0.74 s padded, ~1 s fused;
 - CPU, plain LSTM: ``fused`` for training batches of at least :data:`MIN_FUSED_LSTM_BATCH`
-  sequences when a call's work L * N * H reaches :data:`MIN_FUSED_LSTM_WORK`, float32 or
-  bfloat16 autocast; ``torch`` (oneDNN's own LSTM) for inference and smaller work, where the
-  fused engine's fixed cost per call (~2.5 ms at 32 x 256: weight packing, buffers) is not
-  repaid;
+  sequences when a call's work L * N * H reaches :data:`MIN_FUSED_LSTM_WORK` (twice that under
+  bfloat16 autocast, where oneDNN's LSTM is as fast at 200 x 32 x 256); ``torch`` (oneDNN's
+  own LSTM) for inference and smaller work, where the fused engine's fixed cost per call
+  (~2.5 ms at 32 x 256: weight packing, buffers) is not repaid;
 - CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
   and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
   overhead than the fused engine's Python loop (but not under bfloat16 autocast for a batch of
@@ -84,7 +84,9 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
     small = x.shape[1] < MIN_FUSED_BATCH
     if module.mode == "LSTM":
         work = x.shape[0] * x.shape[1] * module.hidden_size  # L * N * H
-        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and work >= MIN_FUSED_LSTM_WORK
+        autocast = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
+        needed = MIN_FUSED_LSTM_WORK * (2 if autocast else 1)
+        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and work >= needed
         return "fused" if training and large else "torch"
     bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     autocast = autocast_dtype("cpu") is not None and x.dtype == torch.float32
