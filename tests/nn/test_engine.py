@@ -362,7 +362,8 @@ def test_auto_choice():
     assert choose_backend(lstm, x(steps=35)) == "torch"  # Penn Treebank's BPTT windows
     assert choose_backend(rnn.LSTM(3, 1024), x(n=128, steps=35)) == "fused"  # L * N * H
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert choose_backend(lstm, x()) == "fused"
+        assert choose_backend(lstm, x()) == "torch"  # 1.6M < 2 * 2^20
+        assert choose_backend(rnn.LSTM(3, 512), x()) == "fused"
         assert choose_backend(lstm, x(n=16)) == "torch"
         assert choose_backend(lstm, x(n=32, steps=200)) == "torch"  # 1.6M < 2 * 2^20
         assert choose_backend(gru, x()) == "fused"
