@@ -107,114 +107,13 @@ static inline float tanh_f32(float x) {
 }
 
 #define R __restrict__
-#define DEFINE_KERNELS(T, SUF, EXP, TANH) \
-static inline T sig_##SUF(T x) { return (T)1 / ((T)1 + EXP(-x)); } \
- \
-void lstm_fwd_##SUF(int64_t N, int64_t H, const T* R gi, const T* R gh, const T* R b, \
-                    const T* R cp, \
-                    T* R gates, T* R c, T* R tc, T* R h) { \
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
-  for (int64_t n = 0; n < N; ++n) { \
-    const T* R a = gi + n * 4 * H; const T* R r = gh + n * 4 * H; T* R g = gates + n * 4 * H; \
-    const T* R cpn = cp + n * H; T* R cn = c + n * H; T* R tn = tc + n * H; T* R hn = h + n * H; \
-    _Pragma("omp simd") \
-    for (int64_t j = 0; j < H; ++j) { \
-      T ii = sig_##SUF(a[j] + r[j] + b[j]); \
-      T ff = sig_##SUF(a[H + j] + r[H + j] + b[H + j]); \
-      T gg = TANH(a[2 * H + j] + r[2 * H + j] + b[2 * H + j]); \
-      T oo = sig_##SUF(a[3 * H + j] + r[3 * H + j] + b[3 * H + j]); \
-      T cc = ff * cpn[j] + ii * gg; \
-      T tt = TANH(cc); \
-      g[j] = ii; g[H + j] = ff; g[2 * H + j] = gg; g[3 * H + j] = oo; \
-      cn[j] = cc; tn[j] = tt; hn[j] = oo * tt; \
-    } \
-  } \
-} \
- \
-void lstm_bwd_##SUF(int64_t N, int64_t H, const T* R gates, const T* R cp, const T* R tc, \
-                    const T* R dh1, const T* R dh2, T* R dc, T* R dpre) { \
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
-  for (int64_t n = 0; n < N; ++n) { \
-    const T* R g = gates + n * 4 * H; T* R d = dpre + n * 4 * H; \
-    const T* R cpn = cp + n * H; const T* R tn = tc + n * H; \
-    const T* R d1 = dh1 + n * H; const T* R d2 = dh2 + n * H; T* R dcn = dc + n * H; \
-    _Pragma("omp simd") \
-    for (int64_t j = 0; j < H; ++j) { \
-      T ii = g[j], ff = g[H + j], gg = g[2 * H + j], oo = g[3 * H + j], tt = tn[j]; \
-      T dh = d1[j] + d2[j]; \
-      T dcc = dcn[j] + dh * oo * ((T)1 - tt * tt); \
-      d[j] = dcc * gg * ii * ((T)1 - ii); \
-      d[H + j] = dcc * cpn[j] * ff * ((T)1 - ff); \
-      d[2 * H + j] = dcc * ii * ((T)1 - gg * gg); \
-      d[3 * H + j] = dh * tt * oo * ((T)1 - oo); \
-      dcn[j] = dcc * ff; \
-    } \
-  } \
-} \
- \
-void gru_fwd_##SUF(int64_t N, int64_t H, const T* R gi, const T* R bi, const T* R gh, \
-                   const T* R b, const T* R hp, \
-                   T* R gates, T* R hn, T* R h) { \
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
-  for (int64_t n = 0; n < N; ++n) { \
-    const T* R a = gi + n * 3 * H; const T* R r = gh + n * 3 * H; T* R g = gates + n * 3 * H; \
-    const T* R hpn = hp + n * H; T* R hnn = hn + n * H; T* R ho = h + n * H; \
-    _Pragma("omp simd") \
-    for (int64_t j = 0; j < H; ++j) { \
-      T rr = sig_##SUF(a[j] + bi[j] + r[j] + b[j]); \
-      T zz = sig_##SUF(a[H + j] + bi[H + j] + r[H + j] + b[H + j]); \
-      T q = r[2 * H + j] + b[2 * H + j]; \
-      T nn = TANH(a[2 * H + j] + bi[2 * H + j] + rr * q); \
-      g[j] = rr; g[H + j] = zz; g[2 * H + j] = nn; hnn[j] = q; \
-      ho[j] = nn + zz * (hpn[j] - nn); \
-    } \
-  } \
-} \
- \
-void gru_bwd_##SUF(int64_t N, int64_t H, const T* R gates, const T* R hn, const T* R hp, \
-                   const T* R dh1, const T* R dh2, T* R dgi, T* R dgh, T* R dhp) { \
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
-  for (int64_t n = 0; n < N; ++n) { \
-    const T* R g = gates + n * 3 * H; const T* R q = hn + n * H; const T* R hpn = hp + n * H; \
-    const T* R d1 = dh1 + n * H; const T* R d2 = dh2 + n * H; \
-    T* R di = dgi + n * 3 * H; T* R dr = dgh + n * 3 * H; T* R dp = dhp + n * H; \
-    _Pragma("omp simd") \
-    for (int64_t j = 0; j < H; ++j) { \
-      T rr = g[j], zz = g[H + j], nn = g[2 * H + j]; \
-      T dh = d1[j] + d2[j]; \
-      T dn = dh * ((T)1 - zz) * ((T)1 - nn * nn); \
-      T drr = dn * q[j] * rr * ((T)1 - rr); \
-      T dzz = dh * (hpn[j] - nn) * zz * ((T)1 - zz); \
-      di[j] = drr; di[H + j] = dzz; di[2 * H + j] = dn; \
-      dr[j] = drr; dr[H + j] = dzz; dr[2 * H + j] = dn * rr; \
-      dp[j] = dh * zz; \
-    } \
-  } \
-} \
- \
-void rnn_fwd_##SUF(int64_t M, const T* R gi, const T* R gh, const T* R b, int64_t H, int relu, \
-                   T* R h) { \
-  _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
-  for (int64_t k = 0; k < M; ++k) { \
-    T p = gi[k] + gh[k] + b[k % H]; \
-    h[k] = relu ? (p > 0 ? p : (T)0) : TANH(p); \
-  } \
-} \
- \
-void rnn_bwd_##SUF(int64_t M, const T* R h, const T* R dh1, const T* R dh2, int relu, T* R dpre) { \
-  _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
-  for (int64_t k = 0; k < M; ++k) { \
-    T dh = dh1[k] + dh2[k]; \
-    dpre[k] = relu ? (h[k] > 0 ? dh : (T)0) : dh * ((T)1 - h[k] * h[k]); \
-  } \
-}
 
-DEFINE_KERNELS(float, f32, exp_f32, tanh_f32)
-DEFINE_KERNELS(double, f64, exp, tanh)
-
-/* bfloat16 autocast: the state and gate math stay float32, but the matrix products read and
-   write bfloat16. These variants read W_hh h in bfloat16 (forward) and write bfloat16 copies
-   of what the next product reads (h_t; the gate gradients), sparing a conversion pass each. */
+/* bfloat16 autocast: the state and gate math stay float32 while the matrix products read and
+   write bfloat16. The *_bf variants read W_hh h in bfloat16 and also write bfloat16 copies of
+   what the next products read (h_t; the gate gradients), sparing a conversion pass each. One
+   macro per kernel makes every variant from the same lines: GT is the type W_hh h is read as,
+   LD converts it, BF(...) keeps the bf16 stores (KEEP) or drops them (DROP). Every variant has
+   the same arguments; the plain ones ignore their bf16 outputs (NULL from Python). */
 typedef uint16_t bf16;
 static inline float bf2f(bf16 v) {
   uint32_t u = (uint32_t)v << 16;
@@ -229,121 +128,148 @@ static inline bf16 f2bf(float f) { /* round to nearest even, as torch does */
   u += 0x7fffu + ((u >> 16) & 1u);
   return (bf16)(u >> 16);
 }
+#define SAME(x) (x)
+#define KEEP(...) __VA_ARGS__
+#define DROP(...)
+static inline float sig_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+static inline double sig_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-void lstm_fwd_bf(int64_t N, int64_t H, const float* R gi, const bf16* R gh, const float* R b,
-                 const float* R cp, float* R gates, float* R c, float* R tc, float* R h,
-                 bf16* R hb) {
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
-  for (int64_t n = 0; n < N; ++n) {
-    const float* R a = gi + n * 4 * H; const bf16* R r = gh + n * 4 * H;
-    float* R g = gates + n * 4 * H;
-    const float* R cpn = cp + n * H; float* R cn = c + n * H; float* R tn = tc + n * H;
-    float* R hn = h + n * H; bf16* R hbn = hb + n * H;
-    _Pragma("omp simd")
-    for (int64_t j = 0; j < H; ++j) {
-      float ii = sig_f32(a[j] + bf2f(r[j]) + b[j]);
-      float ff = sig_f32(a[H + j] + bf2f(r[H + j]) + b[H + j]);
-      float gg = tanh_f32(a[2 * H + j] + bf2f(r[2 * H + j]) + b[2 * H + j]);
-      float oo = sig_f32(a[3 * H + j] + bf2f(r[3 * H + j]) + b[3 * H + j]);
-      float cc = ff * cpn[j] + ii * gg;
-      float tt = tanh_f32(cc);
-      g[j] = ii; g[H + j] = ff; g[2 * H + j] = gg; g[3 * H + j] = oo;
-      cn[j] = cc; tn[j] = tt; hn[j] = oo * tt; hbn[j] = f2bf(oo * tt);
-    }
-  }
+#define LSTM_FWD(NAME, T, GT, LD, SIG, TANH, BF) \
+void NAME(int64_t N, int64_t H, const T* R gi, const GT* R gh, const T* R b, const T* R cp, \
+          T* R gates, T* R c, T* R tc, T* R h, bf16* R hb) { \
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
+  for (int64_t n = 0; n < N; ++n) { \
+    const T* R a = gi + n * 4 * H; const GT* R r = gh + n * 4 * H; T* R g = gates + n * 4 * H; \
+    const T* R cpn = cp + n * H; T* R cn = c + n * H; T* R tn = tc + n * H; T* R hn = h + n * H; \
+    _Pragma("omp simd") \
+    for (int64_t j = 0; j < H; ++j) { \
+      T ii = SIG(a[j] + LD(r[j]) + b[j]); \
+      T ff = SIG(a[H + j] + LD(r[H + j]) + b[H + j]); \
+      T gg = TANH(a[2 * H + j] + LD(r[2 * H + j]) + b[2 * H + j]); \
+      T oo = SIG(a[3 * H + j] + LD(r[3 * H + j]) + b[3 * H + j]); \
+      T cc = ff * cpn[j] + ii * gg; \
+      T tt = TANH(cc); \
+      g[j] = ii; g[H + j] = ff; g[2 * H + j] = gg; g[3 * H + j] = oo; \
+      cn[j] = cc; tn[j] = tt; hn[j] = oo * tt; \
+      BF(hb[n * H + j] = f2bf(oo * tt);) \
+    } \
+  } \
 }
 
-void lstm_bwd_bf(int64_t N, int64_t H, const float* R gates, const float* R cp,
-                 const float* R tc, const float* R dh1, const float* R dh2, float* R dc,
-                 float* R dpre, bf16* R dpreb) {
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
-  for (int64_t n = 0; n < N; ++n) {
-    const float* R g = gates + n * 4 * H; float* R d = dpre + n * 4 * H;
-    bf16* R db = dpreb + n * 4 * H;
-    const float* R cpn = cp + n * H; const float* R tn = tc + n * H;
-    const float* R d1 = dh1 + n * H; const float* R d2 = dh2 + n * H; float* R dcn = dc + n * H;
-    _Pragma("omp simd")
-    for (int64_t j = 0; j < H; ++j) {
-      float ii = g[j], ff = g[H + j], gg = g[2 * H + j], oo = g[3 * H + j], tt = tn[j];
-      float dh = d1[j] + d2[j];
-      float dcc = dcn[j] + dh * oo * (1.0f - tt * tt);
-      float e0 = dcc * gg * ii * (1.0f - ii), e1 = dcc * cpn[j] * ff * (1.0f - ff);
-      float e2 = dcc * ii * (1.0f - gg * gg), e3 = dh * tt * oo * (1.0f - oo);
-      d[j] = e0; d[H + j] = e1; d[2 * H + j] = e2; d[3 * H + j] = e3;
-      db[j] = f2bf(e0); db[H + j] = f2bf(e1); db[2 * H + j] = f2bf(e2); db[3 * H + j] = f2bf(e3);
-      dcn[j] = dcc * ff;
-    }
-  }
+#define LSTM_BWD(NAME, T, BF) \
+void NAME(int64_t N, int64_t H, const T* R gates, const T* R cp, const T* R tc, \
+          const T* R dh1, const T* R dh2, T* R dc, T* R dpre, bf16* R dpreb) { \
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
+  for (int64_t n = 0; n < N; ++n) { \
+    const T* R g = gates + n * 4 * H; T* R d = dpre + n * 4 * H; \
+    const T* R cpn = cp + n * H; const T* R tn = tc + n * H; \
+    const T* R d1 = dh1 + n * H; const T* R d2 = dh2 + n * H; T* R dcn = dc + n * H; \
+    _Pragma("omp simd") \
+    for (int64_t j = 0; j < H; ++j) { \
+      T ii = g[j], ff = g[H + j], gg = g[2 * H + j], oo = g[3 * H + j], tt = tn[j]; \
+      T dh = d1[j] + d2[j]; \
+      T dcc = dcn[j] + dh * oo * ((T)1 - tt * tt); \
+      T e0 = dcc * gg * ii * ((T)1 - ii), e1 = dcc * cpn[j] * ff * ((T)1 - ff); \
+      T e2 = dcc * ii * ((T)1 - gg * gg), e3 = dh * tt * oo * ((T)1 - oo); \
+      d[j] = e0; d[H + j] = e1; d[2 * H + j] = e2; d[3 * H + j] = e3; \
+      BF(bf16* R db = dpreb + n * 4 * H; \
+         db[j] = f2bf(e0); db[H + j] = f2bf(e1); db[2 * H + j] = f2bf(e2); \
+         db[3 * H + j] = f2bf(e3);) \
+      dcn[j] = dcc * ff; \
+    } \
+  } \
 }
 
-void rnn_fwd_bf(int64_t M, const float* R gi, const bf16* R gh, const float* R b, int64_t H,
-                int relu, float* R h, bf16* R hb) {
-  _Pragma("omp parallel for schedule(static) if (M >= 8192)")
-  for (int64_t k = 0; k < M; ++k) {
-    float p = gi[k] + bf2f(gh[k]) + b[k % H];
-    float v = relu ? (p > 0 ? p : 0.0f) : tanh_f32(p);
-    h[k] = v; hb[k] = f2bf(v);
-  }
+#define GRU_FWD(NAME, T, GT, LD, SIG, TANH, BF) \
+void NAME(int64_t N, int64_t H, const T* R gi, const T* R bi, const GT* R gh, const T* R b, \
+          const T* R hp, T* R gates, T* R hn, T* R h, bf16* R hb) { \
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
+  for (int64_t n = 0; n < N; ++n) { \
+    const T* R a = gi + n * 3 * H; const GT* R r = gh + n * 3 * H; T* R g = gates + n * 3 * H; \
+    const T* R hpn = hp + n * H; T* R hnn = hn + n * H; T* R ho = h + n * H; \
+    _Pragma("omp simd") \
+    for (int64_t j = 0; j < H; ++j) { \
+      T rr = SIG(a[j] + bi[j] + LD(r[j]) + b[j]); \
+      T zz = SIG(a[H + j] + bi[H + j] + LD(r[H + j]) + b[H + j]); \
+      T q = LD(r[2 * H + j]) + b[2 * H + j]; \
+      T nn = TANH(a[2 * H + j] + bi[2 * H + j] + rr * q); \
+      T hh = nn + zz * (hpn[j] - nn); \
+      g[j] = rr; g[H + j] = zz; g[2 * H + j] = nn; hnn[j] = q; \
+      ho[j] = hh; \
+      BF(hb[n * H + j] = f2bf(hh);) \
+    } \
+  } \
 }
 
-void rnn_bwd_bf(int64_t M, const float* R h, const float* R dh1, const float* R dh2, int relu,
-                float* R dpre, bf16* R dpreb) {
-  _Pragma("omp parallel for schedule(static) if (M >= 8192)")
-  for (int64_t k = 0; k < M; ++k) {
-    float dh = dh1[k] + dh2[k];
-    float d = relu ? (h[k] > 0 ? dh : 0.0f) : dh * (1.0f - h[k] * h[k]);
-    dpre[k] = d; dpreb[k] = f2bf(d);
-  }
+#define GRU_BWD(NAME, T, BF) \
+void NAME(int64_t N, int64_t H, const T* R gates, const T* R hn, const T* R hp, \
+          const T* R dh1, const T* R dh2, T* R dgi, T* R dgh, T* R dhp, bf16* R dgib, \
+          bf16* R dghb) { \
+  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)") \
+  for (int64_t n = 0; n < N; ++n) { \
+    const T* R g = gates + n * 3 * H; const T* R q = hn + n * H; const T* R hpn = hp + n * H; \
+    const T* R d1 = dh1 + n * H; const T* R d2 = dh2 + n * H; \
+    T* R di = dgi + n * 3 * H; T* R dr = dgh + n * 3 * H; T* R dp = dhp + n * H; \
+    _Pragma("omp simd") \
+    for (int64_t j = 0; j < H; ++j) { \
+      T rr = g[j], zz = g[H + j], nn = g[2 * H + j]; \
+      T dh = d1[j] + d2[j]; \
+      T dn = dh * ((T)1 - zz) * ((T)1 - nn * nn); \
+      T drr = dn * q[j] * rr * ((T)1 - rr); \
+      T dzz = dh * (hpn[j] - nn) * zz * ((T)1 - zz); \
+      di[j] = drr; di[H + j] = dzz; di[2 * H + j] = dn; \
+      dr[j] = drr; dr[H + j] = dzz; dr[2 * H + j] = dn * rr; \
+      BF(bf16* R dib = dgib + n * 3 * H; bf16* R drb = dghb + n * 3 * H; \
+         bf16 brr = f2bf(drr), bzz = f2bf(dzz); \
+         dib[j] = brr; dib[H + j] = bzz; dib[2 * H + j] = f2bf(dn); \
+         drb[j] = brr; drb[H + j] = bzz; drb[2 * H + j] = f2bf(dn * rr);) \
+      dp[j] = dh * zz; \
+    } \
+  } \
 }
 
-void gru_fwd_bf(int64_t N, int64_t H, const float* R gi, const float* R bi, const bf16* R gh,
-                const float* R b, const float* R hp, float* R gates, float* R hn, float* R h,
-                bf16* R hb) {
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
-  for (int64_t n = 0; n < N; ++n) {
-    const float* R a = gi + n * 3 * H; const bf16* R r = gh + n * 3 * H;
-    float* R g = gates + n * 3 * H;
-    const float* R hpn = hp + n * H; float* R hnn = hn + n * H; float* R ho = h + n * H;
-    bf16* R hbn = hb + n * H;
-    _Pragma("omp simd")
-    for (int64_t j = 0; j < H; ++j) {
-      float rr = sig_f32(a[j] + bi[j] + bf2f(r[j]) + b[j]);
-      float zz = sig_f32(a[H + j] + bi[H + j] + bf2f(r[H + j]) + b[H + j]);
-      float q = bf2f(r[2 * H + j]) + b[2 * H + j];
-      float nn = tanh_f32(a[2 * H + j] + bi[2 * H + j] + rr * q);
-      float hh = nn + zz * (hpn[j] - nn);
-      g[j] = rr; g[H + j] = zz; g[2 * H + j] = nn; hnn[j] = q;
-      ho[j] = hh; hbn[j] = f2bf(hh);
-    }
-  }
+#define RNN_FWD(NAME, T, GT, LD, TANH, BF) \
+void NAME(int64_t M, const T* R gi, const GT* R gh, const T* R b, int64_t H, int relu, \
+          T* R h, bf16* R hb) { \
+  _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
+  for (int64_t k = 0; k < M; ++k) { \
+    T p = gi[k] + LD(gh[k]) + b[k % H]; \
+    T v = relu ? (p > 0 ? p : (T)0) : TANH(p); \
+    h[k] = v; \
+    BF(hb[k] = f2bf(v);) \
+  } \
 }
 
-void gru_bwd_bf(int64_t N, int64_t H, const float* R gates, const float* R hn,
-                const float* R hp, const float* R dh1, const float* R dh2, float* R dgi,
-                float* R dgh, float* R dhp, bf16* R dgib, bf16* R dghb) {
-  _Pragma("omp parallel for schedule(static) if (N * H >= 8192)")
-  for (int64_t n = 0; n < N; ++n) {
-    const float* R g = gates + n * 3 * H; const float* R q = hn + n * H;
-    const float* R hpn = hp + n * H;
-    const float* R d1 = dh1 + n * H; const float* R d2 = dh2 + n * H;
-    float* R di = dgi + n * 3 * H; float* R dr = dgh + n * 3 * H; float* R dp = dhp + n * H;
-    bf16* R dib = dgib + n * 3 * H; bf16* R drb = dghb + n * 3 * H;
-    _Pragma("omp simd")
-    for (int64_t j = 0; j < H; ++j) {
-      float rr = g[j], zz = g[H + j], nn = g[2 * H + j];
-      float dh = d1[j] + d2[j];
-      float dn = dh * (1.0f - zz) * (1.0f - nn * nn);
-      float drr = dn * q[j] * rr * (1.0f - rr);
-      float dzz = dh * (hpn[j] - nn) * zz * (1.0f - zz);
-      di[j] = drr; di[H + j] = dzz; di[2 * H + j] = dn;
-      dr[j] = drr; dr[H + j] = dzz; dr[2 * H + j] = dn * rr;
-      bf16 brr = f2bf(drr), bzz = f2bf(dzz);
-      dib[j] = brr; dib[H + j] = bzz; dib[2 * H + j] = f2bf(dn);
-      drb[j] = brr; drb[H + j] = bzz; drb[2 * H + j] = f2bf(dn * rr);
-      dp[j] = dh * zz;
-    }
-  }
+#define RNN_BWD(NAME, T, BF) \
+void NAME(int64_t M, const T* R h, const T* R dh1, const T* R dh2, int relu, T* R dpre, \
+          bf16* R dpreb) { \
+  _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
+  for (int64_t k = 0; k < M; ++k) { \
+    T dh = dh1[k] + dh2[k]; \
+    T d = relu ? (h[k] > 0 ? dh : (T)0) : dh * ((T)1 - h[k] * h[k]); \
+    dpre[k] = d; \
+    BF(dpreb[k] = f2bf(d);) \
+  } \
 }
+
+LSTM_FWD(lstm_fwd_f32, float, float, SAME, sig_f32, tanh_f32, DROP)
+LSTM_FWD(lstm_fwd_f64, double, double, SAME, sig_f64, tanh, DROP)
+LSTM_FWD(lstm_fwd_bf, float, bf16, bf2f, sig_f32, tanh_f32, KEEP)
+LSTM_BWD(lstm_bwd_f32, float, DROP)
+LSTM_BWD(lstm_bwd_f64, double, DROP)
+LSTM_BWD(lstm_bwd_bf, float, KEEP)
+GRU_FWD(gru_fwd_f32, float, float, SAME, sig_f32, tanh_f32, DROP)
+GRU_FWD(gru_fwd_f64, double, double, SAME, sig_f64, tanh, DROP)
+GRU_FWD(gru_fwd_bf, float, bf16, bf2f, sig_f32, tanh_f32, KEEP)
+GRU_BWD(gru_bwd_f32, float, DROP)
+GRU_BWD(gru_bwd_f64, double, DROP)
+GRU_BWD(gru_bwd_bf, float, KEEP)
+RNN_FWD(rnn_fwd_f32, float, float, SAME, tanh_f32, DROP)
+RNN_FWD(rnn_fwd_f64, double, double, SAME, tanh, DROP)
+RNN_FWD(rnn_fwd_bf, float, bf16, bf2f, tanh_f32, KEEP)
+RNN_BWD(rnn_bwd_f32, float, DROP)
+RNN_BWD(rnn_bwd_f64, double, DROP)
+RNN_BWD(rnn_bwd_bf, float, KEEP)
 
 /* LSTM with layer norm on W_hh h (per gate block, gain lg) and on the cell state (cw, cb). */
 #define DEFINE_LN_KERNELS(T, SUF, TANH, SQRT) \
@@ -558,19 +484,18 @@ def _build() -> ctypes.CDLL | None:
         log.warning("rnnkit fused kernels failed to build (%s); using PyTorch ops", error)
         return None
     i64, ptr, i32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-    library.lstm_fwd_bf.argtypes = [i64, i64] + [ptr] * 9
-    library.lstm_bwd_bf.argtypes = [i64, i64] + [ptr] * 8
-    library.gru_fwd_bf.argtypes = [i64, i64] + [ptr] * 9
-    library.gru_bwd_bf.argtypes = [i64, i64] + [ptr] * 10
-    library.rnn_fwd_bf.argtypes = [i64, ptr, ptr, ptr, i64, i32, ptr, ptr]
-    library.rnn_bwd_bf.argtypes = [i64, ptr, ptr, ptr, i32, ptr, ptr]
+    step_kernels = {  # the variants of each share their arguments (see the C source)
+        "lstm_fwd": [i64, i64] + [ptr] * 9,
+        "lstm_bwd": [i64, i64] + [ptr] * 8,
+        "gru_fwd": [i64, i64] + [ptr] * 9,
+        "gru_bwd": [i64, i64] + [ptr] * 10,
+        "rnn_fwd": [i64, ptr, ptr, ptr, i64, i32, ptr, ptr],
+        "rnn_bwd": [i64, ptr, ptr, ptr, i32, ptr, ptr],
+    }
+    for name, argtypes in step_kernels.items():
+        for suffix in (*_SUFFIX.values(), "bf"):
+            getattr(library, f"{name}_{suffix}").argtypes = argtypes
     for suffix in _SUFFIX.values():
-        getattr(library, f"lstm_fwd_{suffix}").argtypes = [i64, i64] + [ptr] * 8
-        getattr(library, f"lstm_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 7
-        getattr(library, f"gru_fwd_{suffix}").argtypes = [i64, i64] + [ptr] * 8
-        getattr(library, f"gru_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 8
-        getattr(library, f"rnn_fwd_{suffix}").argtypes = [i64, ptr, ptr, ptr, i64, i32, ptr]
-        getattr(library, f"rnn_bwd_{suffix}").argtypes = [i64, ptr, ptr, ptr, i32, ptr]
         real = ctypes.c_float if suffix == "f32" else ctypes.c_double
         getattr(library, f"lstm_ln_fwd_{suffix}").argtypes = [i64, i64, real] + [ptr] * 15
         getattr(library, f"lstm_ln_bwd_{suffix}").argtypes = [i64, i64] + [ptr] * 15
@@ -633,7 +558,7 @@ def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc
     kernel = _fn("lstm_fwd", gi)
     if kernel is not None:
         n, hidden = c_prev.shape
-        kernel(n, hidden, _p(gi), _p(gh), _p(b), _p(c_prev), _p(gates), _p(c), _p(tc), _p(h))
+        kernel(n, hidden, _p(gi), _p(gh), _p(b), _p(c_prev), _p(gates), _p(c), _p(tc), _p(h), None)
         return
     pre = gi + gh + b  # (N, 4H)
     i, f, g, o = pre.chunk(4, dim=-1)
@@ -650,7 +575,7 @@ def lstm_backward(gates, c_prev, tc, dh1, dh2, dc, dpre) -> None:
     kernel = _fn("lstm_bwd", gates)
     if kernel is not None:
         n, hidden = c_prev.shape
-        kernel(n, hidden, _p(gates), _p(c_prev), _p(tc), _p(dh1), _p(dh2), _p(dc), _p(dpre))
+        kernel(n, hidden, _p(gates), _p(c_prev), _p(tc), _p(dh1), _p(dh2), _p(dc), _p(dpre), None)
         return
     i, f, g, o = gates.chunk(4, dim=-1)
     dh = dh1 + dh2
@@ -669,7 +594,7 @@ def gru_forward(gi, bi, gh, b, h_prev: Tensor, gates, hn, h) -> None:
     kernel = _fn("gru_fwd", gi)
     if kernel is not None:
         n, hidden = h_prev.shape
-        kernel(n, hidden, _p(gi), _p(bi), _p(gh), _p(b), _p(h_prev), _p(gates), _p(hn), _p(h))
+        kernel(n, hidden, _p(gi), _p(bi), _p(gh), _p(b), _p(h_prev), _p(gates), _p(hn), _p(h), None)
         return
     i_r, i_z, i_n = (gi + bi).chunk(3, dim=-1)
     h_r, h_z, h_n = (gh + b).chunk(3, dim=-1)
@@ -688,7 +613,7 @@ def gru_backward(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev) -> None:
         n, hidden = h_prev.shape
         kernel(
             n, hidden, _p(gates), _p(hn), _p(h_prev), _p(dh1), _p(dh2),
-            _p(dgi), _p(dgh), _p(dh_prev),
+            _p(dgi), _p(dgh), _p(dh_prev), None, None,
         )  # fmt: skip
         return
     r, z, n = gates.chunk(3, dim=-1)
@@ -705,7 +630,7 @@ def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor) -> Non
     """gi, gh (N, H), b (H,) -> h = act(gi + gh + b) (N, H)."""
     kernel = _fn("rnn_fwd", gi)
     if kernel is not None:
-        kernel(h.numel(), _p(gi), _p(gh), _p(b), b.numel(), int(relu), _p(h))
+        kernel(h.numel(), _p(gi), _p(gh), _p(b), b.numel(), int(relu), _p(h), None)
         return
     pre = gi + gh + b
     torch.relu(pre, out=h) if relu else torch.tanh(pre, out=h)
@@ -715,7 +640,7 @@ def rnn_backward(h: Tensor, dh1: Tensor, dh2: Tensor, relu: bool, dpre: Tensor) 
     """Gradient ``dh1 + dh2`` reaching h_t = act(pre) -> dpre (N, H)."""
     kernel = _fn("rnn_bwd", h)
     if kernel is not None:
-        kernel(h.numel(), _p(h), _p(dh1), _p(dh2), int(relu), _p(dpre))
+        kernel(h.numel(), _p(h), _p(dh1), _p(dh2), int(relu), _p(dpre), None)
         return
     dh = dh1 + dh2
     dpre.copy_(dh * (h > 0) if relu else dh * (1 - h * h))
