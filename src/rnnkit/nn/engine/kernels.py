@@ -232,11 +232,24 @@ void NAME(int64_t N, int64_t H, const T* R gates, const T* R hn, const T* R hp, 
 void NAME(int64_t M, const T* R gi, const GT* R gh, const T* R b, int64_t H, int relu, \
           T* R h, bf16* R hb) { \
   _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
-  for (int64_t k = 0; k < M; ++k) { \
-    T p = gi[k] + LD(gh[k]) + b[k % H]; \
-    T v = relu ? (p > 0 ? p : (T)0) : TANH(p); \
-    h[k] = v; \
-    BF(hb[k] = f2bf(v);) \
+  for (int64_t n = 0; n < M / H; ++n) { \
+    const T* R a = gi + n * H; const GT* R r = gh + n * H; T* R o = h + n * H; \
+    if (relu) { \
+      _Pragma("omp simd") \
+      for (int64_t j = 0; j < H; ++j) { \
+        T p = a[j] + LD(r[j]) + b[j]; \
+        T v = p > 0 ? p : (T)0; \
+        o[j] = v; \
+        BF(hb[n * H + j] = f2bf(v);) \
+      } \
+    } else { \
+      _Pragma("omp simd") \
+      for (int64_t j = 0; j < H; ++j) { \
+        T v = TANH(a[j] + LD(r[j]) + b[j]); \
+        o[j] = v; \
+        BF(hb[n * H + j] = f2bf(v);) \
+      } \
+    } \
   } \
 }
 

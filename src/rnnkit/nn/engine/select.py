@@ -14,12 +14,12 @@ can go to ``torch``:
   bfloat16 autocast, where oneDNN's LSTM is as fast at 200 x 32 x 256); ``torch`` (oneDNN's
   own LSTM) for inference and smaller work, where the fused engine's fixed cost per call
   (~2.5 ms at 32 x 256: weight packing, buffers) is not repaid;
-- CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of the Elman RNN
-  and of GRU batches under :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step
-  overhead than the fused engine's Python loop (but not under bfloat16 autocast for a batch of
-  one or two, which the fused engine keeps in float32: 1000 steps of 1 x 256, GRU 42 vs 73 ms,
-  RNN 24 vs 47 ms), and for the Elman RNN's bfloat16 autocast training of batches from
-  :data:`MIN_FUSED_BATCH` (torch 2-6% faster there);
+- CPU, plain GRU and Elman RNN: ``fused``, except ``torch`` for inference of batches under
+  :data:`MIN_FUSED_BATCH`, where torch's C++ loop has less per-step overhead than the fused
+  engine's Python loop (but not under bfloat16 autocast for a batch of one or two, which the
+  fused engine keeps in float32: 1000 steps of 1 x 256, GRU 42 vs 73 ms, RNN 24 vs 47 ms), and
+  for the Elman RNN under bfloat16 from :data:`MIN_FUSED_BATCH` on (torch's bf16 RNN: 2-6%
+  faster in training, ~30% in inference);
 - everything else: ``fused``, which covers every option.
 """
 
@@ -92,8 +92,8 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
     autocast = autocast_dtype("cpu") is not None and x.dtype == torch.float32
     if not training and autocast and x.shape[1] <= MKL_MAX_ROWS:
         return "fused"  # which keeps a batch of one or two in float32, faster there
-    if not training and (small or module.mode != "GRU"):
+    if small and not training:
         return "torch"
-    if training and bf16 and not small and module.mode != "GRU":
+    if bf16 and not small and module.mode != "GRU":
         return "torch"
     return "fused"
