@@ -1,10 +1,11 @@
 """Speed of rnnkit's recurrent layers against torch.nn, training steps and inference, on CPU.
 
 Everything is measured in one process and interleaved (each repeat times every contender once,
-in turn), so a slow moment of a shared machine hits all of them; the table reports medians. The
-fp32 GEMM peak (best of ``torch.mm`` and oneDNN) is measured in the same run, at its start and
-end, and every result is also given as a share of it, counting a training step as three times
-the forward pass's matrix-product FLOPs ``2·L·N·G·H·(H_in + H)``.
+in turn), so a slow moment of a shared machine hits all of them; the table reports medians, and
+fast groups repeat more (up to 4x ``--repeats``, about 2 s of rounds). The fp32 GEMM peak (best
+of ``torch.mm`` and oneDNN) is measured in the same run, at its start and end, and every result
+is also given as a share of it, counting a training step as three times the forward pass's
+matrix-product FLOPs ``2·L·N·G·H·(H_in + H)``.
 
     python benchmarks/layers.py                      # the full grid, JSON to benchmarks/results/
     python benchmarks/layers.py --quick              # one shape, fewer repeats
@@ -120,10 +121,18 @@ def make_module(cls, mode, size, hidden, **options):
     return module.train()
 
 
+# Fast groups repeat until their rounds add up to about this many seconds (at most
+# MAX_ROUNDS_FACTOR x the asked repeats): a 30 ms step timed 7 times is at the mercy of one hiccup.
+GROUP_SECONDS = 2.0
+MAX_ROUNDS_FACTOR = 4
+
+
 def run_group(cases: list[Case], repeats: int) -> None:
     for case in cases:  # warm-up: allocations, kernel builds, oneDNN primitive caches
         case.run()
-    for _ in range(repeats):
+    round_s = sum(case.run() for case in cases)  # a second warm-up, and the round's length
+    rounds = max(repeats, min(MAX_ROUNDS_FACTOR * repeats, int(GROUP_SECONDS / round_s)))
+    for _ in range(rounds):
         for case in cases:
             case.times.append(case.run())
 
