@@ -19,11 +19,14 @@ The biases are added inside the kernels (``b = b_ih + b_hh``; the GRU keeps them
 The recurrent products use oneDNN with prepacked weights (:mod:`.matmul`), the pointwise math
 the C kernels of :mod:`.kernels`. It covers every option of the layers: variable lengths (a
 sequence's state freezes after its last step and its outputs are zero, as the reference engine
-does), reverse direction, variational recurrent dropout ``m``, layer norm (on ``W_ih x`` as
-PyTorch ops over the whole sequence; per gate block on ``W_hh h`` and on the LSTM cell state
-inside the LSTM's C kernel, as PyTorch ops per step for the GRU and RNN), LSTM projections, and
-bfloat16 autocast (matrix products in bfloat16, state and gate math in float32). Without the C
-kernels the same math runs as PyTorch ops; no option falls back to the reference engine.
+does), reverse direction, variational recurrent dropout ``m``, layer norm (on ``W_ih x`` in
+one C pass over the whole sequence each way, :class:`GateLayerNorm`; per gate block on
+``W_hh h`` and on the LSTM cell state inside the LSTM's C kernel, as PyTorch ops per step for
+the GRU and RNN), LSTM projections, and bfloat16 autocast (matrix products in bfloat16, state and
+gate math in float32; for plain cells the kernels read ``W_hh h`` in bfloat16 and write the
+bfloat16 copies of ``h_t`` and of the gate gradients that the next products read; a batch of one
+or two stays float32, where bfloat16 gains nothing). Without the C kernels the same math runs as
+PyTorch ops; no option falls back to the reference engine.
 """
 
 from __future__ import annotations
