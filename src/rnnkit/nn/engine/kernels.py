@@ -32,6 +32,13 @@ GRU backward::
     with dr' = dn' hn r(1-r),  dz' = dh (h_prev - n) z(1-z);   dh_prev (direct part) = dh ⊙ z
 
 Elman RNN: ``h = act(pre)``; backward ``dpre = dh ⊙ act'(h)``.
+
+Each step kernel comes in float32, float64 and a bfloat16-operand variant (``*_bf16`` here) for
+autocast: float32 state and gate math that reads ``gh`` in bfloat16 and also writes bfloat16
+copies of ``h`` (forward) or of the gate gradients (backward), the operands of the next matrix
+products. Whole-sequence kernels: the layer norm of every gate block of ``W_ih x``
+(:func:`block_layer_norm_forward` / ``_backward``) and column sums of a product
+(:func:`column_dot`, a layer-norm gain's gradient).
 """
 
 from __future__ import annotations
