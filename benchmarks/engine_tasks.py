@@ -35,14 +35,14 @@ from pathlib import Path
 import torch
 from layers import RESULTS, machine_info, machine_slug
 
-from rnnkit.data import LabelEncoder, SequenceDataset, Vocabulary, get_tokenizer, make_loader
+from rnnkit.data import SequenceDataset, get_tokenizer, make_loader
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModel, LanguageModelConfig, SequenceClassifier
 from rnnkit.nn.engine import check_backend, choose_backend
 from rnnkit.tasks import classify
 from rnnkit.tasks import language_model as lm
 from rnnkit.tasks.lm_data import build_vocabulary, encode_text, load_corpus, make_tokenizer
-from rnnkit.tasks.text_data import encode_texts, load_splits
+from rnnkit.tasks.text_data import encode_texts, fit_vocabulary, load_splits
 from rnnkit.train import Trainer, seed_everything
 
 IMDB_TRAIN, SHAKESPEARE_CHARS, SHAKESPEARE_VOCAB = 25_000, 1_115_394, 66  # documented sizes
@@ -57,9 +57,7 @@ def imdb_setup(steps: int, random_data: bool) -> dict:
         try:
             splits = load_splits(data)
             tokenizer = get_tokenizer(data.level)
-            texts = (tokenizer(text) for text in splits["train"].texts)
-            vocab = Vocabulary.build(texts, max_size=data.max_vocab, min_freq=data.min_freq)
-            encoder = LabelEncoder.fit(splits["train"].labels)
+            vocab, encoder = fit_vocabulary(splits["train"], tokenizer, data)
             train_set = encode_texts(splits["train"], tokenizer, vocab, encoder, data)
             vocab_size, classes, source = len(vocab), len(encoder), "real"
         except UserError as error:

@@ -30,7 +30,7 @@ from rnnkit.tasks.common import (
     train_config,
 )
 from rnnkit.tasks.reports import confusion_table, save_confusion_plot
-from rnnkit.tasks.text_data import TextData, encode_texts, load_splits
+from rnnkit.tasks.text_data import TextData, encode_texts, fit_vocabulary, load_splits
 from rnnkit.train import (
     Checkpoint,
     Objective,
@@ -186,9 +186,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         vocab = Vocabulary.from_dict(saved.artifacts["vocab"])
         encoder = LabelEncoder.from_dict(saved.artifacts["labels"])
     else:
-        train_tokens = (tokenizer(text) for text in splits["train"].texts)
-        vocab = Vocabulary.build(train_tokens, max_size=data.max_vocab, min_freq=data.min_freq)
-        encoder = LabelEncoder.fit(splits["train"].labels)
+        vocab, encoder = fit_vocabulary(splits["train"], tokenizer, data)
     logger.info(
         "data: %d train, %d val, %d test examples; classes %s; vocabulary %d",
         len(splits["train"]), len(splits["val"]), len(splits["test"]), list(encoder.classes),

@@ -26,7 +26,7 @@ from rnnkit.data import (
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.errors import UserError
 
-__all__ = ["TextData", "encode_texts", "load_splits"]
+__all__ = ["TextData", "encode_texts", "fit_vocabulary", "load_splits"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def load_splits(data: TextData) -> dict[str, LabeledTexts]:
     }
     check_num_classes(splits["train"].labels, source=f"the training split of {data.source}")
     return splits
+
+
+def fit_vocabulary(
+    split: LabeledTexts, tokenizer: Tokenizer, data: TextData
+) -> tuple[Vocabulary, LabelEncoder]:
+    """The vocabulary (within ``data``'s limits) and the label encoder of a training split."""
+    tokens = (tokenizer(text) for text in split.texts)
+    vocab = Vocabulary.build(tokens, max_size=data.max_vocab, min_freq=data.min_freq)
+    return vocab, LabelEncoder.fit(split.labels)
 
 
 def encode_texts(

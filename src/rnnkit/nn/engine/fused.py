@@ -127,9 +127,10 @@ def _input_layer_norm(gi: Tensor, gain: Tensor, blocks: int) -> Tensor:
     return gate_layer_norm(gi, gain, blocks)
 
 
-def _empty(like: Tensor, *shape: int) -> Tensor:
-    """A pooled uninitialised buffer with ``like``'s dtype and device (see :mod:`.workspace`)."""
-    return workspace.empty(shape, like.dtype, like.device)
+def _empty(like: Tensor, *shape: int, dtype: torch.dtype | None = None) -> Tensor:
+    """A pooled uninitialised buffer with ``like``'s device and dtype (or ``dtype``); see
+    :mod:`.workspace`."""
+    return workspace.empty(shape, dtype or like.dtype, like.device)
 
 
 def _contiguous(x: Tensor, dtype: torch.dtype) -> Tensor:
@@ -189,9 +190,10 @@ class _Recurrence:
         self.hall = _empty(h0, L + 1, N, h0.shape[-1])  # h_0 .. h_L, (L+1, N, H_out)
         self.hall[0] = h0
         self.hs = self.hall.unbind(0)
-        self.hall_bf16 = self.hbs = None
+        self.hall_bf16 = None
+        self.hbs = [None] * (L + 1)  # the kernels' bf16 outputs: none unless mixed
         if self.mixed:  # bf16 copies of h_0 .. h_L: the products' inputs
-            self.hall_bf16 = workspace.empty((L + 1, N, h0.shape[-1]), torch.bfloat16, h0.device)
+            self.hall_bf16 = _empty(h0, L + 1, N, h0.shape[-1], dtype=torch.bfloat16)
             self.hall_bf16[0] = h0
             self.hbs = self.hall_bf16.unbind(0)
         self.hm = self.per_step(h0, h0.shape[-1]) if mask is not None else None
@@ -278,10 +280,12 @@ class _Backward:
         self.dgh_raw = _empty(self.dout, L, N, G) if s["ln_hh"] is not None else self.dgh
         self.dghs, self.dgh_raws = self.dgh.unbind(0), self.dgh_raw.unbind(0)
         self.mixed = s["hall_bf16"] is not None  # the kernels also write dgh in bfloat16
-        self.dgh_bf16 = self.dghbs = None
+        self.dgh_bf16 = None
+        self.dghbs = [None] * L  # the kernels' bf16 outputs: none unless mixed
         if self.mixed:
-            self.dgh_bf16 = workspace.empty((L, N, G), torch.bfloat16, self.dgh.device)
+            self.dgh_bf16 = _empty(self.dgh, L, N, G, dtype=torch.bfloat16)
             self.dghbs = self.dgh_bf16.unbind(0)
+        self.rec_inputs = self.dghbs if self.mixed else self.dgh_raws  # what the dh product reads
 
     def recurrent(self, t: int, keep: Tensor | None = None, raw_done: bool = False) -> Tensor:
         """dh_{t-1} through W_hh from dgh[t]; rows past their length pass ``self.dh`` on.
@@ -299,7 +303,7 @@ class _Backward:
             self.dgh_raws[t].copy_(
                 _block_norm_backward(self.dghs[t] * s["ln_hh"], s["xh"][t], s["rh"][t], self.blocks)
             )
-        dh = self.rec(self.dghbs[t] if self.mixed else self.dgh_raws[t])  # (N, H_out)
+        dh = self.rec(self.rec_inputs[t])  # (N, H_out)
         if dh.dtype != self.dtype:
             dh = dh.to(self.dtype)
         if s["mask"] is not None:
@@ -375,12 +379,10 @@ class FusedLSTM(torch.autograd.Function):
                         r.gis[t], gh, ln_hh, r.bias, ln_cw, ln_cb, c_prev, functional.LN_EPS,
                         r.xhs[t], r.rhs[t], gs[t], c, xcs[t], rcs[t], ts[t], h_out,
                     )  # fmt: skip
-                elif r.mixed:
-                    kernels.lstm_forward_bf16(
+                elif ln_cw is None:
+                    kernels.lstm_forward(
                         r.gis[t], gh, r.bias, c_prev, gs[t], c, ts[t], h_out, r.hbs[t + 1]
                     )
-                elif ln_cw is None:
-                    kernels.lstm_forward(r.gis[t], gh, r.bias, c_prev, gs[t], c, ts[t], h_out)
                 else:
                     _lstm_forward_ln(
                         r.gis[t] + gh + r.bias, c_prev, ln_cw, ln_cb,
@@ -427,12 +429,8 @@ class FusedLSTM(torch.autograd.Function):
                         gs[t], cs[t], s["xc"][t], s["rc"][t], ts[t], ln_cw, s["xh"][t],
                         s["rh"][t], s["ln_hh"], d1, d2, dc, b.dghs[t], b.dgh_raws[t], dcns[t],
                     )  # fmt: skip
-                elif b.mixed:
-                    kernels.lstm_backward_bf16(
-                        gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t], b.dghbs[t]
-                    )
                 elif ln_cw is None:
-                    kernels.lstm_backward(gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t])
+                    kernels.lstm_backward(gs[t], cs[t], ts[t], d1, d2, dc, b.dghs[t], b.dghbs[t])
                 else:
                     _lstm_backward_ln(
                         gs[t], cs[t], s["xc"][t], s["rc"][t], ts[t], ln_cw,
@@ -503,16 +501,11 @@ class FusedGRU(torch.autograd.Function):
             L, H = r.L, h0.shape[-1]
             gates = r.per_step(h0, 3 * H)  # r, z, n
             hns = r.per_step(h0, H)  # [LN](W_hn h) + b_hn
-            gis, gs, qs, hs = r.gis, r.steps(gates), r.steps(hns), r.hs
+            gis, gs, qs, hs, hbs = r.gis, r.steps(gates), r.steps(hns), r.hs, r.hbs
             bi, bh = r.bias_ih, r.bias_hh
             for t in range(L):
                 gh = r.recurrent(t)  # (N, 3H)
-                if r.mixed:
-                    kernels.gru_forward_bf16(
-                        gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], r.hbs[t + 1]
-                    )
-                else:
-                    kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1])
+                kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], hbs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (hs[t + 1], hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns)
@@ -527,20 +520,17 @@ class FusedGRU(torch.autograd.Function):
             dgi = _empty(b.dgh, *b.dgh.shape)  # (L, N, 3H)
             direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
             gs, qs, hs, dis = gates.unbind(0), hns.unbind(0), hall.unbind(0), dgi.unbind(0)
-            dgi_bf16 = dibs = None
+            dgi_bf16, dibs = None, [None] * dgi.shape[0]
             if b.mixed:
-                dgi_bf16 = workspace.empty(tuple(dgi.shape), torch.bfloat16, dgi.device)
+                dgi_bf16 = _empty(dgi, *dgi.shape, dtype=torch.bfloat16)
                 dibs = dgi_bf16.unbind(0)
             for t in reversed(range(dgi.shape[0])):
                 d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                if b.mixed:
-                    kernels.gru_backward_bf16(
-                        gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct, dibs[t], b.dghbs[t]
-                    )
-                else:
-                    kernels.gru_backward(gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct)
+                kernels.gru_backward(
+                    gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct, dibs[t], b.dghbs[t]
+                )
                 if b.valid is not None:
                     dis[t].mul_(b.valid[t])
                     if b.mixed:
@@ -560,12 +550,8 @@ class FusedRNN(torch.autograd.Function):
         with torch.autocast(gi.device.type, enabled=False):
             r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1, True)
             for t in range(r.L):
-                if r.mixed:
-                    kernels.rnn_forward_bf16(
-                        r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1], r.hbs[t + 1]
-                    )
-                else:
-                    kernels.rnn_forward(r.gis[t], r.recurrent(t), r.bias, relu, r.hs[t + 1])
+                gh = r.recurrent(t)  # (N, H)
+                kernels.rnn_forward(r.gis[t], gh, r.bias, relu, r.hs[t + 1], r.hbs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (r.hs[t + 1], r.hs[t]))
             r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
@@ -582,10 +568,7 @@ class FusedRNN(torch.autograd.Function):
                 d1, d2 = b.dh, b.douts[t]
                 if b.valid is not None:
                     d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                if b.mixed:
-                    kernels.rnn_backward_bf16(hs[t + 1], d1, d2, ctx.relu, b.dghs[t], b.dghbs[t])
-                else:
-                    kernels.rnn_backward(hs[t + 1], d1, d2, ctx.relu, b.dghs[t])
+                kernels.rnn_backward(hs[t + 1], d1, d2, ctx.relu, b.dghs[t], b.dghbs[t])
                 b.dh = b.recurrent(t)
             dw, db_ih, db_hh, dln = b.weight_grads()
             dgi = b.gate_gradient(b.dgh, b.dgh_bf16)

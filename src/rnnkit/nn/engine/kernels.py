@@ -65,19 +65,13 @@ __all__ = [
     "block_layer_norm_backward",
     "block_layer_norm_forward",
     "gru_backward",
-    "gru_backward_bf16",
     "gru_forward",
-    "gru_forward_bf16",
     "lstm_ln_backward",
     "lstm_ln_forward",
     "lstm_backward",
-    "lstm_backward_bf16",
     "lstm_forward",
-    "lstm_forward_bf16",
     "rnn_backward",
-    "rnn_backward_bf16",
     "rnn_forward",
-    "rnn_forward_bf16",
 ]
 
 log = logging.getLogger(__name__)
@@ -235,7 +229,7 @@ void NAME(int64_t N, int64_t H, const T* R gates, const T* R hn, const T* R hp, 
   } \
 }
 
-#define RNN_FWD(NAME, T, GT, LD, TANH, BF) \
+#define RNN_FWD(NAME, T, GT, LD, SIG, TANH, BF) /* SIG unused: one variant list */ \
 void NAME(int64_t M, const T* R gi, const GT* R gh, const T* R b, int64_t H, int relu, \
           T* R h, bf16* R hb) { \
   _Pragma("omp parallel for schedule(static) if (M >= 8192)") \
@@ -272,24 +266,20 @@ void NAME(int64_t M, const T* R h, const T* R dh1, const T* R dh2, int relu, T* 
   } \
 }
 
-LSTM_FWD(lstm_fwd_f32, float, float, SAME, sig_f32, tanh_f32, DROP)
-LSTM_FWD(lstm_fwd_f64, double, double, SAME, sig_f64, tanh, DROP)
-LSTM_FWD(lstm_fwd_bf, float, bf16, bf2f, sig_f32, tanh_f32, KEEP)
-LSTM_BWD(lstm_bwd_f32, float, DROP)
-LSTM_BWD(lstm_bwd_f64, double, DROP)
-LSTM_BWD(lstm_bwd_bf, float, KEEP)
-GRU_FWD(gru_fwd_f32, float, float, SAME, sig_f32, tanh_f32, DROP)
-GRU_FWD(gru_fwd_f64, double, double, SAME, sig_f64, tanh, DROP)
-GRU_FWD(gru_fwd_bf, float, bf16, bf2f, sig_f32, tanh_f32, KEEP)
-GRU_BWD(gru_bwd_f32, float, DROP)
-GRU_BWD(gru_bwd_f64, double, DROP)
-GRU_BWD(gru_bwd_bf, float, KEEP)
-RNN_FWD(rnn_fwd_f32, float, float, SAME, tanh_f32, DROP)
-RNN_FWD(rnn_fwd_f64, double, double, SAME, tanh, DROP)
-RNN_FWD(rnn_fwd_bf, float, bf16, bf2f, tanh_f32, KEEP)
-RNN_BWD(rnn_bwd_f32, float, DROP)
-RNN_BWD(rnn_bwd_f64, double, DROP)
-RNN_BWD(rnn_bwd_bf, float, KEEP)
+/* Each kernel in float32, float64 and with bf16 operands (float32 state). */
+#define FORWARD_VARIANTS(KERNEL, NAME) \
+KERNEL(NAME##_f32, float, float, SAME, sig_f32, tanh_f32, DROP) \
+KERNEL(NAME##_f64, double, double, SAME, sig_f64, tanh, DROP) \
+KERNEL(NAME##_bf, float, bf16, bf2f, sig_f32, tanh_f32, KEEP)
+#define BACKWARD_VARIANTS(KERNEL, NAME) \
+KERNEL(NAME##_f32, float, DROP) KERNEL(NAME##_f64, double, DROP) KERNEL(NAME##_bf, float, KEEP)
+
+FORWARD_VARIANTS(LSTM_FWD, lstm_fwd)
+FORWARD_VARIANTS(GRU_FWD, gru_fwd)
+FORWARD_VARIANTS(RNN_FWD, rnn_fwd)
+BACKWARD_VARIANTS(LSTM_BWD, lstm_bwd)
+BACKWARD_VARIANTS(GRU_BWD, gru_bwd)
+BACKWARD_VARIANTS(RNN_BWD, rnn_bwd)
 
 /* LSTM with layer norm on W_hh h (per gate block, gain lg) and on the cell state (cw, cb). */
 #define DEFINE_LN_KERNELS(T, SUF, TANH, SQRT) \
@@ -547,38 +537,50 @@ def available(dtype: torch.dtype = torch.float32, device: torch.device | str = "
     return torch.device(device).type == "cpu" and dtype in _SUFFIX and _lib() is not None
 
 
-def _p(t: Tensor) -> int:
-    return t.data_ptr()
+_KERNELS: dict[tuple[str, torch.dtype, bool], object] = {}  # -> C function or None
 
 
-_KERNELS: dict[tuple[str, torch.dtype], object] = {}  # (name, dtype) -> C function or None
-
-
-def _fn(name: str, t: Tensor):
-    """The C kernel ``name`` for ``t``'s dtype if every tensor qualifies, else None.
+def _fn(name: str, t: Tensor, bf16: bool = False):
+    """The C kernel ``name`` for ``t``'s dtype (its bf16-operand variant with ``bf16``, for a
+    float32 ``t``), or None where none serves.
 
     Called once per time step: the lookup is cached, as it costs more than a small kernel.
     """
     if not t.is_cpu:
         return None
-    key = (name, t.dtype)
+    key = (name, t.dtype, bf16)
     kernel = _KERNELS.get(key, False)
     if kernel is False:
-        lib = _lib() if t.dtype in _SUFFIX else None
-        kernel = None if lib is None else getattr(lib, f"{name}_{_SUFFIX[t.dtype]}")
+        suffix = _SUFFIX.get(t.dtype)
+        if bf16:
+            suffix = "bf" if t.dtype == torch.float32 else None
+        lib = _lib() if suffix is not None else None
+        kernel = None if lib is None else getattr(lib, f"{name}_{suffix}")
         _KERNELS[key] = kernel
     return kernel
 
 
-# Every function below writes into the given output buffers (contiguous, same dtype).
+def _ptrs(*tensors: Tensor | None) -> list[int | None]:
+    """Data pointers for a C call; None (NULL) for an output not asked for."""
+    return [None if t is None else t.data_ptr() for t in tensors]
 
 
-def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc, h) -> None:
-    """gi, gh (N, 4H), b (4H,), c_prev (N, H) -> gates (N, 4H), c, tc, h (N, H)."""
-    kernel = _fn("lstm_fwd", gi)
+def bf16_available(state: Tensor) -> bool:
+    """Whether the bfloat16-operand kernels serve a float32 state on this device."""
+    return state.dtype == torch.float32 and available(torch.float32, state.device)
+
+
+# Every function below writes into the given output buffers (contiguous, same dtype). The
+# optional bfloat16 outputs (hb, *_bf16) ask for the bf16-operand variant of the kernel: gh is
+# then bfloat16 and those buffers get bf16 copies of h or of the gate gradients.
+
+
+def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc, h, hb=None):
+    """gi, gh (N, 4H), b (4H,), c_prev (N, H) -> gates (N, 4H), c, tc, h [, hb] (N, H)."""
+    kernel = _fn("lstm_fwd", gi, bf16=hb is not None)
     if kernel is not None:
         n, hidden = c_prev.shape
-        kernel(n, hidden, _p(gi), _p(gh), _p(b), _p(c_prev), _p(gates), _p(c), _p(tc), _p(h), None)
+        kernel(n, hidden, *_ptrs(gi, gh, b, c_prev, gates, c, tc, h, hb))
         return
     pre = gi + gh + b  # (N, 4H)
     i, f, g, o = pre.chunk(4, dim=-1)
@@ -588,14 +590,15 @@ def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc
     torch.addcmul(f * c_prev, i, g, out=c)
     torch.tanh(c, out=tc)
     torch.mul(o, tc, out=h)
+    _copy_to(hb, h)
 
 
-def lstm_backward(gates, c_prev, tc, dh1, dh2, dc, dpre) -> None:
+def lstm_backward(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16=None) -> None:
     """Gradient ``dh1 + dh2`` reaching h_t and ``dc`` (in/out: dc_t -> dc_{t-1}) -> dpre (N, 4H)."""
-    kernel = _fn("lstm_bwd", gates)
+    kernel = _fn("lstm_bwd", gates, bf16=dpre_bf16 is not None)
     if kernel is not None:
         n, hidden = c_prev.shape
-        kernel(n, hidden, _p(gates), _p(c_prev), _p(tc), _p(dh1), _p(dh2), _p(dc), _p(dpre), None)
+        kernel(n, hidden, *_ptrs(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16))
         return
     i, f, g, o = gates.chunk(4, dim=-1)
     dh = dh1 + dh2
@@ -604,17 +607,18 @@ def lstm_backward(gates, c_prev, tc, dh1, dh2, dc, dpre) -> None:
     grads.append(dh * tc * o * (1 - o))
     dpre.copy_(torch.cat(grads, -1))
     dc.copy_(dcc * f)
+    _copy_to(dpre_bf16, dpre)
 
 
-def gru_forward(gi, bi, gh, b, h_prev: Tensor, gates, hn, h) -> None:
-    """gi, gh (N, 3H), biases bi, b (3H,), h_prev (N, H) -> gates r, z, n (N, 3H), hn, h (N, H).
+def gru_forward(gi, bi, gh, b, h_prev: Tensor, gates, hn, h, hb=None) -> None:
+    """gi, gh (N, 3H), biases bi, b (3H,), h_prev (N, H) -> gates r, z, n (N, 3H), hn, h [, hb].
 
     ``bi`` is b_ih (added to gi), ``b`` is b_hh (added to gh, inside the reset gate for n).
     """
-    kernel = _fn("gru_fwd", gi)
+    kernel = _fn("gru_fwd", gi, bf16=hb is not None)
     if kernel is not None:
         n, hidden = h_prev.shape
-        kernel(n, hidden, _p(gi), _p(bi), _p(gh), _p(b), _p(h_prev), _p(gates), _p(hn), _p(h), None)
+        kernel(n, hidden, *_ptrs(gi, bi, gh, b, h_prev, gates, hn, h, hb))
         return
     i_r, i_z, i_n = (gi + bi).chunk(3, dim=-1)
     h_r, h_z, h_n = (gh + b).chunk(3, dim=-1)
@@ -624,17 +628,18 @@ def gru_forward(gi, bi, gh, b, h_prev: Tensor, gates, hn, h) -> None:
     gates.copy_(torch.cat([r, z, n], -1))
     hn.copy_(h_n)
     h.copy_(n + z * (h_prev - n))
+    _copy_to(hb, h)
 
 
-def gru_backward(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev) -> None:
+def gru_backward(
+    gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16=None, dgh_bf16=None
+) -> None:
     """Gradient ``dh1 + dh2`` reaching h_t -> dgi, dgh (N, 3H), direct part of dh_prev (N, H)."""
-    kernel = _fn("gru_bwd", gates)
+    kernel = _fn("gru_bwd", gates, bf16=dgh_bf16 is not None)
     if kernel is not None:
         n, hidden = h_prev.shape
-        kernel(
-            n, hidden, _p(gates), _p(hn), _p(h_prev), _p(dh1), _p(dh2),
-            _p(dgi), _p(dgh), _p(dh_prev), None, None,
-        )  # fmt: skip
+        buffers = (gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16)
+        kernel(n, hidden, *_ptrs(*buffers))
         return
     r, z, n = gates.chunk(3, dim=-1)
     dh = dh1 + dh2
@@ -644,26 +649,36 @@ def gru_backward(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev) -> None:
     dgi.copy_(torch.cat([dr, dz, dn], -1))
     dgh.copy_(torch.cat([dr, dz, dn * r], -1))
     dh_prev.copy_(dh * z)
+    _copy_to(dgi_bf16, dgi)
+    _copy_to(dgh_bf16, dgh)
 
 
-def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor) -> None:
-    """gi, gh (N, H), b (H,) -> h = act(gi + gh + b) (N, H)."""
-    kernel = _fn("rnn_fwd", gi)
+def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor, hb=None) -> None:
+    """gi, gh (N, H), b (H,) -> h = act(gi + gh + b) (N, H) [, hb]."""
+    kernel = _fn("rnn_fwd", gi, bf16=hb is not None)
     if kernel is not None:
-        kernel(h.numel(), _p(gi), _p(gh), _p(b), b.numel(), int(relu), _p(h), None)
+        kernel(h.numel(), *_ptrs(gi, gh, b), b.numel(), int(relu), *_ptrs(h, hb))
         return
     pre = gi + gh + b
     torch.relu(pre, out=h) if relu else torch.tanh(pre, out=h)
+    _copy_to(hb, h)
 
 
-def rnn_backward(h: Tensor, dh1: Tensor, dh2: Tensor, relu: bool, dpre: Tensor) -> None:
-    """Gradient ``dh1 + dh2`` reaching h_t = act(pre) -> dpre (N, H)."""
-    kernel = _fn("rnn_bwd", h)
+def rnn_backward(h: Tensor, dh1: Tensor, dh2: Tensor, relu: bool, dpre: Tensor, dpre_bf16=None):
+    """Gradient ``dh1 + dh2`` reaching h_t = act(pre) -> dpre (N, H) [, dpre_bf16]."""
+    kernel = _fn("rnn_bwd", h, bf16=dpre_bf16 is not None)
     if kernel is not None:
-        kernel(h.numel(), _p(h), _p(dh1), _p(dh2), int(relu), _p(dpre), None)
+        kernel(h.numel(), *_ptrs(h, dh1, dh2), int(relu), *_ptrs(dpre, dpre_bf16))
         return
     dh = dh1 + dh2
     dpre.copy_(dh * (h > 0) if relu else dh * (1 - h * h))
+    _copy_to(dpre_bf16, dpre)
+
+
+def _copy_to(out: Tensor | None, x: Tensor) -> None:
+    """The PyTorch fallbacks' bf16 copies, where asked for."""
+    if out is not None:
+        out.copy_(x)
 
 
 def lstm_ln_forward(gi, gh, lg, b, cw, cb, c_prev, eps, xh, rh, gates, c, xc, rc, tc, h) -> bool:
@@ -678,7 +693,7 @@ def lstm_ln_forward(gi, gh, lg, b, cw, cb, c_prev, eps, xh, rh, gates, c, xc, rc
         return False
     n, hidden = c_prev.shape
     buffers = (gi, gh, lg, b, cw, cb, c_prev, xh, rh, gates, c, xc, rc, tc, h)
-    kernel(n, hidden, eps, *(_p(t) for t in buffers))
+    kernel(n, hidden, eps, *_ptrs(*buffers))
     return True
 
 
@@ -688,22 +703,21 @@ def lstm_ln_backward(gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dp
     kernel = _fn("lstm_ln_bwd", gates)
     n, hidden = c_prev.shape
     buffers = (gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dpre, draw, dcn)
-    kernel(n, hidden, *(_p(t) for t in buffers))
+    kernel(n, hidden, *_ptrs(*buffers))
 
 
 def block_layer_norm_forward(x: Tensor, gain: Tensor, blocks: int, eps: float):
     """Layer norm of each of the ``blocks`` gate blocks of x (..., G*H), times ``gain`` (G*H,).
 
-    Returns y, x̂ (like x) and 1/σ (..., G), or None where no kernel serves.
+    Returns y, x̂ (like x) and 1/σ (..., G). For a contiguous x whose dtype :func:`available`
+    serves (the caller checks).
     """
     kernel = _fn("block_ln_fwd", x)
-    if kernel is None or not x.is_contiguous():
-        return None
     width = x.shape[-1]
     rows = x.numel() // width
     y, xhat = _pooled_like(x), _pooled_like(x)
     rstd = x.new_empty(*x.shape[:-1], blocks)
-    kernel(rows, blocks, width // blocks, eps, *(_p(t) for t in (x, gain, y, xhat, rstd)))
+    kernel(rows, blocks, width // blocks, eps, *_ptrs(x, gain, y, xhat, rstd))
     return y, xhat, rstd
 
 
@@ -715,57 +729,8 @@ def block_layer_norm_backward(dy: Tensor, xhat: Tensor, rstd: Tensor, gain: Tens
     dx = _pooled_like(xhat)
     partial = xhat.new_zeros(threads, width)  # each thread's share of dgain
     buffers = (dy, xhat, rstd, gain, dx, partial)
-    kernel(xhat.numel() // width, blocks, width // blocks, threads, *(_p(t) for t in buffers))
+    kernel(xhat.numel() // width, blocks, width // blocks, threads, *_ptrs(*buffers))
     return dx, partial.sum(0)
-
-
-# bfloat16-autocast variants: float32 state, bfloat16 matrix-product operands (see the C source).
-
-
-def bf16_available(state: Tensor) -> bool:
-    """Whether the bfloat16-operand kernels serve a float32 state on this device."""
-    return state.dtype == torch.float32 and available(torch.float32, state.device)
-
-
-def lstm_forward_bf16(gi, gh, b, c_prev, gates, c, tc, h, hb) -> None:
-    """:func:`lstm_forward` with gh (N, 4H) in bfloat16; also writes hb = bf16(h) (N, H)."""
-    n, hidden = c_prev.shape
-    buffers = (gi, gh, b, c_prev, gates, c, tc, h, hb)
-    _lib().lstm_fwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
-
-
-def lstm_backward_bf16(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16) -> None:
-    """:func:`lstm_backward` that also writes dpre in bfloat16 (N, 4H)."""
-    n, hidden = c_prev.shape
-    buffers = (gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16)
-    _lib().lstm_bwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
-
-
-def gru_forward_bf16(gi, bi, gh, b, h_prev, gates, hn, h, hb) -> None:
-    """:func:`gru_forward` with gh (N, 3H) in bfloat16; also writes hb = bf16(h) (N, H)."""
-    n, hidden = h_prev.shape
-    buffers = (gi, bi, gh, b, h_prev, gates, hn, h, hb)
-    _lib().gru_fwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
-
-
-def gru_backward_bf16(gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16) -> None:
-    """:func:`gru_backward` that also writes dgi and dgh in bfloat16 (N, 3H)."""
-    n, hidden = h_prev.shape
-    buffers = (gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16)
-    _lib().gru_bwd_bf(n, hidden, *(t.data_ptr() for t in buffers))
-
-
-def rnn_forward_bf16(gi, gh, b, relu: bool, h, hb) -> None:
-    """:func:`rnn_forward` with gh (N, H) in bfloat16; also writes hb = bf16(h)."""
-    _lib().rnn_fwd_bf(h.numel(), gi.data_ptr(), gh.data_ptr(), b.data_ptr(), b.numel(),
-                      int(relu), h.data_ptr(), hb.data_ptr())  # fmt: skip
-
-
-def rnn_backward_bf16(h, dh1, dh2, relu: bool, dpre, dpre_bf16) -> None:
-    """:func:`rnn_backward` that also writes dpre in bfloat16."""
-    buffers = (h, dh1, dh2)
-    _lib().rnn_bwd_bf(h.numel(), *(t.data_ptr() for t in buffers), int(relu), dpre.data_ptr(),
-                      dpre_bf16.data_ptr())  # fmt: skip
 
 
 def _pooled_like(x: Tensor) -> Tensor:
@@ -784,5 +749,5 @@ def column_dot(a: Tensor, b: Tensor) -> Tensor:
     width = a.shape[-1]
     threads = torch.get_num_threads()
     partial = a.new_zeros(threads, width)
-    kernel(a.numel() // width, width, threads, a.data_ptr(), b.data_ptr(), partial.data_ptr())
+    kernel(a.numel() // width, width, threads, *_ptrs(a, b, partial))
     return partial.sum(0)

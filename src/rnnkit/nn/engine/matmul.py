@@ -69,7 +69,6 @@ class Linear:
     def __init__(self, weight: Tensor, rows: int, dtype: torch.dtype | None = None) -> None:
         weight = weight.detach().to(dtype or weight.dtype).contiguous()
         self.dtype = weight.dtype
-        self.weight = weight
         self.packed = None
         small = rows <= MKL_MAX_ROWS or weight.numel() <= MKL_MAX_WEIGHT
         if _use_onednn(weight) and not small:

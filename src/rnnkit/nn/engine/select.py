@@ -81,16 +81,16 @@ def choose_backend(module, x: Tensor, lengths: Tensor | None = None) -> str:
     training = module.training and torch.is_grad_enabled()
     if training and lengths is not None:
         return "fused"
-    small = x.shape[1] < MIN_FUSED_BATCH
-    if module.mode == "LSTM":
-        work = x.shape[0] * x.shape[1] * module.hidden_size  # L * N * H
-        autocast = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
-        needed = MIN_FUSED_LSTM_WORK * (2 if autocast else 1)
-        large = x.shape[1] >= MIN_FUSED_LSTM_BATCH and work >= needed
-        return "fused" if training and large else "torch"
-    bf16 = autocast_dtype("cpu") is not None or x.dtype == torch.bfloat16
     autocast = autocast_dtype("cpu") is not None and x.dtype == torch.float32
-    if not training and autocast and x.shape[1] <= MKL_MAX_ROWS:
+    bf16 = autocast or x.dtype == torch.bfloat16
+    batch = x.shape[1]
+    if module.mode == "LSTM":
+        work = x.shape[0] * batch * module.hidden_size  # L * N * H
+        needed = MIN_FUSED_LSTM_WORK * (2 if bf16 else 1)
+        large = batch >= MIN_FUSED_LSTM_BATCH and work >= needed
+        return "fused" if training and large else "torch"
+    small = batch < MIN_FUSED_BATCH
+    if not training and autocast and batch <= MKL_MAX_ROWS:
         return "fused"  # which keeps a batch of one or two in float32, faster there
     if small and not training:
         return "torch"
