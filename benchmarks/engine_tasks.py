@@ -29,7 +29,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,21 +36,26 @@ from layers import RESULTS, machine_info, machine_slug
 
 from rnnkit.data import SequenceDataset, get_tokenizer, make_loader
 from rnnkit.errors import UserError
-from rnnkit.models import LanguageModel, LanguageModelConfig, SequenceClassifier
+from rnnkit.models import RNNLanguageModel, SequenceClassifier
 from rnnkit.nn.engine import check_backend, choose_backend
-from rnnkit.tasks import classify
-from rnnkit.tasks import language_model as lm
-from rnnkit.tasks.lm_data import build_vocabulary, encode_text, load_corpus, make_tokenizer
-from rnnkit.tasks.text_data import encode_texts, fit_vocabulary, load_splits
+from rnnkit.tasks.classify import TextClassifier
+from rnnkit.tasks.classify.data import encode_texts, fit_vocabulary, load_splits
+from rnnkit.tasks.classify.objective import ClassificationObjective
+from rnnkit.tasks.lm import LanguageModel
+from rnnkit.tasks.lm.data import build_vocabulary, encode_text, make_tokenizer, read_corpus
+from rnnkit.tasks.lm.objective import LanguageModelObjective, make_stream
 from rnnkit.train import Trainer, seed_everything
 
 IMDB_TRAIN, SHAKESPEARE_CHARS, SHAKESPEARE_VOCAB = 25_000, 1_115_394, 66  # documented sizes
+CLASSIFY_SETTINGS: dict = {}  # keyword settings over the classify task's defaults
+LM_SETTINGS: dict = {}  # keyword settings over the lm task's defaults (none: its defaults)
 
 
 def imdb_setup(steps: int, random_data: bool) -> dict:
     """The classify task's default model, objective and config, and ``steps`` real batches."""
-    data, config = replace(classify.DATA_DEFAULTS, source="imdb"), classify.TRAIN_DEFAULTS
-    batch_size = classify.BATCH_SIZE
+    settings = TextClassifier.resolve_settings(CLASSIFY_SETTINGS)
+    data, config = settings["data"].replace(source="imdb"), settings["train"]
+    batch_size = data.batch_size
     train_set, source = None, "random"
     if not random_data:
         try:
@@ -74,11 +78,11 @@ def imdb_setup(steps: int, random_data: bool) -> dict:
         epoch = math.ceil((IMDB_TRAIN - round(IMDB_TRAIN * data.val_fraction)) / batch_size)
     seed_everything(config.seed or 0)
     model = SequenceClassifier(
-        replace(classify.MODEL_DEFAULTS, vocab_size=vocab_size, num_classes=classes)
+        settings["model"].replace(vocab_size=vocab_size, num_classes=classes)
     )
     lengths = [b.tokens.shape[1] for b in picked]
     return {
-        "model": model, "objective": classify.ClassificationObjective(classes), "config": config,
+        "model": model, "objective": ClassificationObjective(classes), "config": config,
         "batches": picked, "epoch_batches": epoch, "data": source, "batch_size": batch_size,
         "packed": True,  # reviews of different lengths: the layer sees their lengths
         "mean_length": statistics.mean(lengths),
@@ -88,27 +92,26 @@ def imdb_setup(steps: int, random_data: bool) -> dict:
 
 def shakespeare_setup(steps: int, random_data: bool) -> dict:
     """The lm task's default character model, objective and config, and ``steps`` windows."""
-    data, settings = lm._settings(argparse.Namespace(data="tinyshakespeare", level=None), None)
-    config = lm.TRAIN_DEFAULTS[data.level]
+    settings = LanguageModel.resolve_settings(LM_SETTINGS)
+    data, config = settings["data"].replace(source="tinyshakespeare"), settings["train"]
     if random_data:
         train_fraction = 1 - data.val_fraction - data.test_fraction
         vocab_size, source = SHAKESPEARE_VOCAB, "random"
         ids = torch.randint(1, vocab_size, (int(SHAKESPEARE_CHARS * train_fraction),))
     else:
-        corpus = load_corpus(data.source, val_fraction=data.val_fraction,
-                             test_fraction=data.test_fraction, encoding=data.encoding)  # fmt: skip
+        corpus = read_corpus(data)
         tokenizer = make_tokenizer(data.level, data.source)
         vocab = build_vocabulary(
-            corpus, tokenizer, data.level, max_size=data.vocab_size, min_freq=data.min_freq
+            corpus.texts, tokenizer, data.level, max_size=data.max_vocab, min_freq=data.min_freq
         )
         ids = encode_text(corpus.texts["train"], tokenizer, vocab, data.level)[0]  # (T,)
         vocab_size, source = len(vocab), "real"
-    stream = lm.make_stream(ids, data.batch_size, data.seq_length, "training split")
+    stream = make_stream(ids, data.batch_size, data.seq_length, "training split")
     batches = [batch for _, batch in zip(range(steps), stream)]
     seed_everything(config.seed or 0)
-    model = LanguageModel(LanguageModelConfig(**{**settings, "vocab_size": vocab_size}))
+    model = RNNLanguageModel(settings["model"].replace(vocab_size=vocab_size))
     return {
-        "model": model, "objective": lm.LanguageModelObjective(data.level), "config": config,
+        "model": model, "objective": LanguageModelObjective(data.level), "config": config,
         "batches": batches, "epoch_batches": len(stream), "data": source,
         "batch_size": stream.batch_size, "mean_length": data.seq_length, "packed": False,
         "epoch_mean_length": data.seq_length,
@@ -189,7 +192,7 @@ def _format(row: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(TASKS), help="imdb,shakespeare")
-    parser.add_argument("--backends", default="torch,auto", help="auto,torch,fused,reference")
+    parser.add_argument("--backends", default="torch,auto", help="auto,torch,fused,loop")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps-per-repeat", type=int, default=8, help="batches per repeat")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="(default: all)")

@@ -16,6 +16,10 @@ Targets (issue "Fast recurrent engine"), fp32 training step unless said: LSTM �
 (≤ 0.85× at (64,100,128,512)), GRU ≤ 0.6×, RNN ≤ 1.0×, LSTM and GRU ≥ 70% of the GEMM peak at
 (64,100,128,512); LSTM layer_norm / recurrent_dropout ≤ 1.3× torch.nn's plain LSTM; bf16
 autocast ≤ torch.nn's bf16 time and ≤ 0.5× torch.nn fp32; inference ≤ 1.1× torch.nn.
+
+bf16 autocast is measured only on CPUs with bf16 hardware (AVX-512 BF16 or AMX): elsewhere its
+products are emulated (several times slower than fp32) or fail, as torch.nn's LSTM does under
+autocast on an AVX2-only CPU; the JSON's ``bf16_unavailable`` then says why its rows are absent.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch
 
 from rnnkit import nn as rnn
 from rnnkit.nn.engine import choose_backend
+from rnnkit.train.device import fast_bf16
 
 SHAPES = [(64, 100, 128, 512), (32, 200, 256, 256), (128, 50, 64, 1024), (1, 1000, 64, 256)]
 MODES = ["LSTM", "GRU", "RNN"]
@@ -177,7 +182,11 @@ def main(argv=None) -> int:
     print(f"# {info['cpu']}, {info['cores']} cores, torch {info['torch']}", file=sys.stderr)
     print(f"# fp32 GEMM peak: {', '.join(f'{k} {v:.0f}' for k, v in peaks[0].items())} GFLOP/s")
     rows = []
-    dtypes = [False] if args.no_bf16 else [False, True]
+    bf16_unavailable = None
+    if not args.no_bf16 and not fast_bf16(torch.device("cpu")):
+        bf16_unavailable = "no bf16 hardware (AVX-512 BF16 or AMX) on this CPU: not measured"
+        print(f"# bf16 autocast: {bf16_unavailable}", file=sys.stderr)
+    dtypes = [False] if args.no_bf16 or bf16_unavailable else [False, True]
     for mode in modes:
         for n, steps, size, hidden in shapes:
             x = torch.randn(n, steps, size)
@@ -220,6 +229,8 @@ def main(argv=None) -> int:
     out = args.out or RESULTS / f"layers-{machine_slug(info)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"machine": info, "gemm_peak_gflops": peaks, "peak_gflops": peak, "rows": rows}
+    if bf16_unavailable:
+        payload["bf16_unavailable"] = bf16_unavailable
     out.write_text(json.dumps(payload, indent=1))
     print(f"# wrote {out}", file=sys.stderr)
     return 0
@@ -324,6 +335,8 @@ def markdown(result: dict) -> str:
             )
     peak = result["peak_gflops"]
     lines.append(f"\nfp32 GEMM peak measured in the run: {peak:.0f} GFLOP/s.")
+    if result.get("bf16_unavailable"):
+        lines.append(f"\nbf16 autocast: {result['bf16_unavailable']}.")
     return "\n".join(lines)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnkit.train.device import bf16_works
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
@@ -27,3 +29,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``bf16`` where this CPU cannot multiply bfloat16 matrices (probed once,
+    see ``rnnkit.train.device.bf16_works``). A CPU without bf16 hardware that emulates them (an
+    AVX2 AMD EPYC does) runs them."""
+    marked = [item for item in items if item.get_closest_marker("bf16")]
+    if marked and not bf16_works("cpu"):
+        skip = pytest.mark.skip(reason="this CPU cannot multiply bfloat16 matrices under autocast")
+        for item in marked:
+            item.add_marker(skip)

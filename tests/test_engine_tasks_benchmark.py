@@ -3,13 +3,9 @@
 import json
 import math
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from rnnkit.tasks import classify
-from rnnkit.tasks import language_model as lm
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))
 engine_tasks = pytest.importorskip("engine_tasks")
@@ -18,14 +14,13 @@ engine_tasks = pytest.importorskip("engine_tasks")
 @pytest.fixture
 def tiny_defaults(monkeypatch):
     """Shrink the tasks' defaults (which the benchmark reads) to a few-millisecond step."""
-    monkeypatch.setattr(classify, "BATCH_SIZE", 4)
-    monkeypatch.setattr(classify, "MODEL_DEFAULTS", replace(classify.MODEL_DEFAULTS, hidden=8))
     monkeypatch.setattr(
-        classify, "DATA_DEFAULTS", replace(classify.DATA_DEFAULTS, max_length=12, max_vocab=50)
+        engine_tasks,
+        "CLASSIFY_SETTINGS",
+        {"batch_size": 4, "hidden": 8, "max_length": 12, "max_vocab": 50},
     )
-    monkeypatch.setitem(lm.MODEL_DEFAULTS, "char", {**lm.MODEL_DEFAULTS["char"], "hidden": 8})
-    monkeypatch.setitem(
-        lm.DATA_DEFAULTS, "char", {**lm.DATA_DEFAULTS["char"], "batch_size": 2, "seq_length": 5}
+    monkeypatch.setattr(
+        engine_tasks, "LM_SETTINGS", {"hidden": 8, "batch_size": 2, "seq_length": 5}
     )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "fsync_path",
+    "remove_temporaries",
     "replace_directory",
     "resolve_directory",
 ]
@@ -114,6 +115,20 @@ def resolve_directory(target: str | Path) -> Path:
             )
             return olds[-1]
     return target
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the ``.NAME.tmp-XXXX`` files and folders that killed writes left in ``folder``.
+
+    Only for a folder nobody is writing to (one writer per directory); returns what was deleted.
+    """
+    removed = sorted(Path(folder).glob(".?*.tmp-*"))
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
 
 
 def _recover(target: Path) -> None:

@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 
 from rnnkit import __version__
@@ -27,11 +28,11 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # name -> (module implementing add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "gradcheck": (
-        "rnnkit.tasks.gradcheck",
+        "rnnkit.commands.gradcheck",
         "check hand-written BPTT gradients against finite differences and autograd",
     ),
     "gradients": (
-        "rnnkit.tasks.gradients",
+        "rnnkit.commands.gradients",
         "show vanishing/exploding gradients: the norm of dL_T/dh_t for every step t",
     ),
     "train": ("rnnkit.commands.train", "train a model for a task and save it as a run folder"),
@@ -52,6 +53,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    add_json_option(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = None if argv is None else next((a for a in argv if a in COMMANDS), "")
     for name, (module_path, help_text) in COMMANDS.items():
@@ -72,6 +74,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while the command's modules are still importing
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
@@ -93,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     result = result or {}
     report = result.pop("report", None)  # the human-readable form, printed always
-    if report:
-        print(report)
-    if args.json:
-        print(json.dumps(result))
+    try:
+        if report:
+            print(report)
+        if args.json:
+            print(json.dumps(result))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `rnnkit predict ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     # A command whose check failed (e.g. gradcheck above tolerance) reports "ok": false.
     return 1 if result.get("ok") is False else 0

@@ -58,7 +58,7 @@ def test_training_logs_samples_and_reports(corpus, tmp_path, capsys, caplog):
         "--sample-length", "20", "--epochs", "1", "--out", str(tmp_path / "r"),
     )  # fmt: skip
     assert code == 0
-    assert {"loss", "perplexity", "bpc"} <= set(result["val"])
+    assert {"val_loss", "val_perplexity", "val_bpc"} <= set(result)
     assert result["epochs"] == 1 and result["stop_reason"] == "completed"
     assert "sample at epoch 1, batch 5" in caplog.text
     assert "sample after epoch 1 (val loss" in caplog.text
@@ -69,8 +69,8 @@ def test_generate_json_starts_with_the_prime_and_is_seeded(run, capsys):
     code, a, captured = _json(capsys, "generate", str(run), "--prime", "ROMEO:", "--length",
                               "50", "--seed", "5")  # fmt: skip
     assert code == 0
-    assert a["text"].startswith("ROMEO:") and a["text"] == a["prime"] + a["generated"]
-    assert len(a["generated"]) == 50 and a["seed"] == 5
+    assert a["text"].startswith("ROMEO:") and a["text"] == a["input"] + a["output"]
+    assert len(a["output"]) == 50 and a["seed"] == 5
     assert captured.out.startswith(a["text"])  # the text for people, then the JSON line
     _, b, _ = _json(capsys, "generate", str(run), "--prime", "ROMEO:", "--length", "50",
                     "--seed", "5")  # fmt: skip
@@ -89,7 +89,7 @@ def test_generate_greedy_and_filters(run, capsys):
                        "--seed", "9")  # fmt: skip
     assert top1["text"] == greedy["text"]  # top-1 sampling is greedy
     code, nucleus, _ = _json(capsys, "generate", str(run), "--top-p", "0.9", "--length", "30")
-    assert code == 0 and len(nucleus["generated"]) == 30
+    assert code == 0 and len(nucleus["output"]) == 30
 
 
 def test_generate_stream_prints_as_it_goes(run, capsys):
@@ -107,10 +107,10 @@ def test_generate_stream_prints_as_it_goes(run, capsys):
     [
         (["--prime", "Zebra"], "characters the model never saw: 'Z' (U+005A)"),
         (["--temperature", "-1"], "temperature must be a finite number >= 0"),
-        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
-        (["--top-k", "0"], "--top-k must be an integer >= 1"),
-        (["--greedy", "--top-k", "3"], "--greedy takes the most likely token"),
-        (["--length", "-3"], "--length must be >= 0"),
+        (["--top-p", "1.5"], "top_p must be in (0, 1]"),
+        (["--top-k", "0"], "top_k must be an integer >= 1"),
+        (["--greedy", "--top-k", "3"], "greedy takes the most likely token"),
+        (["--length", "-3"], "length must be >= 0"),
     ],
 )
 def test_generate_bad_inputs(run, capsys, argv, message):
@@ -134,8 +134,18 @@ def test_evaluate_and_predict(run, capsys):
     assert code == 2 and "has no test split" in capsys.readouterr().err
     code, predicted, _ = _json(capsys, "predict", str(run), "ROMEO", "JULIET")
     rows = predicted["predictions"]
-    assert code == 0 and [r["prime"] for r in rows] == ["ROMEO", "JULIET"]
+    assert code == 0 and [r["input"] for r in rows] == ["ROMEO", "JULIET"]
     assert rows[0]["text"].startswith("ROMEO")
+
+
+def test_evaluate_scores_another_file_whole(run, corpus, tmp_path, capsys):
+    other = tmp_path / "other.txt"
+    other.write_text(CORPUS[:300], encoding="utf-8")
+    code, metrics, captured = _json(capsys, "evaluate", str(run), "--data", str(other))
+    assert code == 0 and metrics["split"] == "all" and metrics["n"] == 300
+    assert metrics["data"] == str(other) and "all of it: 300 chars" in captured.out
+    code, same, _ = _json(capsys, "evaluate", str(run), "--data", str(corpus))
+    assert code == 0 and same["split"] == "val"  # the training data: cut as in training
 
 
 def test_max_time_stops_cleanly_and_resume_continues(corpus, tmp_path, capsys):
@@ -147,7 +157,7 @@ def test_max_time_stops_cleanly_and_resume_continues(corpus, tmp_path, capsys):
     code, resumed, _ = _json(capsys, "train", "lm", "--resume", str(out), "--max-time", "10")
     assert code == 0 and resumed["epochs"] == 3 and resumed["stop_reason"] == "completed"
     code = main(["train", "lm", "--resume", str(out), "--hidden", "64"])
-    assert code == 2 and "cannot change --hidden when resuming" in capsys.readouterr().err
+    assert code == 2 and "cannot change hidden when resuming" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -155,11 +165,11 @@ def test_max_time_stops_cleanly_and_resume_continues(corpus, tmp_path, capsys):
     [
         ([], "expected --data"),
         (["--data", "no/such/file.txt"], "neither a known corpus"),
-        (["--data", "CORPUS", "--seq-length", "0"], "--seq-length must be at least 1"),
+        (["--data", "CORPUS", "--seq-length", "0"], "seq_length must be at least 1"),
         (["--data", "CORPUS", "--tie-weights", "--embed", "8"], "tie_weights needs"),
         (["--data", "BAD"], "cannot decode byte 0xff on line 2"),
-        (["--data", "CORPUS", "--sample-temperature", "-1"], "--sample-temperature must be"),
-        (["--data", "CORPUS", "--sample-every", "-1"], "--sample-every must be >= 0"),
+        (["--data", "CORPUS", "--sample-temperature", "-1"], "sample_temperature must be"),
+        (["--data", "CORPUS", "--sample-every", "-1"], "sample_every must be >= 0"),
     ],
 )
 def test_train_bad_inputs(corpus, tmp_path, capsys, argv, message):
@@ -189,4 +199,4 @@ def test_word_level_model(tmp_path, capsys, caplog):
     assert result["unknown"] == ["zebra"]
     assert "read as <unk>: zebra" in caplog.text  # said once, on stderr
     code, test, _ = _json(capsys, "evaluate", str(out), "--split", "test")
-    assert code == 0 and "bpc" not in test and test["tokens"] == 4 * 2 * 7
+    assert code == 0 and "bpc" not in test and test["n"] == 4 * 2 * 7

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from rnnkit.data.parallel import languages_in, load_parallel, read_pairs_tsv
+from rnnkit.data.parallel import load_parallel
 from rnnkit.errors import UserError
 
 
@@ -30,7 +30,6 @@ def test_folder_of_split_files(folder):
     assert "test" not in corpus.splits
     reverse = load_parallel(str(folder), "en", "de")
     assert reverse.splits["val"] == (["A tree."], ["Ein Baum."])
-    assert languages_in(folder) == ["de", "en"]
 
 
 def test_misaligned_files_name_both_and_their_counts(folder):
@@ -59,9 +58,6 @@ def test_prefix_pair_tsv_and_missing_validation(tmp_path):
         assert de.split()[1] == en.split()[1]  # still aligned after the cut
     again = load_parallel(str(tmp_path / "corpus"), "de", "en", val_fraction=0.1, seed=1)
     assert again.splits == corpus.splits  # seeded
-    (tmp_path / "pairs.tsv").write_text("Ein Hund.\tA dog.\n\nZwei.\tTwo.\textra\n")
-    assert read_pairs_tsv(tmp_path / "pairs.tsv") == (["Ein Hund.", "", "Zwei."],
-                                                       ["A dog.", "", "Two."])  # fmt: skip
     (tmp_path / "bad.tsv").write_text("Ein Hund.\tA dog.\nno tab here\n")
     with pytest.raises(UserError, match="line 2: no tab"):
         load_parallel(str(tmp_path / "bad.tsv"), "de", "en")

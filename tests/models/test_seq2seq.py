@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from rnnkit.decoding import beam_search, greedy_search
+from rnnkit.errors import UserError
 from rnnkit.models.attention import Attention
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.search import beam_search, greedy_search
 
 SRC_V, TGT_V, BOS, EOS = 13, 11, 2, 3
 
@@ -133,9 +134,9 @@ def test_gradcheck_float64(cell):
 
 
 def test_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="attention must be one of"):
+    with pytest.raises(UserError, match="attention must be one of"):
         Seq2SeqConfig(5, 5, attention="luong")
-    with pytest.raises(ValueError, match="cell must be one of"):
+    with pytest.raises(UserError, match="cell must be one of"):
         Seq2SeqConfig(5, 5, cell="transformer")
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(UserError, match="dropout"):
         Seq2SeqConfig(5, 5, dropout=1.0)

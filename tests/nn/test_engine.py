@@ -1,10 +1,11 @@
-"""The engines behind the layers: every backend against the reference engine and torch.nn.
+"""The engines behind the layers: every backend against the loop engine and torch.nn.
 
 Outputs, final states and every gradient are compared with copied weights and the same random
 draws (dropout masks come from the layers, in the same order for every engine).
 """
 
 import itertools
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from rnnkit import nn as rnn
-from rnnkit.nn.engine import BACKENDS, choose_backend, kernels
+from rnnkit.nn.engine import BACKENDS, choose_backend, kernels, matmul, native
 from rnnkit.nn.engine.fused import FusedGRU, FusedLSTM, FusedRNN, GateLayerNorm
 from rnnkit.nn.functional import gate_layer_norm
 
@@ -96,7 +97,7 @@ FUSED_MATRIX = [
 
 
 @pytest.mark.parametrize("mode,layers,bidirectional,packed,option,dtype", FUSED_MATRIX)
-def test_fused_matches_reference(mode, layers, bidirectional, packed, option, dtype):
+def test_fused_matches_loop(mode, layers, bidirectional, packed, option, dtype):
     d = 2 if bidirectional else 1
     hidden = 3 * d if option == "residual_dropout" else 6  # residual: input size = D * hidden
     size = 3 * d * d if option == "residual_dropout" else 5
@@ -104,12 +105,12 @@ def test_fused_matches_reference(mode, layers, bidirectional, packed, option, dt
         input_size=size, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
         **OPTIONS[option],
     )  # fmt: skip
-    reference, fused = twins(mode, ["reference", "fused"], dtype, **kwargs)
+    loop, fused = twins(mode, ["loop", "fused"], dtype, **kwargs)
     out_size = kwargs.get("proj_size", hidden)
     states = [out_size, hidden] if mode == "LSTM" else [out_size]
     x, lengths, hx = make_input(mode, dtype, 4, 7, size, layers, d, states, packed)
     scaled = option == "layer_norm" and dtype == torch.float32
-    expected = forward_backward(reference, x, lengths, hx)
+    expected = forward_backward(loop, x, lengths, hx)
     got = forward_backward(fused, x, lengths, hx)
     assert_same(got, expected, LN_TOL32 if scaled else TOL[dtype], scaled=scaled)
 
@@ -243,36 +244,65 @@ def test_fused_output_modified_in_place_is_caught():
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("option", ["plain", "layer_norm"])
-def test_fused_without_c_kernels_matches_reference(mode, option, monkeypatch):
+def test_fused_without_c_kernels_matches_loop(mode, option, monkeypatch):
     monkeypatch.setattr(kernels, "_library", None)  # the PyTorch-ops fallback
     monkeypatch.setattr(kernels, "_KERNELS", {})
     assert not kernels.available()
     dtype = torch.float32 if option == "plain" else torch.float64
     kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True)
-    reference, fused = twins(mode, ["reference", "fused"], dtype, **kwargs, **OPTIONS[option])
+    loop, fused = twins(mode, ["loop", "fused"], dtype, **kwargs, **OPTIONS[option])
     x, lengths, hx = make_input(mode, dtype, 4, 7, 5, 2, 2, [6, 6], packed=True)
     hx = hx if mode == "LSTM" else hx[:1]
-    expected = forward_backward(reference, x, lengths, hx)
+    expected = forward_backward(loop, x, lengths, hx)
     assert_same(forward_backward(fused, x, lengths, hx), expected, TOL[dtype])
+
+
+def test_kernel_source_is_package_data_and_keys_the_build_cache():
+    text = kernels._source()
+    packaged = Path(kernels.__file__).parent / "csrc" / "kernels.c"
+    assert text == packaged.read_text(encoding="utf-8") and "void NAME" in text
+    path = kernels._library_path(text, "cc")
+    assert path.parent == kernels._cache_dir() and path.suffix == ".so"
+    assert kernels._library_path(text + "/* edited */", "cc") != path
+    assert kernels._library_path(text, "clang") != path
 
 
 # -- bfloat16 autocast --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("backend", ["fused", "torch"])
-def test_autocast_bfloat16_is_close_to_float32(mode, backend):
+def assert_bfloat16_close(mode, backend, lengths=None):
+    """Under bf16 autocast, ``backend`` is within bf16 rounding of the float32 loop engine."""
     torch.manual_seed(0)
     kwargs = dict(input_size=8, hidden_size=16, num_layers=2, bidirectional=True)
-    reference, ours = twins(mode, ["reference", backend], torch.float32, **kwargs)
+    loop, ours = twins(mode, ["loop", backend], torch.float32, **kwargs)
     x = torch.randn(6, 3, 8)
-    expected = forward_backward(reference, x, None, None)
+    expected = forward_backward(loop, x, lengths, None)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        got = forward_backward(ours, x, None, None)
+        got = forward_backward(ours, x, lengths, None)
     for what, value in expected.items():
         scale = value.abs().max().item()
         error = (got[what].float() - value).abs().max().item()
         assert error <= 0.05 * scale + 1e-2, f"{what}: error {error} vs scale {scale}"
+
+
+@pytest.mark.bf16
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_autocast_bfloat16_is_close_to_float32(mode, backend):
+    assert_bfloat16_close(mode, backend)
+
+
+@pytest.mark.bf16
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_autocast_bfloat16_without_onednn_bfloat16(mode, backend, monkeypatch):
+    """Where oneDNN cannot run bf16 (CPUs without AVX-512 or AMX: its primitives raise), the
+    fused engine's products go to torch.mm and the torch backend's LSTM to torch's generic
+    bf16 path, where torch.nn.LSTM itself fails; forced here, so every machine checks it."""
+    monkeypatch.setattr(matmul, "onednn_bfloat16", lambda: False)
+    monkeypatch.setattr(native, "onednn_bfloat16_lstm", lambda: False)
+    assert_bfloat16_close(mode, backend)
+    assert_bfloat16_close(mode, backend, lengths=torch.tensor([6, 2, 4]))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -280,10 +310,10 @@ def test_autocast_bfloat16_is_close_to_float32(mode, backend):
 def test_autocast_training_of_one_sequence_stays_float32(mode, backend):
     """A batch of one gains nothing from bf16 products: the engines keep float32 there."""
     kwargs = dict(input_size=3, hidden_size=5, num_layers=2)
-    reference, ours = twins(mode, ["reference", backend], torch.float32, **kwargs)
+    loop, ours = twins(mode, ["loop", backend], torch.float32, **kwargs)
     x = torch.randn(6, 1, 3)  # (L, N=1, H_in)
     results = []
-    for module, autocast in ((reference, False), (ours, True)):
+    for module, autocast in ((loop, False), (ours, True)):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             out, _ = module(x)
         assert out.dtype == torch.float32
@@ -293,6 +323,7 @@ def test_autocast_training_of_one_sequence_stays_float32(mode, backend):
         torch.testing.assert_close(got, expected, atol=TOL[torch.float32], rtol=TOL[torch.float32])
 
 
+@pytest.mark.bf16
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_bfloat16_kernels_match_the_generic_bfloat16_path(mode, monkeypatch):
     """The kernels reading/writing the products' bf16 operands change no number (packed too)."""
@@ -316,9 +347,19 @@ def test_bfloat16_kernels_match_the_generic_bfloat16_path(mode, monkeypatch):
 
 
 def test_unknown_backend_lists_the_known_ones():
-    with pytest.raises(ValueError, match="backend must be one of 'auto', 'reference', 'torch'"):
+    with pytest.raises(ValueError, match="backend must be one of 'auto', 'loop', 'torch'"):
         rnn.LSTM(3, 4, backend="cudnn")
-    assert BACKENDS == ("auto", "reference", "torch", "fused")
+    assert BACKENDS == ("auto", "loop", "torch", "fused")
+
+
+def test_former_backend_name_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="backend='reference' is now called 'loop'"):
+        lstm = rnn.LSTM(3, 4, backend="reference")
+    assert lstm.backend == "loop"
+    gru = rnn.GRU(3, 4)
+    gru.backend = "reference"  # set after construction: checked at the call
+    with pytest.warns(DeprecationWarning, match="now called 'loop'"):
+        gru(torch.randn(2, 1, 3))
 
 
 @pytest.mark.parametrize(
@@ -385,12 +426,12 @@ def test_auto_choice():
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("option", ["plain", "layer_norm", "recurrent_dropout", "projection"])
-def test_fused_inference_matches_reference(mode, option):
+def test_fused_inference_matches_loop(mode, option):
     """Without autograd the fused engine keeps one step of buffers instead of all of them."""
     if option == "projection" and mode != "LSTM":
         pytest.skip("proj_size is for LSTM only")
     kwargs = dict(input_size=5, hidden_size=6, num_layers=2, bidirectional=True, **OPTIONS[option])
-    reference, fused = twins(mode, ["reference", "fused"], torch.float64, **kwargs)
+    loop, fused = twins(mode, ["loop", "fused"], torch.float64, **kwargs)
     out_size = kwargs.get("proj_size", 6)
     states = [out_size, 6] if mode == "LSTM" else [out_size]
     x, lengths, hx = make_input(mode, torch.float64, 4, 7, 5, 2, 2, states, packed=True)
@@ -398,7 +439,7 @@ def test_fused_inference_matches_reference(mode, option):
     hx = hx if mode == "LSTM" else hx[0]
     with torch.no_grad():
         results = []
-        for module in (reference, fused):
+        for module in (loop, fused):
             torch.manual_seed(5)
             results.append(module(packed, hx))
     (out_a, state_a), (out_b, state_b) = results

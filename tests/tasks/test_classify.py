@@ -33,7 +33,7 @@ def test_train_evaluate_predict_on_a_csv(capsys, tmp_path, reviews_csv):
     assert code == 0
     result = last_json(stdout)
     assert result["out"] == str(out) and result["epochs"] >= 1 and result["train_time_s"] > 0
-    assert result["val"]["accuracy"] == 1.0
+    assert result["val_accuracy"] == 1.0
     for name in ("best/model.safetensors", "best/vocab.json", "best/labels.json", "history.csv"):
         assert (out / name).exists(), name
 
@@ -49,7 +49,7 @@ def test_train_evaluate_predict_on_a_csv(capsys, tmp_path, reviews_csv):
     code, stdout, _ = run(capsys, "predict", str(out), "great great film", "awful awful", "--json")
     predictions = last_json(stdout)["predictions"]
     assert [p["label"] for p in predictions] == ["good", "bad"]
-    assert predictions[0]["text"] == "great great film"
+    assert predictions[0]["input"] == "great great film"
     assert abs(sum(predictions[0]["probabilities"].values()) - 1) < 1e-4
 
 
@@ -149,3 +149,31 @@ def test_evaluate_a_corrupt_checkpoint(capsys, tmp_path):
 def test_predict_needs_input(capsys, tmp_path):
     code, _, err = run(capsys, "predict", str(tmp_path))
     assert code == 2 and "nothing to do" in err
+
+
+def test_file_inputs_are_scored_whole_and_predicted_as_a_table(capsys, tmp_path, reviews_csv):
+    out = tmp_path / "run"
+    common = ["--text-column", "review", "--label-column", "stars", "--min-freq", "1"]
+    code, _, _ = run(
+        capsys, "train", "--json", "classify", "--data", str(reviews_csv), *common,
+        "--epochs", "12", "--lr", "0.02", "--out", str(out), *TINY,
+    )  # fmt: skip
+    assert code == 0
+    other = tmp_path / "other.csv"
+    rows = ["review,stars", '"great, great\nfilm",good', "awful awful,bad", "great fun,good"]
+    other.write_text("\n".join(rows) + "\n")
+    code, stdout, _ = run(capsys, "evaluate", str(out), "--data", str(other), "--json")
+    metrics = last_json(stdout)
+    assert code == 0 and metrics["n"] == 3 and metrics["split"] == "all"
+    assert metrics["plot"] is None and not (out / "confusion-val.png").exists()
+
+    predicted = tmp_path / "predicted.csv"
+    code, stdout, _ = run(
+        capsys, "predict", str(out), "--file", str(other), "--out", str(predicted), "--json"
+    )
+    predictions = last_json(stdout)["predictions"]
+    assert code == 0 and len(predictions) == 3  # the header and the quoted newline: no inputs
+    assert predictions[0]["input"] == "great, great\nfilm"
+    lines = predicted.read_text().splitlines()
+    assert lines[0] == "review,stars,label,probabilities.bad,probabilities.good"
+    assert len(lines) == 5  # header + 3 rows, one spanning two lines

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnkit.cli import main
+from rnnkit.errors import UserError
 from rnnkit.reference import bptt, make_cell, random_problem
 from rnnkit.tasks import gradcheck
 
@@ -84,3 +85,25 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     assert main(["gradcheck", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_check_bptt_from_python():
+    result = gradcheck.check_bptt(cell="lstm", steps=3, seed=1, truncate=2)
+    assert result["ok"] is True and result["cell"] == "lstm" and result["truncate"] == 2
+    assert result["max_rel_error_autograd"] < 1e-12
+    assert result["report"].startswith("gradcheck: lstm, T=3")
+    assert "BPTT(2) vs autograd" in result["report"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"cell": "elman"}, "cell: expected one of gru, lstm, rnn, got 'elman'"),
+        ({"cell": "rnn", "steps": 0}, "steps: expected a positive number"),
+        ({"cell": "rnn", "truncate": 0}, "truncate: expected None or a positive"),
+        ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity: expected 'tanh'"),
+    ],
+)
+def test_check_bptt_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        gradcheck.check_bptt(**kwargs)

@@ -6,6 +6,8 @@ import sys
 import pytest
 
 from rnnkit.cli import main
+from rnnkit.errors import UserError
+from rnnkit.tasks.gradients import gradient_report
 
 
 def _run_json(capsys, *argv):
@@ -77,3 +79,27 @@ def test_unknown_cell_exits_2():
     with pytest.raises(SystemExit) as exit_info:
         main(["gradients", "--cell", "elman"])
     assert exit_info.value.code == 2
+
+
+def test_gradient_report_from_python(tmp_path):
+    path = tmp_path / "norms.png"
+    result = gradient_report(cell="lstm", steps=20, hidden=8, forget_bias=3, plot=path)
+    assert result["forget_bias"] == 3.0 and len(result["grad_norms"]) == 20
+    assert result["plot"] == str(path) and path.read_bytes()[:4] == b"\x89PNG"
+    assert result["report"].startswith("gradients: lstm, T=20, H=8, I=8, init=torch default")
+    assert "||dL_T/dh_1|| / ||dL_T/dh_T||" in result["report"]
+    assert gradient_report(cell="gru", steps=5)["forget_bias"] is None  # LSTM only
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"cell": "elman"}, "cell: expected one of gru, lstm, rnn, got 'elman'"),
+        ({"cell": "rnn", "hidden": 0}, "hidden: expected a positive integer, got 0"),
+        ({"cell": "lstm", "forget_bias": "high"}, "forget_bias: expected a number or None"),
+        ({"cell": "rnn", "plot": "/no/such/dir/a.png"}, "expected a path in an existing directory"),
+    ],
+)
+def test_gradient_report_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        gradient_report(**kwargs)

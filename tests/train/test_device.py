@@ -74,8 +74,10 @@ def test_missing_cuda_is_a_user_error():
 def test_fast_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
     import builtins
 
+    from rnnkit.train import device
     from rnnkit.train.device import fast_bf16
 
+    monkeypatch.setattr(device, "bf16_works", lambda d: True)  # the flags decide here
     real_open = builtins.open
 
     def fake_cpuinfo(flags):
@@ -90,3 +92,26 @@ def test_fast_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "open", fake_cpuinfo("avx2 avx512f"))
     assert not fast_bf16(torch.device("cpu"))
     assert not fast_bf16(torch.device("meta"))
+    monkeypatch.setattr(builtins, "open", fake_cpuinfo("avx512f avx512_bf16"))
+    monkeypatch.setattr(device, "bf16_works", lambda d: False)  # flags, but the products fail
+    assert not fast_bf16(torch.device("cpu"))
+
+
+@pytest.mark.bf16
+def test_bf16_works_probes_an_autocast_product():
+    from rnnkit.train.device import bf16_works
+
+    assert bf16_works("cpu") and bf16_works(torch.device("cpu"))  # cached per device
+    assert not bf16_works("meta")  # autocast has no meta device: RuntimeError, caught
+
+
+def test_bf16_without_bf16_hardware_runs_with_a_warning(monkeypatch, caplog):
+    from rnnkit.train import device
+
+    monkeypatch.setattr(device, "bf16_works", lambda d: True)
+    monkeypatch.setattr(device, "fast_bf16", lambda d: False)
+    cpu = torch.device("cpu")
+    assert not device.use_bf16("auto", cpu) and not device.use_bf16("fp32", cpu)
+    assert not caplog.records
+    assert device.use_bf16("bf16", cpu, torch.nn.GRU(2, 3))
+    assert "bf16 matrix products are emulated" in caplog.text

@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from rnnkit import nn as rnn
 from rnnkit.errors import UserError
+from rnnkit.nn.engine.native import onednn_bfloat16_lstm
 from rnnkit.train import (
     History,
     NonFiniteLossError,
@@ -14,6 +16,7 @@ from rnnkit.train import (
     Trainer,
     load_checkpoint,
 )
+from rnnkit.train import device as device_module
 
 from .helpers import Recorder, make_loader, make_model, objective, quick_config, without_time
 
@@ -41,9 +44,10 @@ def test_history_columns_and_files(tmp_path):
     trainer, history = _fit(quick_config(plot=True), out_dir=tmp_path / "run")
     assert history.columns == [
         "epoch", "train_loss", "train_accuracy", "train_grad_norm",
-        "val_loss", "val_accuracy", "lr", "time_s", "batches",
+        "val_loss", "val_accuracy", "lr", "time_s", "batches", "partial",
     ]  # fmt: skip
     assert [row["batches"] for row in history] == [4, 4]
+    assert [row["partial"] for row in history] == [0, 0]
     run = tmp_path / "run"
     for folder in (run, run / "best", run / "last"):
         assert (folder / "history.csv").is_file()
@@ -120,6 +124,8 @@ def test_time_budget_stops_after_the_current_batch(tmp_path):
     trainer, history = _fit(quick_config(epochs=5, max_time_minutes=1e-9), out_dir=tmp_path / "r")
     assert trainer.stop_reason == "time budget"
     assert len(history) == 1 and history[0]["batches"] == 1 and "val_loss" in history[0]
+    assert history[0]["partial"] == 1  # marked in history.csv and drawn hollow in curves.png
+    assert History.from_csv(tmp_path / "r" / "history.csv")[0]["partial"] == 1
     assert (
         load_checkpoint(tmp_path / "r" / "last", training_state=True).training_state["epoch"] == 1
     )
@@ -268,7 +274,15 @@ def test_overwrite_clears_the_old_reports(tmp_path):
     assert not (run / "curves.png").exists()
 
 
-def test_bf16_precision_runs_forward_passes_under_autocast():
+TORCH_LSTM_BF16 = pytest.mark.skipif(
+    not onednn_bfloat16_lstm(),
+    reason="torch.nn.LSTM fails under CPU bf16 autocast here (oneDNN's bf16 LSTM needs AVX-512)",
+)
+
+
+@pytest.mark.bf16
+@pytest.mark.parametrize("layer", ["rnnkit.nn", pytest.param("torch.nn", marks=TORCH_LSTM_BF16)])
+def test_bf16_precision_runs_forward_passes_under_autocast(layer):
     seen = []
 
     class Spy(SupervisedObjective):
@@ -280,6 +294,10 @@ def test_bf16_precision_runs_forward_passes_under_autocast():
     y = torch.arange(8) % 3
     config = quick_config(epochs=100, lr=0.05, monitor="train_loss", precision="bf16")
     model = make_model(dropout=0.0)
+    if layer == "rnnkit.nn":  # the same weights in rnnkit's drop-in
+        weights = model.lstm.state_dict()
+        model.lstm = rnn.LSTM(3, 8, batch_first=True)
+        model.lstm.load_state_dict(weights)
     trainer = Trainer(model, Spy(nn.CrossEntropyLoss()), config, device="cpu")
     history = trainer.fit([(x, y)])
     assert seen[0] == torch.bfloat16
@@ -287,3 +305,18 @@ def test_bf16_precision_runs_forward_passes_under_autocast():
     assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
     with pytest.raises(UserError, match="precision"):
         quick_config(precision="fp16")
+
+
+def test_bf16_precision_is_a_user_error_where_bf16_cannot_run(monkeypatch):
+    """Checked when the trainer is made, before any data; forced here, so every machine checks
+    it (an AVX2 CPU raises the second error for real)."""
+    config = quick_config(precision="bf16")
+    monkeypatch.setattr(device_module, "onednn_bfloat16_lstm", lambda: False)
+    with pytest.raises(UserError, match=r"torch.nn.LSTM fails .* expected rnnkit.nn.LSTM"):
+        Trainer(make_model(), objective(), config, device="cpu")
+    monkeypatch.setattr(device_module, "bf16_works", lambda device: False)
+    with pytest.raises(UserError, match="expected precision fp32 or auto, got bf16"):
+        Trainer(make_model(), objective(), config, device="cpu")
+    for precision in ("fp32", "auto"):  # auto: bf16 only on bf16 hardware, which works
+        config = quick_config(precision=precision)
+        assert not Trainer(make_model(), objective(), config, device="cpu").bf16

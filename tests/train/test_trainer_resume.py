@@ -1,11 +1,15 @@
 """Resume: an interrupted run continued with resume=True equals an uninterrupted one."""
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
+from rnnkit.data import SequenceDataset
+from rnnkit.data import make_loader as make_batches
 from rnnkit.errors import UserError
-from rnnkit.train import Trainer, load_checkpoint
+from rnnkit.train import SupervisedObjective, Trainer, load_checkpoint, seed_everything
 
 from .helpers import NoisyObjective, Recorder, make_loader, make_model, quick_config, without_time
 
@@ -123,3 +127,78 @@ def test_crash_while_saving_keeps_the_previous_epoch_and_resumes(tmp_path, monke
     assert load_checkpoint(run / "last", training_state=True).training_state["epoch"] == 1
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
     assert without_time(_fit(_trainer(seed=9), run, resume=True)) == uninterrupted[0]
+
+
+class _Bag(nn.Module):
+    """Embedding → dropout → mean over positions → linear: a token classifier with dropout."""
+
+    def __init__(self, vocab: int = 20, dim: int = 8, classes: int = 3) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (N, L) -> (N, C)
+        return self.out(self.drop(self.embedding(tokens)).mean(1))
+
+
+class _PaddedObjective(SupervisedObjective):
+    def _batch_stats(self, model, batch):
+        return super()._batch_stats(model, (batch.tokens, batch.targets))
+
+
+def _bucketed_run(out_dir, epochs, resume=False, seed=0):
+    g = torch.Generator().manual_seed(3)
+    lengths = torch.randint(1, 12, (60,), generator=g)
+    sequences = [torch.randint(1, 20, (int(n),), generator=g) for n in lengths]
+    labels = [int(s[0]) % 3 for s in sequences]
+    train = make_batches(SequenceDataset(sequences[:48], labels[:48]), 8, seed=4, chunk_size=16)
+    val = make_batches(SequenceDataset(sequences[48:], labels[48:]), 8, shuffle=False)
+    trainer = Trainer(make_bag(seed), _PaddedObjective(nn.CrossEntropyLoss()),
+                      quick_config(epochs=epochs, lr=0.05, seed=0), device="cpu")  # fmt: skip
+    history = trainer.fit(train, val, out_dir=out_dir, resume=resume)
+    return without_time(history), trainer.model.state_dict()
+
+
+def make_bag(seed):
+    seed_everything(seed)
+    return _Bag()
+
+
+def test_resume_with_a_shuffled_bucketed_loader_and_dropout_is_exact(tmp_path):
+    """The resumed epochs get the batch order and dropout masks of an uninterrupted run."""
+    expected_rows, expected_state = _bucketed_run(tmp_path / "full", 4)
+    first_rows, _ = _bucketed_run(tmp_path / "run", 2)
+    assert first_rows == expected_rows[:2]
+    rows, state = _bucketed_run(tmp_path / "run", 4, resume=True, seed=7)
+    assert rows == expected_rows
+    for key, value in expected_state.items():
+        assert torch.equal(state[key], value), key
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".last.tmp-abc").mkdir()  # a checkpoint being written when the run was killed
+    message = f"nothing to resume in {run}: no epoch finished before it stopped; train again "
+    with pytest.raises(UserError, match=re.escape(message + "without resume")):
+        _fit(_trainer(), run, resume=True)
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_checkpoint(run / "last")  # what the command line's --resume reads first
+
+
+def test_resume_removes_what_killed_writes_left(tmp_path, uninterrupted):
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_trainer(callbacks=[Recorder(raise_at=("epoch_end", 2, 0))]), run)
+    debris = [".history.csv.tmp-123-abcd", ".metrics.json.tmp-1-ff", ".curves.png.tmp-9-00"]
+    for name in debris:
+        (run / name).write_text("half")
+    (run / ".last.tmp-x1y2").mkdir()
+    (run / ".last.tmp-x1y2" / "model.safetensors").write_bytes(b"half")
+    (run / "notes.tmp-keep.txt").write_text("the user's")  # not rnnkit's temporary naming
+    history = _fit(_trainer(seed=3), run, resume=True)
+    assert without_time(history) == uninterrupted[0]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "best", "history.csv", "last", "metrics.json", "notes.tmp-keep.txt"
+    ]  # fmt: skip

@@ -8,11 +8,14 @@ from rnnkit.errors import UserError
 __all__ = ["add_input_arguments", "add_json_option", "read_inputs"]
 
 
-def add_json_option(parser: argparse.ArgumentParser) -> None:
-    """``--json``: the results as one JSON object on the last line of stdout."""
+def add_json_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``--json``: the results as one JSON object on the last line of stdout. Accepted before
+    and after the command (``rnnkit train --json lm ...`` = ``rnnkit train lm ... --json``): only
+    the ``top`` parser sets a default, so a later parser never resets it."""
     parser.add_argument(
         "--json",
         action="store_true",
+        default=False if top else argparse.SUPPRESS,
         help="print the results as one JSON object on the last line of stdout",
     )
 

@@ -15,17 +15,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from rnnkit.errors import UserError
-from rnnkit.tasks import task_of_checkpoint
-from rnnkit.tasks.lm_generate import GenerationSettings, generate_text, load_language_model
-from rnnkit.train import resolve_device
+from rnnkit.tasks import Task, load
 
-__all__ = ["add_arguments", "run"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["add_arguments", "load_language_model", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,13 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
 
+def load_language_model(directory: str, device: str) -> Task:
+    """The language model in ``directory``, or a UserError naming what it holds instead."""
+    task = load(directory, device=device)
+    if task.NAME != "lm":
+        raise UserError(
+            f"{directory} holds a {task.NAME!r} model; expected a language model (a run of "
+            "'rnnkit train lm')"
+        )
+    return task
+
+
 def run(args: argparse.Namespace) -> dict:
-    _, checkpoint = task_of_checkpoint(args.checkpoint)
-    device = resolve_device(args.device)
-    model, vocab, tokenizer, level = load_language_model(checkpoint, device)
-    settings = GenerationSettings.from_args(args, level)
-    if args.greedy and (args.top_k is not None or args.top_p is not None):
-        raise UserError("--greedy takes the most likely token: expected no --top-k or --top-p")
+    task = load_language_model(args.checkpoint, args.device)
 
     def show(piece: str) -> None:
         sys.stdout.write(piece)
@@ -61,34 +62,15 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.stream:
         show(args.prime)
-    result = generate_text(
-        model, vocab, tokenizer, level, args.prime, settings.length, settings.sampler(vocab),
-        device, on_text=show if args.stream else None,
+    result = task.generate(
+        args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, greedy=args.greedy, seed=args.seed,
+        on_text=show if args.stream else None,
     )  # fmt: skip
     if args.stream:
         show("\n")
-    if result.unknown:
-        shown = ", ".join(result.unknown[:10]) + (" ..." if len(result.unknown) > 10 else "")
-        logger.warning(
-            "%d word(s) of the prime are not in the vocabulary and were read as <unk>: %s",
-            len(result.unknown), shown,
-        )  # fmt: skip
-    rate = result.tokens / result.seconds if result.seconds > 0 else float("inf")
-    logger.debug("%d tokens in %.2f s (%.0f tokens/s)", result.tokens, result.seconds, rate)
     return {
-        "text": result.text,
-        "prime": result.prime,
-        "generated": result.generated,
-        "level": level,
-        "tokens": result.tokens,
-        "seed": settings.seed,
-        "temperature": 0.0 if settings.greedy else settings.temperature,
-        "top_k": settings.top_k,
-        "top_p": settings.top_p,
-        "greedy": settings.greedy or settings.temperature == 0,
-        "seconds": round(result.seconds, 3),
-        "tokens_per_second": round(rate, 1),
-        "unknown": result.unknown,
-        "checkpoint": str(checkpoint.path),
-        "report": None if args.stream else result.text,
+        **result,
+        "checkpoint": str(task.checkpoint.path),
+        "report": None if args.stream else result["text"],
     }

@@ -16,15 +16,19 @@ import argparse
 
 from rnnkit.commands import add_input_arguments, read_inputs
 from rnnkit.errors import UserError
-from rnnkit.tasks import task_of_checkpoint
+from rnnkit.tasks import load
+from rnnkit.tasks.translate.task import BEAM, Translator
 
 __all__ = ["add_arguments", "run"]
+
+# options passed on to Translator.translate when given
+SEARCH_OPTIONS = ("beam", "alpha", "max_length")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="DIR", help="a translation run folder")
     add_input_arguments(parser, "sentences to translate")
-    parser.add_argument("--beam", type=int, help="beam size; 1 is greedy search (default: 5)")
+    parser.add_argument("--beam", type=int, help=f"beam size; 1 is greedy search (default: {BEAM})")
     parser.add_argument(
         "--alpha", type=float, help="length normalisation exponent; 0: none (default: 1)"
     )
@@ -41,10 +45,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     inputs = read_inputs(args)
-    task, checkpoint = task_of_checkpoint(args.checkpoint)
-    if not hasattr(task, "translate"):
+    task = load(args.checkpoint, device=args.device)
+    if not isinstance(task, Translator):
         raise UserError(
-            f"{args.checkpoint} holds a {checkpoint.config.get('task')!r} model; expected a "
-            "translation model (rnnkit train translate)"
+            f"{args.checkpoint} holds a {task.NAME!r} model; expected a translation model "
+            "(rnnkit train translate)"
         )
-    return task.translate(checkpoint, inputs, args)
+    options = {
+        name: getattr(args, name) for name in SEARCH_OPTIONS if getattr(args, name) is not None
+    }
+    rows = task.translate(inputs, **options)
+    result = {"predictions": rows, "beam": options.get("beam", BEAM)}
+    report = [row["output"] for row in rows]
+    if args.attention_plot:
+        attention = task.attention(inputs[0], plot=args.attention_plot, **options)
+        result["attention"] = {key: attention[key] for key in ("source", "target", "weights")}
+        if attention["plot"]:
+            result["attention_plot"] = attention["plot"]
+            report.append(f"attention of the first sentence: {attention['plot']}")
+    return {**result, "report": "\n".join(report)}

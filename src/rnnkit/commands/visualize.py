@@ -14,28 +14,13 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
+from rnnkit.commands.generate import load_language_model
 from rnnkit.data.files import read_text_file
 from rnnkit.errors import UserError
-from rnnkit.tasks import task_of_checkpoint
-from rnnkit.tasks.lm_data import encode_text
-from rnnkit.tasks.lm_generate import load_language_model
-from rnnkit.tasks.lm_visualize import (
-    PNG_MAX_TOKENS,
-    STATES,
-    pick_units,
-    trace_text,
-    write_visualization,
-)
-from rnnkit.train import resolve_device
+from rnnkit.tasks.lm.visualize import STATES
 
 __all__ = ["add_arguments", "run"]
-
-logger = logging.getLogger(__name__)
-
-HTML_MAX_TOKENS = 20_000
 
 
 def _units(value: str) -> list[int]:
@@ -74,44 +59,8 @@ def run(args: argparse.Namespace) -> dict:
     if (args.text is None) == (args.file is None):
         raise UserError("expected the text to read: --text TEXT or --file F (one of them)")
     text = args.text if args.text is not None else read_text_file(args.file, args.encoding)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".html", ".htm", ".png"):
-        raise UserError(f"--out must end in .html or .png, got {out.name!r}")
-    if args.top < 1:
-        raise UserError(f"--top must be at least 1, got {args.top}")
-    _, checkpoint = task_of_checkpoint(args.checkpoint)
-    device = resolve_device(args.device)
-    model, vocab, tokenizer, level = load_language_model(checkpoint, device)
-    ids, unknown = encode_text(text, tokenizer, vocab, level, what="the text")
-    if level == "word" and not text.endswith("\n") and ids.numel():
-        ids = ids[:-1]  # no <eos> after an open last line
-    if unknown:
-        logger.warning("%d word(s) are not in the vocabulary and were read as <unk>: %s",
-                       len(unknown), ", ".join(unknown[:10]))  # fmt: skip
-    if ids.numel() == 0:
-        raise UserError("the text is empty; expected some text to read")
-    limit = PNG_MAX_TOKENS if out.suffix.lower() == ".png" else HTML_MAX_TOKENS
-    if ids.numel() > limit:
-        logger.warning("showing the first %d of %d tokens", limit, ids.numel())
-        ids = ids[:limit]
-    layers = model.config.layers
-    state = args.state or ("cell" if model.config.cell == "lstm" else "hidden")
-    trace = trace_text(
-        model, ids, vocab.itos, layer=args.layer or layers, state=state, top=args.top,
-        device=device, context=getattr(model, "warmup", None),
+    task = load_language_model(args.checkpoint, args.device)
+    return task.visualize(
+        text, args.out, layer=args.layer, state=args.state, units=args.units,
+        num_units=args.num_units, top=args.top,
     )  # fmt: skip
-    units = pick_units(trace.activations, args.units, args.num_units)
-    title = f"rnnkit visualize {checkpoint.path.parent.name or checkpoint.path.name}"
-    write_visualization(trace, units, out, title, word=level == "word")
-    return {
-        "out": str(out),
-        "layer": trace.layer,
-        "state": state,
-        "units": units,
-        "tokens": len(trace.tokens),
-        "report": (
-            f"wrote {out}: {len(units)} {state} unit(s) of layer {trace.layer} ({units}) over "
-            f"{len(trace.tokens)} {'words' if level == 'word' else 'characters'}, with the top "
-            f"{min(args.top, len(vocab))} next-token guesses"
-        ),
-    }

@@ -2,23 +2,25 @@
 
 Modules, one concern each:
 
-==============  ===============================================================================
-``tokenize``    text cleaning; ``word`` / ``char`` / ``whitespace`` tokenizers by name
-``vocab``       ``Vocabulary``: tokens <-> indices, specials, JSON
-``labels``      ``LabelEncoder``: class labels <-> indices, JSON; ``check_num_classes``
-``examples``    ``LabeledTexts``: texts + labels (+ ids) of one split
-``imdb``        IMDb reviews from the aclImdb tree or the tarball (streamed, not unpacked)
-``tabular``     any CSV/TSV with a text and a label column
-``text``        text corpora: one file, split files (PTB), parallel files (Multi30k)
-``archive``     fast streaming reader of tar(.gz/.bz2/.xz) members
-``download``    HTTP download with progress, checksum and atomic placement
-``registry``    ``DATASETS``: name -> download URLs, checksums, local name, loader
-``resolve``     finding data: path -> $RNNKIT_DATA -> cache -> download; ``load_dataset``
-``splits``      seeded, stratified train/validation splits
-``batching``    truncation, padding with lengths, length-bucketed batches for DataLoader
-``streams``     (B, n) token streams and TBPTT windows for language models
-``files``       atomic writes, decoding with clear errors, JSON, hashes
-==============  ===============================================================================
+==================  =============================================================================
+``tokenize``        text cleaning; ``word`` / ``char`` / ``whitespace`` tokenizers by name
+``vocab``           ``Vocabulary``: tokens <-> indices, specials, JSON
+``labels``          ``LabelEncoder``: class labels <-> indices, JSON; ``check_num_classes``
+``examples``        ``LabeledTexts``: texts + labels (+ ids) of one split
+``imdb``            IMDb reviews from the aclImdb tree or the tarball (streamed, not unpacked)
+``tabular``         any CSV/TSV with a text and a label column
+``text``            text corpora: one file, split files (PTB)
+``parallel_files``  line-aligned parallel files: a pair, a TSV, a folder of splits (Multi30k)
+``archive``         fast streaming reader of tar(.gz/.bz2/.xz) members
+``download``        HTTP download with progress, checksum and atomic placement
+``registry``        ``DATASETS``: name -> download URLs, checksums, local name, loader
+``resolve``         finding data: path -> $RNNKIT_DATA -> cache -> download; ``load_dataset``
+``parallel``        ``load_parallel``: a name or path -> ``ParallelCorpus`` for translation
+``splits``          seeded, stratified train/validation splits
+``batching``        truncation, padding with lengths, length-bucketed batches for DataLoader
+``streams``         (B, n) token streams and TBPTT windows for language models
+``files``           atomic writes, decoding with clear errors, JSON, hashes
+==================  =============================================================================
 """
 
 from rnnkit.data.batching import (
@@ -34,7 +36,8 @@ from rnnkit.data.batching import (
 from rnnkit.data.examples import LabeledTexts
 from rnnkit.data.imdb import read_imdb
 from rnnkit.data.labels import LabelEncoder, check_num_classes
-from rnnkit.data.parallel import ParallelCorpus, load_parallel, read_parallel_folder
+from rnnkit.data.parallel import ParallelCorpus, load_parallel
+from rnnkit.data.parallel_files import read_parallel_folder
 from rnnkit.data.registry import DATASETS, DatasetEntry, RemoteFile
 from rnnkit.data.resolve import cache_dir, load_dataset, resolve
 from rnnkit.data.splits import stratified_split, train_val_split

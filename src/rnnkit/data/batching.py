@@ -218,7 +218,8 @@ class BucketBatchSampler(Sampler[list[int]]):
     order of the batches. Without ``shuffle`` the chunks are taken in dataset order and the batch
     order is kept, so evaluation is deterministic (use ``PaddedBatch.indices`` to restore order).
     Every batch is sorted by decreasing length. The epoch advances each time the sampler is
-    iterated; :meth:`set_epoch` sets it (e.g. when resuming).
+    iterated; :meth:`set_epoch` sets it: ``Trainer`` calls it before every training epoch, so a
+    resumed run gets the batch order of an uninterrupted one.
 
     Args:
         lengths: every sequence's length, ``(N,)``.

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,10 @@ def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     data = path.read_bytes()
     if path.suffix == ".gz":
         try:
+            if not data:
+                raise EOFError("the file is empty")
             data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
             raise UserError(f"{path}: expected a gzip file, got a corrupt one ({error})") from None
     return data
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rnnkit.data.imdb import read_imdb
-from rnnkit.data.parallel import read_parallel_folder
+from rnnkit.data.parallel_files import read_parallel_folder
 from rnnkit.data.tabular import load_csv_dataset
 from rnnkit.data.text import read_text, read_text_splits
 from rnnkit.errors import UserError

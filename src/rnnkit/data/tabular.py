@@ -20,7 +20,14 @@ from rnnkit.data.examples import LabeledTexts
 from rnnkit.data.files import decode_bytes, read_bytes
 from rnnkit.errors import UserError
 
-__all__ = ["EMPTY_POLICIES", "detect_delimiter", "load_csv_dataset", "read_labeled_csv"]
+__all__ = [
+    "EMPTY_POLICIES",
+    "detect_delimiter",
+    "load_csv_dataset",
+    "read_labeled_csv",
+    "read_table",
+    "read_text_column",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,51 @@ def _column_index(
     )
 
 
+def read_table(
+    path: Path, *, delimiter: str | None = None, encoding: str = "utf-8"
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(the first row, [(line number, fields), ...] of the other rows) of a CSV/TSV file; quoted
+    fields may span lines (the line number is where a record starts)."""
+    text = decode_bytes(read_bytes(path, "CSV/TSV file"), encoding, path)
+    if not text.strip():
+        raise UserError(f"{path}: the file is empty; expected a header row and data rows")
+    delimiter = delimiter or detect_delimiter(
+        path.with_suffix("") if path.suffix == ".gz" else path, text
+    )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    try:
+        first = next(reader)
+        line = reader.line_num
+        for row in reader:
+            rows.append((line + 1, row))  # the line the record starts on
+            line = reader.line_num
+    except csv.Error as error:
+        raise UserError(f"{path}, line {reader.line_num}: malformed CSV ({error})") from None
+    return first, rows
+
+
+def read_text_column(
+    path: str | os.PathLike[str],
+    column: str | int,
+    *,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header, rows, texts) of a CSV/TSV file with a header: every row and its ``column``."""
+    path = Path(path).expanduser()
+    header, rows = read_table(path, delimiter=delimiter, encoding=encoding)
+    names = [name.strip() for name in header]
+    index = _column_index(column, names, len(header), path, "--text-column")
+    kept = [row for _, row in rows if row]
+    short = next((line for line, row in rows if row and len(row) <= index), None)
+    if short is not None:
+        raise UserError(f"{path}, line {short}: expected at least {index + 1} fields")
+    if not kept:
+        raise UserError(f"{path}: no data rows; expected a header row and at least one row")
+    return names, kept, [row[index] for row in kept]
+
+
 def read_labeled_csv(
     path: str | os.PathLike[str],
     *,
@@ -99,25 +151,12 @@ def read_labeled_csv(
     if on_empty not in EMPTY_POLICIES:
         raise UserError(f"on_empty must be one of {', '.join(EMPTY_POLICIES)}, got {on_empty!r}")
     path = Path(path).expanduser()
-    text = decode_bytes(read_bytes(path, "CSV/TSV file"), encoding, path)
-    if not text.strip():
-        raise UserError(f"{path}: the file is empty; expected a header row and data rows")
-    delimiter = delimiter or detect_delimiter(
-        path.with_suffix("") if path.suffix == ".gz" else path, text
-    )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        first = next(reader)
-        names = [name.strip() for name in first] if header else None
-        ti = _column_index(text_column, names, len(first), path, "--text-column")
-        li = _column_index(label_column, names, len(first), path, "--label-column")
-        rows = [] if header else [(1, first)]
-        line = reader.line_num
-        for row in reader:
-            rows.append((line + 1, row))  # the line the record starts on
-            line = reader.line_num
-    except csv.Error as error:
-        raise UserError(f"{path}, line {reader.line_num}: malformed CSV ({error})") from None
+    first, rows = read_table(path, delimiter=delimiter, encoding=encoding)
+    names = [name.strip() for name in first] if header else None
+    ti = _column_index(text_column, names, len(first), path, "--text-column")
+    li = _column_index(label_column, names, len(first), path, "--label-column")
+    if not header:
+        rows = [(1, first), *rows]
 
     texts, labels, ids, skipped = [], [], [], 0
     needed = max(ti, li) + 1

@@ -1,5 +1,5 @@
 """Text corpora: one text file (Tiny Shakespeare), split files (PTB); parallel files are in
-:mod:`rnnkit.data.parallel`.
+:mod:`rnnkit.data.parallel_files`.
 
 Line ends are normalised to ``\\n``; ``.gz`` files are decompressed; undecodable bytes raise a
 ``UserError`` naming the file, the line and the ``--encoding`` option.

@@ -8,20 +8,54 @@ logits = W dropout(v) + b                      (N, C)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.models.pooling import SequencePooling
-from rnnkit.models.recurrent import build_recurrent
+from rnnkit.models.pooling import POOLINGS, SequencePooling
+from rnnkit.models.recurrent import CELLS, build_recurrent
+from rnnkit.nn.init import INIT_NAMES
+from rnnkit.settings import Settings
 
 __all__ = ["ClassifierConfig", "SequenceClassifier"]
 
 
 @dataclass
-class ClassifierConfig:
-    """Everything needed to rebuild a :class:`SequenceClassifier` (saved in config.json)."""
+class ClassifierConfig(Settings):
+    """Everything needed to rebuild a :class:`SequenceClassifier` (saved in config.json).
+
+    Args:
+        vocab_size: embedding rows (from the vocabulary).
+        num_classes: output classes (from the labels).
+        embed: embedding size.
+        hidden: hidden units per direction.
+        layers: stacked recurrent layers.
+        cell: the recurrent cell.
+        bidirectional: read each text both ways.
+        pooling: over time: the last state, the mean, the max, or attention.
+        dropout: between recurrent layers and before the output layer.
+        embed_dropout: on the embeddings.
+        recurrent_dropout: variational, on h_{t-1} (one mask per sequence).
+        init: recurrent weight initialisation (orthogonal, xavier_uniform, uniform, ...).
+        forget_bias: LSTM forget-gate bias.
+        padding_idx: the padding token's index.
+    """
+
+    KIND: ClassVar[str] = "model setting"
+    CHOICES: ClassVar[dict[str, Any]] = {"cell": CELLS, "pooling": POOLINGS, "init": INIT_NAMES}
+    RANGES: ClassVar[dict[str, str]] = {
+        "vocab_size": "[1, inf)",
+        "num_classes": "[2, inf)",
+        "embed": "[1, inf)",
+        "hidden": "[1, inf)",
+        "layers": "[1, inf)",
+        "dropout": "[0, 1)",
+        "embed_dropout": "[0, 1)",
+        "recurrent_dropout": "[0, 1)",
+        "padding_idx": "[0, inf)",
+    }
 
     vocab_size: int
     num_classes: int
@@ -37,9 +71,6 @@ class ClassifierConfig:
     init: str | None = "orthogonal"
     forget_bias: float | None = 1.0
     padding_idx: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SequenceClassifier(nn.Module):

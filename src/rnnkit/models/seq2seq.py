@@ -23,8 +23,8 @@ forcing at ratio 1, o_t and the output layer run once over all steps after the l
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -32,13 +32,48 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.models.attention import ATTENTIONS, Attention, PreparedKeys, padding_mask
 from rnnkit.models.recurrent import CELLS, build_cell, build_recurrent
+from rnnkit.nn.init import INIT_NAMES
+from rnnkit.settings import Settings
 
 __all__ = ["DecoderState", "Seq2Seq", "Seq2SeqConfig"]
 
 
 @dataclass
-class Seq2SeqConfig:
-    """Everything needed to rebuild a :class:`Seq2Seq` (saved in config.json)."""
+class Seq2SeqConfig(Settings):
+    """Everything needed to rebuild a :class:`Seq2Seq` (saved in config.json).
+
+    Args:
+        src_vocab_size: source embedding rows (from the source vocabulary).
+        tgt_vocab_size: target embedding rows and outputs (from the target vocabulary).
+        embed: embedding size (of both languages).
+        encoder_hidden: encoder units per direction.
+        hidden: decoder units.
+        layers: stacked layers in the encoder and in the decoder.
+        cell: the encoder's and the decoder's cell.
+        bidirectional: read the source both ways.
+        attention: additive (Bahdanau), dot or general (Luong), or none (Cho et al. 2014).
+        dropout: on embeddings, between layers and before the output layer.
+        tie_embeddings: share the target embedding with the output layer.
+        init: recurrent weight initialisation (orthogonal, xavier_uniform, uniform, ...).
+        padding_idx: the padding token's index.
+    """
+
+    KIND: ClassVar[str] = "model setting"
+    CHOICES: ClassVar[dict[str, Any]] = {
+        "cell": CELLS,
+        "attention": (*ATTENTIONS, "none"),
+        "init": INIT_NAMES,
+    }
+    RANGES: ClassVar[dict[str, str]] = {
+        "src_vocab_size": "[1, inf)",
+        "tgt_vocab_size": "[1, inf)",
+        "embed": "[1, inf)",
+        "encoder_hidden": "[1, inf)",
+        "hidden": "[1, inf)",
+        "layers": "[1, inf)",
+        "dropout": "[0, 1)",
+        "padding_idx": "[0, inf)",
+    }
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -53,22 +88,6 @@ class Seq2SeqConfig:
     tie_embeddings: bool = True
     init: str | None = "orthogonal"
     padding_idx: int = 0
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
-        if self.attention not in (*ATTENTIONS, "none"):
-            raise ValueError(
-                f"attention must be one of {', '.join(ATTENTIONS)} or none, got {self.attention!r}"
-            )
-        for name in ("embed", "encoder_hidden", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DecoderState(NamedTuple):
@@ -88,7 +107,7 @@ class Seq2Seq(nn.Module):
 
     ``forward(src, src_lengths, tgt_in)`` returns the logits ``(N, T, V_tgt)`` of the next target
     tokens under teacher forcing; ``encode`` and ``step`` decode one token at a time (greedy and
-    beam search in :mod:`rnnkit.search`).
+    beam search in :mod:`rnnkit.decoding`).
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:

@@ -31,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["INIT_SCHEMES", "check_init", "init_recurrent_"]
+__all__ = ["INIT_NAMES", "INIT_SCHEMES", "check_init", "init_recurrent_"]
 
 _ALIASES = {"glorot_uniform": "xavier_uniform", "glorot_normal": "xavier_normal", "he": "kaiming"}
 
@@ -60,7 +60,7 @@ INIT_SCHEMES = {
     "normal": (lambda w: nn.init.normal_(w, std=0.01), lambda w: nn.init.normal_(w, std=0.01)),
     "zeros": (nn.init.zeros_, nn.init.zeros_),
 }
-_KNOWN = sorted([*INIT_SCHEMES, *_ALIASES, "uniform"])
+INIT_NAMES = tuple(sorted([*INIT_SCHEMES, *_ALIASES, "uniform"]))  # what init= accepts
 
 
 def check_init(init: str | None) -> str | None:
@@ -68,7 +68,7 @@ def check_init(init: str | None) -> str | None:
     if init is None or init == "uniform":
         return None
     if not isinstance(init, str) or _ALIASES.get(init, init) not in INIT_SCHEMES:
-        raise ValueError(f"init must be None or one of {_KNOWN}, got {init!r}")
+        raise ValueError(f"init must be None or one of {list(INIT_NAMES)}, got {init!r}")
     return _ALIASES.get(init, init)
 
 

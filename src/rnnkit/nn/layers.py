@@ -15,7 +15,7 @@ Options torch.nn lacks are keyword-only and off by default:
 - ``residual=True``: each layer after the first adds its input to its output,
   ``x^{(k+1)} = RNN_k(x^{(k)}) + x^{(k)}`` (before the dropout between layers);
 - ``backend``: the engine that runs the layers (:mod:`rnnkit.nn.engine`): ``"auto"`` (default,
-  the fastest for the configuration), ``"reference"`` (the time loop over the step equations),
+  the fastest for the configuration), ``"loop"`` (the time loop over the step equations),
   ``"fused"`` (hand-written BPTT with fused kernels, every option) or ``"torch"`` (torch's own
   cuDNN/oneDNN kernels, for configurations without the options above).
 """
@@ -86,7 +86,7 @@ class RNNBase(nn.Module):
     # -- construction ---------------------------------------------------------------------------
 
     def _check_options(self) -> None:
-        check_backend(self.backend, self)
+        self.backend = check_backend(self.backend, self)
         if self.proj_size and self.mode != "LSTM":
             raise ValueError(f"proj_size is for LSTM only, got proj_size={self.proj_size}")
         if self.proj_size >= self.hidden_size:
@@ -262,7 +262,10 @@ class RNNBase(nn.Module):
         """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``."""
         if lengths is not None and bool((lengths == x.shape[0]).all()):
             lengths = None  # every sequence is full length: no masking needed
-        backend = choose_backend(self, x, lengths) if self.backend == "auto" else self.backend
+        if self.backend == "auto":
+            backend = choose_backend(self, x, lengths)
+        else:  # validated again: it may have been set after construction
+            backend = check_backend(self.backend)
         if backend == "torch":
             return native.run_layers(self, x, state, lengths)
         run_direction = DIRECTION_ENGINES[backend]

@@ -1,45 +1,44 @@
-"""End-to-end jobs: each task binds data, model, loss, metrics, defaults and prediction output.
+"""The tasks: one package per task, each a ``Task`` subclass (``rnnkit.tasks.base``) with its
+settings, the steps of the shared fit skeleton, and its verbs (predict, evaluate, generate, ...).
 
 ``TASKS`` maps a task name (as in ``rnnkit train NAME`` and a checkpoint's ``config.json``) to
-the module implementing it. A task module provides:
-
-- ``DESCRIPTION``: the ``rnnkit train NAME --help`` text;
-- ``add_train_arguments(parser)`` and ``train(args) -> dict``;
-- ``evaluate(checkpoint_dir, args) -> dict`` and ``predict(checkpoint_dir, texts, args) -> dict``.
-
-Front ends (the CLI, a server, an estimator) call these; they never re-implement a task.
+the module and class implementing it. Front ends (the CLI, a server, an estimator, a search)
+call these objects; they never re-implement a task. See docs/architecture.md for the contract a
+new task implements.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from types import ModuleType
 
 from rnnkit.errors import UserError
+from rnnkit.tasks.base import Task
+from rnnkit.train import load_checkpoint
 
-__all__ = ["TASKS", "load_task", "task_of_checkpoint"]
+__all__ = ["TASKS", "Task", "load", "task_class"]
 
-TASKS: dict[str, str] = {
-    "classify": "rnnkit.tasks.classify",
-    "lm": "rnnkit.tasks.language_model",
-    "translate": "rnnkit.tasks.translate",
+# task name -> (module, class)
+TASKS: dict[str, tuple[str, str]] = {
+    "classify": ("rnnkit.tasks.classify", "TextClassifier"),
+    "lm": ("rnnkit.tasks.lm", "LanguageModel"),
+    "translate": ("rnnkit.tasks.translate", "Translator"),
 }
 
 
-def load_task(name: str) -> ModuleType:
-    """The module implementing task ``name``."""
+def task_class(name: str) -> type[Task]:
+    """The class implementing task ``name``."""
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; expected one of: {', '.join(sorted(TASKS))}")
-    return importlib.import_module(TASKS[name])
+    module, cls = TASKS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
-def task_of_checkpoint(directory: str | Path) -> tuple[ModuleType, object]:
-    """Load the checkpoint in ``directory`` and return (its task's module, the checkpoint)."""
-    from rnnkit.train import load_checkpoint
-
+def load(directory: str | Path, *, device: str = "auto") -> Task:
+    """The trained model in ``directory`` (a run folder or a checkpoint in it) as its task's
+    object, model loaded and kept: ``rnnkit.load("runs/imdb").predict(["..."])``."""
     checkpoint = load_checkpoint(directory)
     name = checkpoint.config.get("task")
-    if name is None:
+    if not isinstance(name, str):
         raise UserError(f"{checkpoint.path}/config.json names no task; expected a 'task' key")
-    return load_task(name), checkpoint
+    return task_class(name).from_checkpoint(checkpoint, device=device)

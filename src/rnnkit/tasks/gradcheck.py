@@ -1,37 +1,17 @@
-"""Check hand-written backpropagation through time three ways, on a small random problem.
+"""Check hand-written backpropagation through time against finite differences and autograd.
 
-The model: one recurrent layer (an Elman RNN, LSTM or GRU) over T steps, with a softmax
-cross-entropy head at every step, y_t = W_hy h_t + b_y, and the loss L = Σ_t l_t. The NumPy
-reference in rnnkit.reference computes dL/dθ by hand: one backward sweep, t = T..1,
-
-    dL/ds_t = ∂l_t/∂s_t + dL/ds_{t+1} · ∂s_{t+1}/∂s_t,    dL/dW_hh = Σ_t (dL/da^h_t)^T h_{t-1}
-
-and this command compares those gradients, for every weight, the inputs x and the initial
-state, against
-
-  1. central finite differences (L(θ + ε) - L(θ - ε)) / 2ε, ε = 1e-5, which know nothing of the
-     derivation, and
-  2. PyTorch autograd through rnnkit.nn's layer loaded with the very same weights
-     (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0), run in float64.
-
-The error of each tensor is max|a - b| / max(max|a|, max|b|). Both must stay below 1e-6, or the
-command exits with status 1. Typical values: about 1e-9 against finite differences (their own
-truncation and rounding error), about 1e-15 against autograd (rounding only).
-
-With --truncate K it also checks truncated BPTT(K) (Williams & Peng): each step's loss l_t sends
-its gradient back through the K most recent steps only, and the state entering that window is
-a constant. Finite differences cannot see truncation (they differentiate the true loss), so
-BPTT(K) is compared with autograd where, for each l_t, the layer is re-run from the state
-s_{t-K} detached.
-
-Examples:
-  rnnkit gradcheck --cell lstm
-  rnnkit gradcheck --cell rnn --nonlinearity relu --steps 20 --truncate 5 --json
+``check_bptt(cell=...)`` builds a small random problem (one recurrent layer, a softmax head at
+every step), computes dL/dθ with the NumPy reference's hand-written BPTT, and compares it with
+central finite differences and with PyTorch autograd through ``rnnkit.nn`` in float64 (and,
+with ``truncate=K``, truncated BPTT(K) with autograd over per-step detached windows). The
+``rnnkit gradcheck`` command (``rnnkit.commands.gradcheck``) is its front end; its --help
+explains the method. Also here: the torch <-> NumPy weight bridge the reference tests use.
 """
 
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Any
 
 import numpy as np
@@ -49,13 +29,13 @@ from rnnkit.reference import (
 )
 
 __all__ = [
+    "LAYERS",
     "TOLERANCE",
-    "add_arguments",
     "autograd_gradients",
     "build_layer",
+    "check_bptt",
     "layer_params",
     "load_params",
-    "run",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,24 +44,6 @@ TOLERANCE = 1e-6
 LAYERS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell -> rnnkit.nn layer class
 # The small problem's sizes: batch N, input I, hidden H, classes C.
 BATCH, INPUT, HIDDEN, CLASSES = 2, 3, 4, 3
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--cell", required=True, choices=sorted(LAYERS), help="the cell to check")
-    parser.add_argument(
-        "--nonlinearity",
-        choices=["tanh", "relu"],
-        default="tanh",
-        help="the rnn cell's nonlinearity (default: tanh)",
-    )
-    parser.add_argument("--steps", type=int, default=5, help="sequence length T (default: 5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument(
-        "--truncate",
-        type=int,
-        metavar="K",
-        help="also check truncated BPTT(K) against autograd with per-step detaching",
-    )
 
 
 # ---------------------------------------------------------------- torch <-> NumPy weight bridge
@@ -187,7 +149,7 @@ def autograd_gradients(
     return float(loss.detach()), grads
 
 
-# ---------------------------------------------------------------- the command
+# ---------------------------------------------------------------- the check
 def _compare(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: relative_error(reference[name], other[name]) for name in reference}
 
@@ -219,40 +181,69 @@ def _table(title: str, result: dict[str, Any], shapes: dict[str, tuple]) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> dict[str, Any]:
-    if args.steps < 1:
-        raise UserError(f"--steps must be a positive number of time steps, got {args.steps}")
-    if args.truncate is not None and args.truncate < 1:
-        raise UserError(f"--truncate must be a positive number of steps, got {args.truncate}")
-    if args.cell != "rnn" and args.nonlinearity != "tanh":
-        raise UserError(f"--nonlinearity is for --cell rnn only, got it with --cell {args.cell}")
-    cell = make_cell(args.cell, args.nonlinearity)
-    rng = np.random.default_rng(args.seed)
-    problem = random_problem(cell, args.steps, BATCH, INPUT, HIDDEN, CLASSES, rng=rng)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_bptt(
+    *,
+    cell: str,
+    nonlinearity: str = "tanh",
+    steps: int = 5,
+    seed: int = 0,
+    truncate: int | None = None,
+) -> dict[str, Any]:
+    """Compare hand-written BPTT with finite differences and autograd on a random problem.
+
+    ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``nonlinearity`` (``"tanh"`` or ``"relu"``)
+    is for the rnn cell only; ``steps`` is the sequence length T; ``truncate=K`` also checks
+    truncated BPTT(K) against autograd. The problem has batch 2, input 3, hidden 4, 3 classes,
+    float64. Returns the relative error of every tensor under ``"errors"`` (keys
+    ``"numerical"``, ``"autograd"`` and, with ``truncate``, ``"truncated"``), their maxima,
+    ``"ok"`` (every error below ``TOLERANCE``) and the table as text under ``"report"``.
+    """
+    if cell not in LAYERS:
+        raise UserError(f"cell: expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
+    if nonlinearity not in ("tanh", "relu"):
+        raise UserError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+    if cell != "rnn" and nonlinearity != "tanh":
+        raise UserError(
+            f"nonlinearity: expected 'tanh' (the only choice for cell {cell!r}), "
+            f"got {nonlinearity!r}; other nonlinearities are for cell 'rnn'"
+        )
+    if not _is_int(steps) or steps < 1:
+        raise UserError(f"steps: expected a positive number of time steps, got {steps!r}")
+    if not _is_int(seed):
+        raise UserError(f"seed: expected an integer, got {seed!r}")
+    if truncate is not None and (not _is_int(truncate) or truncate < 1):
+        raise UserError(f"truncate: expected None or a positive number of steps, got {truncate!r}")
+    reference = make_cell(cell, nonlinearity)
+    rng = np.random.default_rng(seed)
+    problem = random_problem(reference, steps, BATCH, INPUT, HIDDEN, CLASSES, rng=rng)
     data = (problem.params, problem.x, problem.targets, problem.state0)
 
-    loss, hand = bptt(cell, *data)
+    loss, hand = bptt(reference, *data)
     log.info("finite differences over %d scalars", sum(g.size for g in hand.values()))
-    numeric = numerical_gradients(cell, *data)
-    torch_loss, auto = autograd_gradients(args.cell, problem, args.nonlinearity)
+    numeric = numerical_gradients(reference, *data)
+    torch_loss, auto = autograd_gradients(cell, problem, nonlinearity)
     numerical, autograd = _compare(hand, numeric), _compare(hand, auto)
     errors = {name: {"numerical": numerical[name], "autograd": autograd[name]} for name in hand}
     maxima = {"numerical": max(numerical.values()), "autograd": max(autograd.values())}
     truncated = None
-    if args.truncate is not None:
-        _, hand_k = bptt(cell, *data, truncate=args.truncate)
-        _, auto_k = autograd_gradients(args.cell, problem, args.nonlinearity, args.truncate)
+    if truncate is not None:
+        _, hand_k = bptt(reference, *data, truncate=truncate)
+        _, auto_k = autograd_gradients(cell, problem, nonlinearity, truncate)
         for name, error in _compare(hand_k, auto_k).items():
             errors[name]["truncated"] = error
         truncated = max(e["truncated"] for e in errors.values())
     checked = [*maxima.values(), relative_error(loss, torch_loss)]
     checked += [] if truncated is None else [truncated]
     result = {
-        "cell": args.cell,
-        "nonlinearity": args.nonlinearity if args.cell == "rnn" else None,
-        "steps": args.steps,
-        "seed": args.seed,
-        "truncate": args.truncate,
+        "cell": cell,
+        "nonlinearity": nonlinearity if cell == "rnn" else None,
+        "steps": int(steps),
+        "seed": int(seed),
+        "truncate": None if truncate is None else int(truncate),
         "loss": loss,
         "max_rel_error_numerical": maxima["numerical"],
         "max_rel_error_autograd": maxima["autograd"],
@@ -262,5 +253,5 @@ def run(args) -> dict[str, Any]:
         "ok": all(error < TOLERANCE for error in checked),  # False on NaN too
     }
     shapes = {name: g.shape for name, g in hand.items()}
-    print(_table(cell.name, result, shapes))  # the command's output, not a log message
+    result["report"] = _table(reference.name, result, shapes)
     return result

@@ -1,39 +1,17 @@
-"""Watch gradients vanish (or explode) through time: the norm of dL_T/dh_t for every step t.
+"""Vanishing and exploding gradients: the norm of dL_T/dh_t for every step t.
 
-One recurrent layer reads T random inputs x_t ~ N(0, 1) from h_0 = 0; a softmax head scores
-only the last step, L_T = CE(W_hy h_T + b_y, k_T). Backpropagation through time gives
-
-    dL_T/dh_t = dL_T/dh_T · J_T J_{T-1} ⋯ J_{t+1},    J_j = ∂s_j/∂s_{j-1}  (the step Jacobian)
-
-so ‖dL_T/dh_t‖ shows how much of the error at step T still reaches step t, i.e. how far back
-the network can learn a dependency. For the Elman RNN J_j = diag(tanh'(a_j)) W_hh: when its
-norm is below 1 the product shrinks geometrically and the gradient vanishes; far above 1 it
-explodes (Bengio, Simard & Frasconi 1994; Pascanu et al. 2013). The LSTM's cell path multiplies
-by the forget gate instead, J_j^{c→c} ≈ diag(f_j), and the GRU's by its update gate z_j: gates
-near 1 carry the gradient across many steps (Hochreiter & Schmidhuber 1997).
-
-The layer is built by rnnkit.nn with the chosen --init (default: torch.nn's U(-1/√H, 1/√H)) and
-its weights copied to the NumPy reference, which computes the gradients by hand. For the LSTM
-the forget-gate bias defaults to 1 (Gers et al. 2000; Jozefowicz et al. 2015; Keras'
-unit_forget_bias), so f starts near σ(1) ≈ 0.73. With the defaults (T = 100, H = 32, seed 0)
-about 1e-27 of the tanh RNN's gradient reaches step 1, 1e-9 of the LSTM's and 1e-21 of the
-GRU's; with --forget-bias none (torch's random bias, f ≈ σ(0) = 0.5) the LSTM keeps only
-1e-21, and with --forget-bias 3 (f ≈ 0.95) about 1e-2. Try also --init orthogonal, the IRNN
-of Le et al. (2015) with --cell rnn --nonlinearity relu --init identity, and an exploding
-gradient with --cell rnn --nonlinearity relu --init kaiming --steps 300.
-
-Prints a table (every k-th step; the JSON object has all T norms under "grad_norms", from t = 1
-to t = T) and, with --out, draws the norms on a log scale (needs matplotlib: rnnkit[plot]).
-
-Examples:
-  rnnkit gradients --cell rnn --steps 100 --out rnn.png
-  rnnkit gradients --cell lstm --steps 100 --forget-bias 3 --json
+``gradient_report(cell=...)`` builds one recurrent layer with ``rnnkit.nn``'s initialisation,
+copies its weights to the NumPy reference, feeds it T random inputs, scores only the last step
+and computes ‖dL_T/dh_t‖ for t = 1..T by hand-written BPTT; ``plot_norms`` draws them on a log
+scale. The ``rnnkit gradients`` command (``rnnkit.commands.gradients``) is its front end; its
+--help explains what the curves show.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from typing import Any
 
@@ -44,47 +22,12 @@ from rnnkit.errors import UserError
 from rnnkit.reference import last_step_grad_norms, make_cell, random_problem
 from rnnkit.tasks.gradcheck import LAYERS, build_layer, layer_params
 
-__all__ = ["add_arguments", "gradient_norms", "plot_norms", "run"]
+__all__ = ["gradient_norms", "gradient_report", "plot_norms"]
 
 log = logging.getLogger(__name__)
 
 NUM_CLASSES = 10
 TABLE_ROWS = 20  # at most about this many rows in the printed table
-
-
-def _forget_bias(text: str) -> float | None:
-    if text.lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise UserError(f"--forget-bias must be a number or 'none', got {text!r}") from None
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--cell", required=True, choices=sorted(LAYERS), help="the cell")
-    parser.add_argument(
-        "--nonlinearity", choices=["tanh", "relu"], default="tanh", help="rnn only (default: tanh)"
-    )
-    parser.add_argument("--steps", type=int, default=100, help="sequence length T (default: 100)")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size H (default: 32)")
-    parser.add_argument("--input-size", type=int, default=8, help="input size I (default: 8)")
-    parser.add_argument(
-        "--init",
-        default=None,
-        help="rnnkit.nn initialisation scheme: orthogonal, identity, xavier_uniform "
-        "(glorot_uniform), xavier_normal (glorot_normal), kaiming (he), lecun, uniform, normal, "
-        "zeros (default: torch.nn's U(-1/√H, 1/√H))",
-    )
-    parser.add_argument(
-        "--forget-bias",
-        type=str,
-        default="1",
-        metavar="B",
-        help="LSTM forget-gate bias, or 'none' for torch's random bias (default: 1)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", metavar="PNG", help="also draw the norms into this PNG file")
 
 
 def gradient_norms(
@@ -125,6 +68,13 @@ def gradient_norms(
     )
 
 
+def _check_plot_path(path: Any) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise UserError(f"plot: expected None or a PNG file path, got {path!r}")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise UserError(f"plot: expected a path in an existing directory, got {str(path)!r}")
+
+
 def plot_norms(norms: np.ndarray, path: str, title: str) -> None:
     """Draw ‖dL_T/dh_t‖ against t on a log scale into a PNG file (written atomically)."""
     try:
@@ -134,9 +84,7 @@ def plot_norms(norms: np.ndarray, path: str, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise UserError("plotting needs matplotlib: install rnnkit[plot]") from None
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UserError(f"--out must be in an existing directory, got {path!r}")
+    _check_plot_path(path)
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = np.arange(1, len(norms) + 1)  # (T,)
     ax.semilogy(steps, np.where(norms > 0, norms, np.nan), marker=".", markersize=3)
@@ -162,52 +110,85 @@ def _table(norms: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> dict[str, Any]:
-    sizes = [("--steps", args.steps), ("--hidden", args.hidden), ("--input-size", args.input_size)]
-    for option, value in sizes:
-        if value < 1:
-            raise UserError(f"{option} must be a positive integer, got {value}")
-    if args.cell != "rnn" and args.nonlinearity != "tanh":
-        raise UserError(f"--nonlinearity is for --cell rnn only, got it with --cell {args.cell}")
-    forget_bias = _forget_bias(args.forget_bias) if args.cell == "lstm" else None
-    norms = gradient_norms(
-        args.cell,
-        args.steps,
-        args.hidden,
-        args.input_size,
-        args.nonlinearity,
-        args.init,
-        forget_bias,
-        args.seed,
-    )
-    name = f"rnn ({args.nonlinearity})" if args.cell == "rnn" else args.cell
-    settings = f"init={args.init or 'torch default'}"
-    if args.cell == "lstm":
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def gradient_report(
+    *,
+    cell: str,
+    nonlinearity: str = "tanh",
+    steps: int = 100,
+    hidden: int = 32,
+    input_size: int = 8,
+    init: str | None = None,
+    forget_bias: float | None = 1.0,
+    seed: int = 0,
+    plot: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """‖dL_T/dh_t‖ for t = 1..T of a freshly initialised layer, as a table and a result dict.
+
+    ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``nonlinearity`` (``"tanh"``/``"relu"``) is
+    for the rnn cell only; ``init`` names an ``rnnkit.nn`` initialisation scheme (None: torch.nn's
+    default); ``forget_bias`` is the LSTM's forget-gate bias (None: torch's random bias; ignored
+    for the other cells); ``plot`` is a PNG file to draw the norms into (needs matplotlib).
+    Returns ``"grad_norms"`` (T values from t = 1 to T; None where a norm overflowed),
+    ``"ratio_first_last"``, ``"decay_per_step"``, the settings, and the table under ``"report"``.
+    """
+    if cell not in LAYERS:
+        raise UserError(f"cell: expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
+    if nonlinearity not in ("tanh", "relu"):
+        raise UserError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+    if cell != "rnn" and nonlinearity != "tanh":
+        raise UserError(
+            f"nonlinearity: expected 'tanh' (the only choice for cell {cell!r}), "
+            f"got {nonlinearity!r}; other nonlinearities are for cell 'rnn'"
+        )
+    for name, value in (("steps", steps), ("hidden", hidden), ("input_size", input_size)):
+        if not _is_int(value) or value < 1:
+            raise UserError(f"{name}: expected a positive integer, got {value!r}")
+    if init is not None and not isinstance(init, str):
+        raise UserError(f"init: expected None or the name of a scheme, got {init!r}")
+    if cell != "lstm":
+        forget_bias = None  # only the LSTM has a forget gate
+    elif forget_bias is not None:
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real):
+            raise UserError(f"forget_bias: expected a number or None, got {forget_bias!r}")
+        forget_bias = float(forget_bias)
+    if not _is_int(seed):
+        raise UserError(f"seed: expected an integer, got {seed!r}")
+    if plot is not None:
+        _check_plot_path(plot)  # before the work, not after it
+        plot = os.fspath(plot)
+    norms = gradient_norms(cell, steps, hidden, input_size, nonlinearity, init, forget_bias, seed)
+    name = f"rnn ({nonlinearity})" if cell == "rnn" else cell
+    settings = f"init={init or 'torch default'}"
+    if cell == "lstm":
         settings += f", forget bias {forget_bias if forget_bias is not None else 'torch default'}"
     finite = bool(np.isfinite(norms).all())
     ratio = float(norms[0] / norms[-1]) if finite and norms[-1] > 0 else None
-    per_step = ratio ** (1 / (args.steps - 1)) if ratio and args.steps > 1 else None
-    print(f"gradients: {name}, T={args.steps}, H={args.hidden}, I={args.input_size}, {settings}")
-    print(_table(norms))  # the command's output, not a log message
+    per_step = ratio ** (1 / (steps - 1)) if ratio and steps > 1 else None
+    lines = [f"gradients: {name}, T={steps}, H={hidden}, I={input_size}, {settings}", _table(norms)]
     if ratio is not None:
         change = f" (×{per_step:.3g} per step)" if per_step else ""
-        print(f"||dL_T/dh_1|| / ||dL_T/dh_T|| = {ratio:.3e}{change}")
+        lines.append(f"||dL_T/dh_1|| / ||dL_T/dh_T|| = {ratio:.3e}{change}")
     if not finite:
         log.warning("some gradient norms overflowed: the gradient explodes")
-    if args.out:
-        plot_norms(norms, args.out, f"{name}, T={args.steps}, H={args.hidden}, {settings}")
-        log.info("wrote %s", args.out)
+    if plot is not None:
+        plot_norms(norms, plot, f"{name}, T={steps}, H={hidden}, {settings}")
+        log.info("wrote %s", plot)
     return {
-        "cell": args.cell,
-        "nonlinearity": args.nonlinearity if args.cell == "rnn" else None,
-        "steps": args.steps,
-        "hidden": args.hidden,
-        "input_size": args.input_size,
-        "init": args.init,
+        "cell": cell,
+        "nonlinearity": nonlinearity if cell == "rnn" else None,
+        "steps": int(steps),
+        "hidden": int(hidden),
+        "input_size": int(input_size),
+        "init": init,
         "forget_bias": forget_bias,
-        "seed": args.seed,
+        "seed": int(seed),
         "grad_norms": [float(n) if math.isfinite(n) else None for n in norms],
         "ratio_first_last": ratio,
         "decay_per_step": per_step,
-        "plot": args.out,
+        "plot": plot,
+        "report": "\n".join(lines),
     }

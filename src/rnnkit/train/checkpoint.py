@@ -253,6 +253,11 @@ def _resolve(directory: str | Path) -> Path:
     if not (path / CONFIG_FILE).is_file():
         best = resolve_directory(path / BEST)
         path = best if (best / CONFIG_FILE).is_file() else resolve_directory(path)
+    if not path.exists() and Path(directory).name == LAST and Path(directory).parent.is_dir():
+        raise UserError(
+            f"nothing to resume in {Path(directory).parent}: no epoch finished before it "
+            "stopped; train again without resume"
+        )
     if not path.exists():
         raise UserError(
             f"checkpoint directory {directory} does not exist; expected a training run's output "

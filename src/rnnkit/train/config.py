@@ -1,10 +1,10 @@
 """``TrainConfig``: every setting of the training loop, as one plain dataclass.
 
 A config is built in code (``TrainConfig(lr=0.01)``), from a JSON-like dict
-(``TrainConfig.from_dict(d)``, used for command-line overrides and for ``config.json``), and
-written back with ``to_dict()``. An unknown key, a value of the wrong type or a value out of range
-raises ``UserError`` with "expected X, got Y" wording, so a typo never silently trains with a
-default.
+(``TrainConfig.from_dict(d)``, used for ``config.json``), from command-line options generated from
+its fields, and written back with ``to_dict()``. An unknown key, a value of the wrong type or a
+value out of range raises ``UserError`` with "expected X, got Y" wording (see
+:mod:`rnnkit.settings`), so a typo never silently trains with a default.
 
 Regularisation has two distinct knobs, on purpose:
 
@@ -18,15 +18,11 @@ Regularisation has two distinct knobs, on purpose:
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rnnkit.errors import UserError
+from rnnkit.settings import Settings, check_setting
 from rnnkit.train.optimizers import OPTIMIZERS
 from rnnkit.train.schedules import SCHEDULES
 
@@ -36,7 +32,7 @@ PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """Settings of ``Trainer``; see the module docstring for L1/L2 versus ``weight_decay``.
 
     Args:
@@ -109,128 +105,39 @@ class TrainConfig:
     plot: bool = True
     precision: str = "fp32"
 
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for field in dataclasses.fields(self):
-            value = _coerce(field.name, getattr(self, field.name), hints[field.name])
-            setattr(self, field.name, value)
-        self._check_values()
+    KIND: ClassVar[str] = "training setting"
+    CHOICES: ClassVar[dict[str, Any]] = {
+        "optimizer": OPTIMIZERS,
+        "lr_schedule": SCHEDULES,
+        "mode": ("min", "max"),
+        "precision": PRECISIONS,
+    }
+    RANGES: ClassVar[dict[str, str]] = {
+        "epochs": "[1, inf)",
+        "lr": "(0, inf)",
+        "weight_decay": "[0, inf)",
+        "momentum": "[0, inf)",
+        "betas": "[0, 1)",
+        "eps": "(0, inf)",
+        "clip_norm": "(0, inf)",
+        "clip_value": "(0, inf)",
+        "max_time_minutes": "(0, inf)",
+        "lr_gamma": "(0, inf)",
+        "l1": "[0, inf)",
+        "l2": "[0, inf)",
+        "lr_min": "[0, inf)",
+        "min_delta": "[0, inf)",
+        "lr_step_size": "[1, inf)",
+        "lr_patience": "[0, inf)",
+        "warmup_steps": "[0, inf)",
+        "log_every": "[0, inf)",
+        "patience": "[1, inf)",
+    }
 
-    def _check_values(self) -> None:
-        _check(self.epochs >= 1, "epochs must be at least 1", self.epochs)
-        _check(self.lr > 0, "lr must be positive", self.lr)
-        _check(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
-        _check(self.momentum >= 0, "momentum must be >= 0", self.momentum)
-        _check(all(0 <= b < 1 for b in self.betas), "betas must lie in [0, 1)", self.betas)
-        _check(self.eps > 0, "eps must be positive", self.eps)
-        for name in ("clip_norm", "clip_value", "max_time_minutes", "lr_gamma"):
-            value = getattr(self, name)
-            _check(value is None or value > 0, f"{name} must be positive or null", value)
-        for name in ("l1", "l2", "lr_min", "min_delta"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0", getattr(self, name))
-        _check(self.lr_step_size >= 1, "lr_step_size must be at least 1", self.lr_step_size)
-        _check(self.lr_patience >= 0, "lr_patience must be >= 0", self.lr_patience)
-        _check(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
-        _check(self.log_every >= 0, "log_every must be >= 0", self.log_every)
-        _check(
-            self.patience is None or self.patience >= 1,
-            "patience must be at least 1 or null",
-            self.patience,
-        )
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
-        _check_choice("mode", self.mode, ("min", "max"))
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check(bool(self.monitor), "monitor must name a history column", self.monitor)
+    def check(self) -> None:
+        check_setting(bool(self.monitor), "monitor must name a history column", self.monitor)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise UserError(
                 "nesterov needs optimizer='sgd' and momentum > 0, "
                 f"got optimizer={self.optimizer!r}, momentum={self.momentum}"
             )
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """Build a config from a JSON-like dict; unknown keys and wrong types raise UserError."""
-        if not isinstance(values, Mapping):
-            raise UserError(f"training settings must be a mapping, got {type(values).__name__}")
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = [key for key in values if key not in known]
-        if unknown:
-            key = unknown[0]
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(
-                f"unknown training setting {key!r}{hint}; expected one of: {', '.join(known)}"
-            )
-        return cls(**dict(values))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists) that ``from_dict`` reads back."""
-        out = dataclasses.asdict(self)
-        out["betas"] = list(self.betas)
-        return out
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some settings changed, checked like a new config."""
-        return TrainConfig.from_dict({**self.to_dict(), **changes})
-
-
-def _check(ok: bool, message: str, value: Any) -> None:
-    if not ok:
-        raise UserError(f"{message}, got {value!r}")
-
-
-def _check_choice(name: str, value: str, choices: Any) -> None:
-    if value not in choices:
-        raise UserError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
-
-
-def _coerce(name: str, value: Any, annotation: Any) -> Any:
-    """Check ``value`` against a field annotation; ints are accepted (and converted) for floats.
-
-    Handles the annotations TrainConfig uses: bool, int, float, str, ``X | None`` and
-    ``tuple[float, float]``. A bool is never accepted as a number.
-    """
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(annotation)
-        if value is None and type(None) in args:
-            return None
-        inner = [arg for arg in args if arg is not type(None)]
-        if len(inner) == 1:
-            try:
-                return _coerce(name, value, inner[0])
-            except UserError:
-                pass
-        raise _type_error(name, annotation, value)
-    if origin is tuple:
-        args = typing.get_args(annotation)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise _type_error(name, annotation, value)
-        return tuple(_coerce(name, item, arg) for item, arg in zip(value, args, strict=True))
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _type_error(name, annotation, value)
-        return float(value)
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _type_error(name, annotation, value)
-        return value
-    if annotation in (bool, str):
-        if not isinstance(value, annotation):
-            raise _type_error(name, annotation, value)
-        return value
-    raise TypeError(f"TrainConfig field {name!r} has an unsupported annotation {annotation!r}")
-
-
-def _type_error(name: str, annotation: Any, value: Any) -> UserError:
-    return UserError(
-        f"training setting {name!r} expected {_type_name(annotation)}, "
-        f"got {type(value).__name__} {value!r}"
-    )

@@ -2,8 +2,10 @@
 
 A row holds ``epoch``, ``train_loss`` and the other ``train_<metric>`` columns, ``val_loss`` and
 the ``val_<metric>`` columns, ``lr`` (the scheduled rate used during the epoch), ``time_s`` (train
-plus validation time) and ``batches`` (optimizer steps in the epoch: fewer than the loader's length
-when a time budget or a stop request ended the epoch early).
+plus validation time), ``batches`` (optimizer steps in the epoch) and ``partial`` (1 when a time
+budget or a stop request ended the epoch before the end of its data, else 0).
+
+``curves.png`` draws partial epochs as hollow markers and marks the kept (best) epoch.
 
 The plot is drawn with matplotlib's object API (``Figure`` and its Agg canvas) imported lazily,
 so it neither slows the import of rnnkit nor switches the backend of a user's notebook; without
@@ -24,7 +26,7 @@ __all__ = ["History", "render_curves"]
 
 logger = logging.getLogger(__name__)
 
-_NOT_PLOTTED = {"epoch", "lr", "time_s", "batches"}
+_NOT_PLOTTED = {"epoch", "lr", "time_s", "batches", "partial"}
 
 
 class History:
@@ -101,8 +103,9 @@ def _panels(columns: list[str]) -> list[tuple[str, list[str]]]:
     return list(panels.items())
 
 
-def render_curves(history: History) -> bytes | None:
-    """``curves.png`` as bytes: one panel per metric, train and validation per epoch.
+def render_curves(history: History, best_epoch: int | None = None) -> bytes | None:
+    """``curves.png`` as bytes: one panel per metric, train and validation per epoch; partial
+    epochs hollow, ``best_epoch`` (the kept one) marked with a dashed line.
 
     Returns None (and logs why) when matplotlib is not installed or there is nothing to draw.
     """
@@ -117,6 +120,8 @@ def render_curves(history: History) -> bytes | None:
     if not panels:
         return None
     epochs = history.column("epoch")
+    partial = {e for e, p in zip(epochs, history.column("partial"), strict=True) if p}
+    few = len(epochs) <= 3  # big markers and integer ticks, so one or two epochs read clearly
     fig = Figure(figsize=(5 * len(panels), 3.8), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (metric, columns) in zip(axes, panels, strict=True):
@@ -128,7 +133,18 @@ def render_curves(history: History) -> bytes | None:
             ]
             if points:
                 xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o", markersize=3, label=column)
+                (line,) = ax.plot(xs, ys, marker="o", markersize=7 if few else 3, label=column)
+                cut = [(x, y) for x, y in points if x in partial]
+                if cut:
+                    ax.plot(*zip(*cut, strict=True), "o", markersize=9 if few else 6,
+                            markerfacecolor="white", color=line.get_color())  # fmt: skip
+        if best_epoch:
+            ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label="kept epoch")
+        if partial:
+            ax.plot([], [], "o", color="gray", markerfacecolor="white", label="partial epoch")
+        if few:
+            ax.set_xticks(epochs)
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.set_title(metric)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

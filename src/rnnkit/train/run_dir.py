@@ -15,6 +15,7 @@ is written before ``last/``, so ``last/`` never records a best epoch that ``best
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from rnnkit.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    remove_temporaries,
     resolve_directory,
 )
 from rnnkit.errors import UserError
@@ -41,6 +43,8 @@ from rnnkit.train.history import History, render_curves
 
 __all__ = ["REPORTS", "RunDirectory"]
 
+logger = logging.getLogger(__name__)
+
 REPORTS = ("history.csv", "curves.png", "metrics.json")  # run-wide, beside best/ and last/
 
 
@@ -55,28 +59,38 @@ class RunDirectory:
     def __str__(self) -> str:
         return str(self.path)
 
+    def holds_run(self) -> bool:
+        return any(resolve_directory(p).exists() for p in (self.best, self.last))
+
+    def refusal(self) -> str:
+        return (
+            f"{self.path} already holds a training run; expected a new folder: resume it "
+            "(--resume DIR, or fit(..., resume=True)), replace it (--overwrite, overwrite=True), "
+            "or choose another output folder"
+        )
+
     def prepare_fresh(self, overwrite: bool) -> None:
         """Refuse a folder that holds a run (unless ``overwrite``: then delete its checkpoints)."""
-        found = [resolve_directory(p) for p in (self.best, self.last)]
-        if any(p.exists() for p in found) and not overwrite:
-            raise UserError(
-                f"{self.path} already holds a training run; expected a new folder: pass "
-                "resume=True (--resume) to continue it, overwrite=True to replace it, "
-                "or choose another output folder"
-            )
-        for path in found:
+        if self.holds_run() and not overwrite:
+            raise UserError(self.refusal())
+        for path in (resolve_directory(p) for p in (self.best, self.last)):
             shutil.rmtree(path, ignore_errors=True)
         for name in REPORTS:
             (self.path / name).unlink(missing_ok=True)
 
     def load_last(self) -> Checkpoint:
         """The resumable checkpoint, with its training state."""
-        if not resolve_directory(self.last).is_dir():
+        if not self.path.is_dir():
             raise UserError(
                 f"nothing to resume: {self.last} is missing; expected the folder a run with this "
                 "output folder writes when it starts. Train without resume to start afresh"
             )
         return load_checkpoint(self.last, training_state=True)
+
+    def remove_debris(self) -> None:
+        """Delete the temporary files and folders of writes killed mid-way (before resuming)."""
+        for path in remove_temporaries(self.path):
+            logger.info("removed %s, left by an interrupted write", path)
 
     def save(
         self,
@@ -92,7 +106,7 @@ class RunDirectory:
         plot: bool = True,
     ) -> None:
         """Write ``best/`` (when ``improved``), then ``last/``, then the run-wide reports."""
-        curves = render_curves(history) if plot else None
+        curves = render_curves(history, summary.get("best_epoch")) if plot else None
         common = dict(artifacts=artifacts, history=history, curves_png=curves, metrics=metrics)
         if improved:
             save_checkpoint(self.best, model, config, **common)

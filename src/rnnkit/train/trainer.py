@@ -12,11 +12,12 @@ weights, optimizer, schedule, history, early-stopping counters and the random-nu
 continues with the next epoch, so finished epochs are never lost and the result equals an
 uninterrupted run's. For that the trainer restores the random state captured at the end of each
 training pass at the start of the next epoch, in every run: whatever evaluation and callbacks
-draw in between changes neither training nor its resumption. Resume happens at epoch boundaries:
-an epoch cut short by Ctrl-C is done again from its start (the batch order and carried state of
-a half-done epoch are not restorable in general); an epoch cut short by the time budget has been
-evaluated and saved like any other and is not repeated. The time budget counts per ``fit`` call,
-so a resumed run gets a fresh one.
+draw in between changes neither training nor its resumption; and it tells a training sampler
+with ``set_epoch`` the epoch before each pass, so the batch order is a function of the epoch.
+Resume happens at epoch boundaries: an epoch cut short by Ctrl-C is done again from its start
+(the batch order and carried state of a half-done epoch are not restorable in general); an epoch
+cut short by the time budget has been evaluated and saved like any other and is not repeated.
+The time budget counts per ``fit`` call, so a resumed run gets a fresh one.
 
 Ctrl-C (KeyboardInterrupt) leaves ``last/`` at the last finished epoch, logs how to resume and
 re-raises. A non-finite loss or gradient norm raises ``NonFiniteLossError`` (a ``UserError``)
@@ -46,7 +47,7 @@ from rnnkit.errors import UserError
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_model_state
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.device import fast_bf16, move_to_device, resolve_device
+from rnnkit.train.device import move_to_device, resolve_device, use_bf16
 from rnnkit.train.history import History
 from rnnkit.train.metrics import WeightedMeans
 from rnnkit.train.monitor import MetricMonitor
@@ -106,7 +107,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.device = resolve_device(device)
         precision = self.config.precision
-        self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16(self.device))
+        self.bf16 = use_bf16(precision, self.device, model)  # UserError where bf16 cannot run
         self.checkpoint_config = dict(checkpoint_config or {})
         self.artifacts = artifacts
         self.optimizer: torch.optim.Optimizer | None = None
@@ -165,7 +166,9 @@ class Trainer:
     @property
     def _show_progress(self) -> bool:
         progress = self.config.progress
-        return sys.stderr.isatty() if progress is None else progress
+        if progress is None:  # a terminal, or a notebook (tqdm.auto draws a widget there)
+            return sys.stderr.isatty() or "ipykernel" in sys.modules
+        return progress
 
     def _out_of_time(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -238,11 +241,13 @@ class Trainer:
             metrics = self.evaluate(val_batches, desc=f"validate {epoch}")
             row.update({f"val_{k}": v for k, v in metrics.items()})
             self._call("on_evaluate", epoch, metrics)
-        row.update(lr=lr, time_s=time.monotonic() - start, batches=batches)
+        total = len(train_batches) if hasattr(train_batches, "__len__") else None
+        partial = int(total is not None and batches < total)  # a time budget or stop cut it
+        row.update(lr=lr, time_s=time.monotonic() - start, batches=batches, partial=partial)
         if c.monitor not in row:
             raise UserError(
                 f"monitor={c.monitor!r} is not a history column; expected one of: "
-                f"{', '.join(k for k in row if k not in ('epoch', 'batches'))}"
+                f"{', '.join(k for k in row if k not in ('epoch', 'batches', 'partial'))}"
             )
         self.epoch = epoch
         self.elapsed_s += row["time_s"]
@@ -255,8 +260,14 @@ class Trainer:
         self._call("on_epoch_end", epoch, row)
 
     def run_epoch(self, train_batches: Iterable[Any], epoch: int) -> tuple[dict[str, float], int]:
-        """One pass over ``train_batches``; returns the epoch's metrics and the batches done."""
+        """One pass over ``train_batches``; returns the epoch's metrics and the batches done.
+
+        A sampler with ``set_epoch`` (``BucketBatchSampler``, ``DistributedSampler``) is told the
+        epoch first (counted from 0, as they count), so its order depends on the epoch only and a
+        resumed epoch gets the order of an uninterrupted run's.
+        """
         c = self.config
+        _set_sampler_epoch(train_batches, epoch - 1)
         self.model.train()
         start_epoch = getattr(self.objective, "start_epoch", None)
         if start_epoch is not None:
@@ -382,6 +393,7 @@ class Trainer:
         if self.run_dir is None:
             raise UserError("resume needs out_dir: the output folder of the run to continue")
         ckpt = self.run_dir.load_last()
+        self.run_dir.remove_debris()
         self._check_resumed_settings(ckpt.config.get("train", {}), ckpt.path)
         load_model_state(self.model, ckpt.state_dict)
         self._reset_counters()
@@ -486,12 +498,14 @@ class Trainer:
         return message
 
     def _log_epoch(self, row: dict[str, Any], improved: bool) -> None:
-        shown = {k: v for k, v in row.items() if k not in ("epoch", "batches")}
+        shown = {k: v for k, v in row.items() if k not in ("epoch", "batches", "partial")}
+        cut = f"  (partial: {row['batches']} batches)" if row.get("partial") else ""
         logger.info(
-            "epoch %d/%d  %s%s",
+            "epoch %d/%d  %s%s%s",
             row["epoch"],
             self.config.epochs,
             _format(shown),
+            cut,
             "  (best)" if improved else "",
         )
 
@@ -506,9 +520,11 @@ class Trainer:
                 m.best_epoch,
             )
         elif self.stop_reason == "time budget":
+            minutes = c.max_time_minutes
             logger.info(
-                "time budget of %g minutes spent: stopped after epoch %d",
-                c.max_time_minutes,
+                "time budget of %g minute%s spent: stopped after epoch %d",
+                minutes,
+                "" if minutes == 1 else "s",
                 self.epoch,
             )
         elif self.stop_reason != "completed":
@@ -528,6 +544,19 @@ class Trainer:
             self._saved_epoch,
             self.run_dir,
         )
+
+
+def _set_sampler_epoch(batches: Iterable[Any], epoch: int) -> None:
+    """Call ``set_epoch(epoch)`` on ``batches`` or its (batch) sampler, where there is one."""
+    for owner in (
+        batches,
+        getattr(batches, "batch_sampler", None),
+        getattr(batches, "sampler", None),
+    ):
+        set_epoch = getattr(owner, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
+            return
 
 
 def _format(values: Mapping[str, Any]) -> str:

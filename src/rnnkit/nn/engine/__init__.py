@@ -1,19 +1,20 @@
 """Execution engines behind ``rnnkit.nn``'s layers, chosen with the layers' ``backend=`` option.
 
-- ``reference``: the plain time loop over the step equations of ``rnnkit.nn.functional``, autograd
-  doing the BPTT: the definition every faster engine is tested against;
+- ``loop``: the plain time loop over the step equations of ``rnnkit.nn.functional``, autograd
+  doing the BPTT: the definition every faster engine is tested against (:mod:`.loop`; called
+  ``reference`` before, a name still accepted with a DeprecationWarning);
 - ``fused``: BPTT by hand, one matrix product per step and fused gate math (:mod:`.fused`);
   covers every option;
 - ``torch``: torch's own kernels (cuDNN, oneDNN) for the configurations torch.nn has
   (:mod:`.native`);
 - ``auto``: the fastest of these for the configuration (:mod:`.select`).
 
-``reference`` and ``fused`` run one layer in one direction (``run_direction``); the layers stack
+``loop`` and ``fused`` run one layer in one direction (``run_direction``); the layers stack
 them. ``torch`` runs the whole stack.
 """
 
-from rnnkit.nn.engine import fused, reference
-from rnnkit.nn.engine.reference import reverse_padded, run_direction
+from rnnkit.nn.engine import fused, loop
+from rnnkit.nn.engine.loop import reverse_padded, run_direction
 from rnnkit.nn.engine.select import BACKENDS, check_backend, choose_backend
 
 __all__ = [
@@ -26,4 +27,4 @@ __all__ = [
 ]
 
 # The engines that run one layer in one direction, by backend name.
-DIRECTION_ENGINES = {"reference": reference.run_direction, "fused": fused.run_direction}
+DIRECTION_ENGINES = {"loop": loop.run_direction, "fused": fused.run_direction}

@@ -1,6 +1,6 @@
 """The fused engine: BPTT written out by hand, so each time step costs one matrix product.
 
-Forward, for one layer in one direction (the layers stack them as with the reference engine)::
+Forward, for one layer in one direction (the layers stack them as with the loop engine)::
 
     gi = [LN](X W_ih^T) + b_ih                      all L steps in one product      (L, N, G*H)
     for t = 1..L:   gh_t = [LN]((h_{t-1} ⊙ m) W_hh^T)                              (N, G*H)
@@ -18,7 +18,7 @@ The biases are added inside the kernels (``b = b_ih + b_hh``; the GRU keeps them
 
 The recurrent products use oneDNN with prepacked weights (:mod:`.matmul`), the pointwise math
 the C kernels of :mod:`.kernels`. It covers every option of the layers: variable lengths (a
-sequence's state freezes after its last step and its outputs are zero, as the reference engine
+sequence's state freezes after its last step and its outputs are zero, as the loop engine
 does), reverse direction, variational recurrent dropout ``m``, layer norm (on ``W_ih x`` in
 one C pass over the whole sequence each way, :class:`GateLayerNorm`; per gate block on
 ``W_hh h`` and on the LSTM cell state inside the LSTM's C kernel, as PyTorch ops per step for
@@ -26,7 +26,7 @@ the GRU and RNN), LSTM projections, and bfloat16 autocast (matrix products in bf
 gate math in float32; for plain cells the kernels read ``W_hh h`` in bfloat16 and write the
 bfloat16 copies of ``h_t`` and of the gate gradients that the next products read; a batch of one
 or two stays float32, where bfloat16 gains nothing). Without the C kernels the same math runs as
-PyTorch ops; no option falls back to the reference engine.
+PyTorch ops; no option falls back to the loop engine.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from torch import Tensor
 
 from rnnkit.nn import functional
 from rnnkit.nn.engine import kernels, workspace
+from rnnkit.nn.engine.loop import reverse_padded
 from rnnkit.nn.engine.matmul import (
     MKL_MAX_ROWS,
     Linear,
@@ -43,7 +44,6 @@ from rnnkit.nn.engine.matmul import (
     autocast_dtype,
     weight_gradient,
 )
-from rnnkit.nn.engine.reference import reverse_padded
 from rnnkit.nn.functional import GATES, StepWeights, gate_layer_norm
 
 __all__ = ["FusedGRU", "FusedLSTM", "FusedRNN", "run_direction"]
@@ -58,7 +58,7 @@ def run_direction(
     reverse: bool = False,
     recurrent_mask: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run one layer in one direction; same contract as the reference engine's."""
+    """Run one layer in one direction; same contract as the loop engine's."""
     # The matrix products' dtype when autocast lowers them, else None.
     compute = autocast_dtype(x.device.type) if x.dtype == torch.float32 else None
     if compute is not None and x.shape[1] <= MKL_MAX_ROWS:

@@ -5,18 +5,32 @@ machine's peak on AMD processors, while oneDNN (shipped inside PyTorch) reaches 
 reachable through ``torch.ops.mkldnn._linear_pointwise`` with a weight prepacked by
 ``torch.ops.mkldnn._reorder_linear_weight``: :class:`Linear` uses it for float32 and bfloat16 on
 CPU and falls back to ``torch.mm`` elsewhere (float64, CUDA, builds without oneDNN).
+
+oneDNN runs bfloat16 only on CPUs with AVX-512 (BW, VL, DQ), AVX-NE-CONVERT or AMX; elsewhere
+(an AVX2-only AMD EPYC Zen 3, say) creating its bf16 primitive raises RuntimeError, while
+``torch.mm`` in bf16 still works there (emulated, 4-7x slower than float32). Whether oneDNN's
+bf16 product works is probed once (:func:`onednn_bfloat16`); where it does not, bf16 products go
+to ``torch.mm``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import Tensor
 
 from rnnkit.nn.engine import workspace
 
-__all__ = ["Linear", "Projection", "autocast_dtype", "onednn_available", "weight_gradient"]
+__all__ = [
+    "Linear",
+    "Projection",
+    "autocast_dtype",
+    "onednn_available",
+    "onednn_bfloat16",
+    "weight_gradient",
+]
 
-_ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 # Matrix-vector products (a batch of one or two) and products with a small weight (a 256 x 256
 # Elman RNN's) finish sooner through torch.mm: oneDNN's call costs ~15 us before any arithmetic.
 MKL_MAX_ROWS = 2
@@ -55,8 +69,27 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
     return None
 
 
+@functools.cache
+def onednn_bfloat16() -> bool:
+    """Whether oneDNN's linear runs bfloat16 on this CPU, prepacked weight or not (probed once:
+    its bf16 primitive needs AVX-512 BW/VL/DQ, AVX-NE-CONVERT or AMX)."""
+    if not _ONEDNN:
+        return False
+    x = torch.ones(4, 8, dtype=torch.bfloat16)
+    w = torch.ones(16, 8, dtype=torch.bfloat16)
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, x.shape[0])
+        _LINEAR(x, packed, None, "none", [], "")
+        _LINEAR(x.t(), x.t(), None, "none", [], "")  # unpacked and transposed: weight_gradient
+    except RuntimeError:
+        return False
+    return True
+
+
 def _use_onednn(t: Tensor) -> bool:
-    return _ONEDNN and t.device.type == "cpu" and t.dtype in _ONEDNN_DTYPES
+    if not _ONEDNN or t.device.type != "cpu":
+        return False
+    return t.dtype == torch.float32 or (t.dtype == torch.bfloat16 and onednn_bfloat16())
 
 
 class Linear:

@@ -4,9 +4,17 @@
 CUDA, oneDNN (LSTM) or ATen's C++ loop (GRU, RNN) on CPU. They take the module's own weights,
 since rnnkit's parameter names, shapes and gate order are torch.nn's. They know nothing of the
 options torch.nn lacks, so a module with any of those cannot use this backend.
+
+Under CPU bfloat16 autocast, torch's LSTM goes to oneDNN's bf16 LSTM even on CPUs that oneDNN
+cannot run bf16 on (no AVX-512, AVX-NE-CONVERT or AMX: an AVX2 AMD EPYC, say), where it raises
+RuntimeError, also from ``torch.nn.LSTM`` itself (torch 2.13). Where a probe finds it failing
+(:func:`onednn_bfloat16_lstm`), this backend does autocast's casts itself and runs torch's
+generic bf16 LSTM: bf16 products and outputs, as under autocast.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import Tensor
@@ -14,7 +22,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.nn.engine.matmul import MKL_MAX_ROWS, autocast_dtype
 
-__all__ = ["run_layers", "unsupported_options"]
+__all__ = ["onednn_bfloat16_lstm", "run_layers", "unsupported_options"]
 
 _FUNCTIONS = {
     "LSTM": torch._VF.lstm,
@@ -36,6 +44,25 @@ def unsupported_options(module) -> list[str]:
     return found
 
 
+def onednn_bfloat16_lstm() -> bool:
+    """Whether torch's LSTM runs under CPU bfloat16 autocast here (probed once per setting of
+    ``torch.backends.mkldnn.enabled``, which decides whether it goes to oneDNN)."""
+    return _lstm_autocast_works(torch.backends.mkldnn.enabled)
+
+
+@functools.cache
+def _lstm_autocast_works(mkldnn_enabled: bool) -> bool:
+    x = torch.ones(2, 1, 4)  # (L, N, H_in)
+    hx = [torch.zeros(1, 1, 4), torch.zeros(1, 1, 4)]
+    weights = [torch.ones(16, 4), torch.ones(16, 4), torch.zeros(16), torch.zeros(16)]
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch._VF.lstm(x, hx, weights, True, 1, 0.0, False, False, False)
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_layers(
     module, x: Tensor, state: tuple[Tensor, ...], lengths: Tensor | None
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -53,6 +80,18 @@ def run_layers(
             return run_layers(module, x.float(), state, lengths)
     function = _FUNCTIONS[module.mode]
     weights = [getattr(module, name) for name in module._flat_weights_names]
+    bf16 = x.device.type == "cpu" and autocast_dtype("cpu") == torch.bfloat16
+    if bf16 and module.mode == "LSTM" and not onednn_bfloat16_lstm():
+        # autocast's casts, done here, so that torch takes its generic bf16 path, not oneDNN's
+        with torch.autocast("cpu", enabled=False):
+            weights = [w.to(torch.bfloat16) for w in weights]
+            state = tuple(s.to(torch.bfloat16) for s in state)
+            return _run(module, function, weights, x.to(torch.bfloat16), state, lengths)
+    return _run(module, function, weights, x, state, lengths)
+
+
+def _run(module, function, weights, x, state, lengths) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """torch's kernel ``function`` over the whole stack, packing variable-length input."""
     hx = list(state) if module.mode == "LSTM" else state[0]
     options = (
         weights, module.bias, module.num_layers, module.dropout, module.training,

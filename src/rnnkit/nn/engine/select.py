@@ -25,6 +25,8 @@ can go to ``torch``:
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -36,11 +38,14 @@ __all__ = [
     "MIN_FUSED_BATCH",
     "MIN_FUSED_LSTM_BATCH",
     "MIN_FUSED_LSTM_WORK",
+    "RENAMED_BACKENDS",
     "check_backend",
     "choose_backend",
 ]
 
-BACKENDS = ("auto", "reference", "torch", "fused")
+BACKENDS = ("auto", "loop", "torch", "fused")
+# Former names, still accepted with a DeprecationWarning: old -> current.
+RENAMED_BACKENDS = {"reference": "loop"}
 
 # Below this batch size a step's work is too small to hide the fused engine's per-step overhead.
 MIN_FUSED_BATCH = 16
@@ -52,7 +57,17 @@ MIN_FUSED_LSTM_WORK = 1 << 20
 
 
 def check_backend(name, module=None) -> str:
-    """Return ``name`` if it is a known backend that can run ``module``'s configuration."""
+    """Return ``name`` if it is a known backend that can run ``module``'s configuration (the
+    current name of a renamed one, with a DeprecationWarning)."""
+    if isinstance(name, str) and name in RENAMED_BACKENDS:
+        new = RENAMED_BACKENDS[name]
+        warnings.warn(
+            f"backend={name!r} is now called {new!r} (the autograd time loop); "
+            f"expected backend={new!r}, got {name!r}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = new
     if name not in BACKENDS:
         known = ", ".join(repr(b) for b in BACKENDS)
         raise ValueError(f"backend must be one of {known}, got {name!r}")
@@ -61,7 +76,7 @@ def check_backend(name, module=None) -> str:
         if missing:
             raise ValueError(
                 "backend='torch' runs torch's own RNN kernels, which lack "
-                f"{', '.join(missing)}; expected backend 'auto', 'fused' or 'reference' "
+                f"{', '.join(missing)}; expected backend 'auto', 'fused' or 'loop' "
                 "for this configuration"
             )
     return name

@@ -1,4 +1,4 @@
-"""The reference engine: a Python loop over time steps, autograd does the BPTT.
+"""The loop engine: a Python loop over time steps, autograd does the BPTT.
 
 The input projection of all time steps is one matrix product before the loop; only the
 recurrent product and the gate math run inside it. Variable lengths are handled by masking: a

@@ -19,16 +19,30 @@ from pathlib import Path
 import torch
 
 from rnnkit.atomic import atomic_path, atomic_write_text
+from rnnkit.data.tokenize import Tokenizer
+from rnnkit.data.vocab import Vocabulary
 from rnnkit.errors import UserError
-from rnnkit.models import LanguageModel
-from rnnkit.tasks.lm_generate import stepping
+from rnnkit.models import RNNLanguageModel
+from rnnkit.tasks.lm.data import encode_text
+from rnnkit.tasks.lm.generate import stepping
 
-__all__ = ["STATES", "Trace", "pick_units", "render_html", "render_png", "trace_text"]
+__all__ = [
+    "STATES",
+    "Trace",
+    "pick_units",
+    "render_html",
+    "render_png",
+    "trace_text",
+    "visualize_units",
+    "write_visualization",
+]
 
 logger = logging.getLogger(__name__)
 
 STATES = ("cell", "hidden")
 PNG_MAX_TOKENS = 600
+HTML_MAX_TOKENS = 20_000
+SUFFIXES = (".html", ".htm", ".png")
 PNG_WIDTH = 60  # characters per row of the picture
 
 
@@ -56,7 +70,7 @@ class Trace:
 
 @torch.no_grad()
 def trace_text(
-    model: LanguageModel,
+    model: RNNLanguageModel,
     ids: torch.Tensor,
     itos: tuple[str, ...],
     *,
@@ -289,11 +303,70 @@ def render_png(trace: Trace, units: list[int], title: str, path: Path, word: boo
 
 def write_visualization(trace: Trace, units: list[int], out: Path, title: str, word: bool) -> Path:
     """Write ``out`` as HTML or PNG (by its suffix)."""
-    suffix = out.suffix.lower()
-    if suffix in (".html", ".htm"):
-        atomic_write_text(out, render_html(trace, units, title, word))
-    elif suffix == ".png":
+    _check_suffix(out)
+    if out.suffix.lower() == ".png":
         render_png(trace, units, title, out, word)
     else:
-        raise UserError(f"--out must end in .html or .png, got {out.name!r}")
+        atomic_write_text(out, render_html(trace, units, title, word))
     return out
+
+
+def _check_suffix(out: Path) -> None:
+    if out.suffix.lower() not in SUFFIXES:
+        raise UserError(f"--out must end in .html or .png, got {out.name!r}")
+
+
+def visualize_units(
+    model: RNNLanguageModel,
+    vocab: Vocabulary,
+    tokenizer: Tokenizer,
+    level: str,
+    text: str,
+    out: Path,
+    *,
+    layer: int | None,
+    state: str | None,
+    units: list[int] | None,
+    num_units: int,
+    top: int,
+    device: torch.device,
+    context: list[int],
+    title: str,
+) -> dict:
+    """Trace ``model`` over ``text`` and write the picture to ``out`` (.html or .png): the
+    ``units`` (else the ``num_units`` that vary most) of ``layer`` (default: the last) and the
+    ``top`` next-token guesses. Returns what ``rnnkit visualize --json`` prints."""
+    _check_suffix(out)
+    if top < 1:
+        raise UserError(f"--top must be at least 1, got {top}")
+    ids, unknown = encode_text(text, tokenizer, vocab, level, what="the text")
+    if level == "word" and not text.endswith("\n") and ids.numel():
+        ids = ids[:-1]  # no <eos> after an open last line
+    if unknown:
+        logger.warning("%d word(s) are not in the vocabulary and were read as <unk>: %s",
+                       len(unknown), ", ".join(unknown[:10]))  # fmt: skip
+    if ids.numel() == 0:
+        raise UserError("the text is empty; expected some text to read")
+    limit = PNG_MAX_TOKENS if out.suffix.lower() == ".png" else HTML_MAX_TOKENS
+    if ids.numel() > limit:
+        logger.warning("showing the first %d of %d tokens", limit, ids.numel())
+        ids = ids[:limit]
+    state = state or ("cell" if model.config.cell == "lstm" else "hidden")
+    trace = trace_text(
+        model, ids, vocab.itos, layer=layer or model.config.layers, state=state, top=top,
+        device=device, context=context,
+    )  # fmt: skip
+    chosen = pick_units(trace.activations, units, num_units)
+    write_visualization(trace, chosen, out, title, word=level == "word")
+    return {
+        "out": str(out),
+        "layer": trace.layer,
+        "state": state,
+        "units": chosen,
+        "tokens": len(trace.tokens),
+        "report": (
+            f"wrote {out}: {len(chosen)} {state} unit(s) of layer {trace.layer} ({chosen}) over "
+            f"{len(trace.tokens)} {'words' if level == 'word' else 'characters'}, with the top "
+            f"{min(top, len(vocab))} next-token guesses"
+        ),
+    }

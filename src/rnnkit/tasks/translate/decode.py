@@ -1,5 +1,5 @@
-"""Using a trained translation model: translate texts (greedy or beam search), score a corpus
-with BLEU, and draw the attention of one sentence as a heat map."""
+"""Using a translation model: translate texts (greedy or beam search), score a corpus with BLEU,
+and draw the attention of one sentence as a heat map."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import torch
 
 from rnnkit.atomic import atomic_path
 from rnnkit.data.batching import pad_sequences
+from rnnkit.decoding import beam_search, greedy_search
 from rnnkit.errors import UserError
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.search import beam_search, greedy_search
-from rnnkit.tasks.translate_data import Side, encode_sources
-from rnnkit.train import Checkpoint
-from rnnkit.train.checkpoint import load_model_state
+from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.tasks.base import progress_bar
+from rnnkit.tasks.translate.data import Side, encode_sources
 
-__all__ = ["Translation", "Translator", "corpus_bleu", "save_attention_plot"]
+__all__ = ["BeamTranslator", "Translation", "corpus_bleu", "save_attention_plot"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +34,12 @@ class Translation:
     attention: torch.Tensor  # (len(target_pieces), len(source_pieces))
 
 
-class Translator:
-    """A model with its two sides (tokenizer and vocabulary), ready to translate."""
+class BeamTranslator:
+    """A model with its two sides (tokenizer and vocabulary), ready to translate by greedy or
+    beam search."""
 
     def __init__(self, model: Seq2Seq, src: Side, tgt: Side, device: torch.device) -> None:
         self.model, self.src, self.tgt, self.device = model, src, tgt, device
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device) -> Translator:
-        model = Seq2Seq(Seq2SeqConfig(**checkpoint.config["model"]))
-        load_model_state(model, checkpoint.state_dict)
-        src = Side.from_artifacts(checkpoint.artifacts, "src")
-        tgt = Side.from_artifacts(checkpoint.artifacts, "tgt")
-        return cls(model.to(device).eval(), src, tgt, device)
 
     @torch.no_grad()
     def translate(
@@ -58,46 +50,58 @@ class Translator:
         alpha: float = 1.0,
         batch_size: int = 64,
         max_length: int | None = None,
+        verbose: int = 0,
     ) -> list[Translation]:
         """Translate ``texts``; ``beam=1`` is greedy search. ``max_length`` (generated tokens)
-        defaults to twice the longest source of the batch plus 10."""
+        defaults to twice the longest source of the batch plus 10; ``verbose``: a progress bar
+        over the batches."""
         if beam < 1:
-            raise UserError(f"--beam must be at least 1, got {beam}")
+            raise UserError(f"beam must be at least 1, got {beam}")
         was_training = self.model.training
         self.model.eval()
         try:
             ids = encode_sources(self.src, texts)
             order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))  # less padding
             results: list[Translation | None] = [None] * len(texts)
-            bos, eos = self.tgt.vocab.bos_index, self.tgt.vocab.eos_index
-            for start in range(0, len(order), batch_size):
+            starts = range(0, len(order), batch_size)
+            for start in progress_bar(starts, "translate", verbose):
                 chunk = order[start : start + batch_size]
-                tokens, lengths = pad_sequences([torch.tensor(ids[i]) for i in chunk],
-                                                self.src.vocab.pad_index)  # fmt: skip
-                state = self.model.encode(tokens.to(self.device), lengths)
-                limit = max_length or 2 * int(lengths.max()) + 10
-                if beam == 1:
-                    best = greedy_search(self.model.step, state, len(chunk), bos, eos, limit)
-                else:
-                    found = beam_search(self.model.step, state, len(chunk), bos, eos, limit,
-                                        beam_size=beam, alpha=alpha)  # fmt: skip
-                    best = [hypotheses[0] for hypotheses in found]
-                for row, (i, hypothesis) in enumerate(zip(chunk, best)):
-                    n_src = int(lengths[row])
-                    pieces = [self.tgt.vocab.itos[t] for t in hypothesis.tokens]
-                    if hypothesis.finished:
-                        pieces.append(self.tgt.vocab.itos[eos])
-                    results[i] = Translation(
-                        source=texts[i],
-                        text=self.tgt.decode(hypothesis.tokens),
-                        score=hypothesis.score,
-                        source_pieces=[self.src.vocab.itos[t] for t in ids[i]],
-                        target_pieces=pieces,
-                        attention=hypothesis.attention[: len(pieces), :n_src],
-                    )
+                for i, translation in zip(chunk, self._batch(texts, ids, chunk, beam, alpha,
+                                                             max_length)):  # fmt: skip
+                    results[i] = translation
             return results  # type: ignore[return-value]
         finally:
             self.model.train(was_training)
+
+    def _batch(self, texts, ids, chunk, beam, alpha, max_length) -> list[Translation]:
+        """The translations of the texts at the indices ``chunk``, in that order."""
+        tokens, lengths = pad_sequences([torch.tensor(ids[i]) for i in chunk],
+                                        self.src.vocab.pad_index)  # fmt: skip
+        state = self.model.encode(tokens.to(self.device), lengths)
+        limit = max_length or 2 * int(lengths.max()) + 10
+        bos, eos = self.tgt.vocab.bos_index, self.tgt.vocab.eos_index
+        if beam == 1:
+            best = greedy_search(self.model.step, state, len(chunk), bos, eos, limit)
+        else:
+            found = beam_search(self.model.step, state, len(chunk), bos, eos, limit,
+                                beam_size=beam, alpha=alpha)  # fmt: skip
+            best = [hypotheses[0] for hypotheses in found]
+        out = []
+        for row, (i, hypothesis) in enumerate(zip(chunk, best)):
+            pieces = [self.tgt.vocab.itos[t] for t in hypothesis.tokens]
+            if hypothesis.finished:
+                pieces.append(self.tgt.vocab.itos[eos])
+            out.append(
+                Translation(
+                    source=texts[i],
+                    text=self.tgt.decode(hypothesis.tokens),
+                    score=hypothesis.score,
+                    source_pieces=[self.src.vocab.itos[t] for t in ids[i]],
+                    target_pieces=pieces,
+                    attention=hypothesis.attention[: len(pieces), : int(lengths[row])],
+                )
+            )
+        return out
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:

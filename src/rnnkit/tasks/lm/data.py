@@ -1,15 +1,18 @@
-"""The language-model task's data: corpora, their splits, tokenisation and the vocabulary.
+"""The language-model task's data: its settings, corpora and their splits, tokenisation and the
+vocabulary.
 
-Sources (``--data``):
+Sources (``data=``, ``--data``):
 
 - ``tinyshakespeare``: shipped inside the package (no download); one file, cut into splits;
 - ``ptb``: Penn Treebank (Mikolov's version) with its own train/valid/test files, found like every
   registered dataset ($RNNKIT_DATA, the cache, a download);
 - a UTF-8 text file (``.gz`` too): cut into splits, the first 90% train and the last 10%
-  validation by default (``--val-fraction``, ``--test-fraction``);
+  validation by default (``val_fraction``, ``test_fraction``);
 - a folder: its split files when it has them (names holding ``train``, ``valid``/``val``/``dev``
   and optionally ``test``, as PTB and WikiText do), else every text file in it, in name order,
-  joined as one corpus and cut like a single file.
+  joined as one corpus and cut like a single file;
+- in memory (``fit(X)``): a string, or a list of documents joined with line ends, cut like a
+  single file unless validation text is given.
 
 Levels: ``char`` (one token per character; the vocabulary is every character of the corpus, so
 there is no unknown token) and ``word`` (whitespace tokens for PTB, which is already tokenised,
@@ -23,8 +26,10 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 
@@ -34,23 +39,30 @@ from rnnkit.data.resolve import resolve
 from rnnkit.data.tokenize import Tokenizer, get_tokenizer
 from rnnkit.data.vocab import EOS, UNK, Vocabulary
 from rnnkit.errors import UserError
+from rnnkit.settings import Settings
 
 __all__ = [
+    "IN_MEMORY",
     "LEVELS",
     "Corpus",
+    "LMData",
+    "as_text",
     "build_vocabulary",
     "data_source",
-    "warmup_ids",
     "decode_tokens",
     "encode_text",
+    "evaluation_text",
     "load_corpus",
     "make_tokenizer",
+    "read_corpus",
+    "warmup_ids",
 ]
 
 logger = logging.getLogger(__name__)
 
 LEVELS = ("char", "word")
 SPLITS = ("train", "val", "test")
+IN_MEMORY = "in-memory text"
 _SPLIT_PATTERNS = {
     "train": re.compile(r"train", re.I),
     "val": re.compile(r"valid|(^|[._-])val([._-]|$)|(^|[._-])dev([._-]|$)", re.I),
@@ -60,13 +72,67 @@ _TEXT_SUFFIXES = {".txt", ".text", ".tokens", ".md", ".raw", ".gz", ""}
 
 
 @dataclass
+class LMData(Settings):
+    """How a language-model run reads and lays out its data (saved in config.json).
+
+    Args:
+        source: tinyshakespeare, ptb, a UTF-8 text file, or a folder of text files.
+        level: tokens: characters or words.
+        val_fraction: of a single text, the last part, to select the best epoch.
+        test_fraction: of a single text, cut after the validation part.
+        encoding: of the text files.
+        max_vocab: words: the most frequent kept (none: all).
+        min_freq: words: the rarest kept occurs this often in training.
+        seq_length: BPTT window in steps.
+        batch_size: parallel training streams.
+        eval_batch_size: parallel validation streams.
+    """
+
+    KIND: ClassVar[str] = "data setting"
+    CHOICES: ClassVar[dict[str, Any]] = {"level": LEVELS}
+    RANGES: ClassVar[dict[str, str]] = {
+        "val_fraction": "(0, 1)",
+        "test_fraction": "[0, 1)",
+        "max_vocab": "[4, inf)",
+        "min_freq": "[1, inf)",
+        "seq_length": "[1, inf)",
+        "batch_size": "[1, inf)",
+        "eval_batch_size": "[1, inf)",
+    }
+
+    source: str | None = None
+    level: str = "char"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.0
+    encoding: str = "utf-8"
+    max_vocab: int | None = None
+    min_freq: int = 1
+    seq_length: int = 100
+    batch_size: int = 32
+    eval_batch_size: int = 16
+
+    def check(self) -> None:
+        check_fractions(self.val_fraction, self.test_fraction)
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """The fractions cut from a single text leave some of it to train on."""
+    if val_fraction + test_fraction >= 1:
+        raise UserError(
+            f"val_fraction {val_fraction} + test_fraction {test_fraction} leave nothing to "
+            "train on; expected a sum below 1"
+        )
+
+
+@dataclass
 class Corpus:
     """The text of each split (``train`` and ``val`` always, ``test`` when there is one).
 
     Attributes:
         texts: split -> text.
         source: what was read, for messages and ``config.json``.
-        own_splits: whether the splits are the data's own files (PTB) rather than cut from one.
+        own_splits: whether the splits are the data's own (PTB's files, validation text given)
+            rather than cut from one text.
     """
 
     texts: dict[str, str]
@@ -75,22 +141,15 @@ class Corpus:
 
     def summary(self) -> str:
         sizes = ", ".join(f"{k} {len(v):,} chars" for k, v in self.texts.items())
-        how = "its own split files" if self.own_splits else "contiguous cuts"
+        how = "its own splits" if self.own_splits else "contiguous cuts"
         return f"{self.source}: {sizes} ({how})"
 
 
 def _cut(text: str, val_fraction: float, test_fraction: float) -> dict[str, str]:
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
     if val_fraction <= 0:
-        raise UserError(f"--val-fraction must be > 0 for a single text, got {val_fraction}")
+        raise UserError(f"val_fraction must be > 0 for a single text, got {val_fraction}")
+    check_fractions(val_fraction, test_fraction)
     train = 1 - val_fraction - test_fraction
-    if train <= 0:
-        raise UserError(
-            f"--val-fraction {val_fraction} + --test-fraction {test_fraction} leave nothing to "
-            "train on; expected a sum below 1"
-        )
     fractions = [train, val_fraction] + ([test_fraction] if test_fraction > 0 else [])
     # cut the text (not tokens), as contiguous_split cuts tokens: the first 90% and the last 10%
     texts, start = {}, 0
@@ -125,7 +184,7 @@ def _split_files(folder: Path) -> dict[str, Path] | None:
 
 
 def _read_folder(folder: Path, encoding: str) -> tuple[dict[str, str] | None, str]:
-    """(split texts, None) for a folder of split files; (None, joined text) otherwise."""
+    """(split texts, "") for a folder of split files; (None, joined text) otherwise."""
     splits = _split_files(folder)
     if splits is not None:
         return {s: read_text_file(p, encoding) for s, p in splits.items()}, ""
@@ -140,14 +199,8 @@ def _read_folder(folder: Path, encoding: str) -> tuple[dict[str, str] | None, st
     return None, "\n".join(t if t.endswith("\n") else t + "\n" for t in texts)
 
 
-def load_corpus(
-    data: str,
-    *,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.0,
-    encoding: str = "utf-8",
-) -> Corpus:
-    """Read ``data`` (a registered name or a path) and cut it into splits (module docstring)."""
+def _read_source(data: str, encoding: str) -> tuple[dict[str, str] | None, str]:
+    """(the data's own split texts, "") or (None, its one text) for a name or a path."""
     if data in DATASETS:
         if data not in ("tinyshakespeare", "ptb"):
             raise UserError(
@@ -168,21 +221,102 @@ def load_corpus(
             for split, part in splits.items():
                 if not part.strip():
                     raise UserError(f"{path}: the {split} file is empty; expected text")
-            return Corpus(splits, data, own_splits=True)
+            return splits, ""
     else:
         text = read_text_file(path, encoding)
     if not text.strip():
         raise UserError(f"{path}: the text is empty; expected a corpus to learn from")
+    return None, text
+
+
+def load_corpus(
+    data: str,
+    *,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+    encoding: str = "utf-8",
+) -> Corpus:
+    """Read ``data`` (a registered name or a path) and cut it into splits (module docstring)."""
+    splits, text = _read_source(data, encoding)
+    if splits is not None:
+        return Corpus(splits, data, own_splits=True)
     return Corpus(_cut(text, val_fraction, test_fraction), data, own_splits=False)
 
 
-def make_tokenizer(level: str, data: str) -> Tokenizer:
+def as_text(X: Any, what: str) -> str:
+    """In-memory text: a string, or a list of documents joined with line ends."""
+    if not isinstance(X, str):
+        docs = X.tolist() if hasattr(X, "tolist") else list(X)
+        bad = next((i for i, doc in enumerate(docs) if not isinstance(doc, str)), None)
+        if bad is not None:
+            raise UserError(f"{what}: document {bad} is a {type(docs[bad]).__name__}; expected str")
+        X = "\n".join(docs)
+    if not X.strip():
+        raise UserError(f"{what} is empty; expected a string or a list of documents")
+    return X
+
+
+def read_corpus(data: LMData, X: Any = None, validation: Any = None) -> Corpus:
+    """The splits of ``data.source`` or of in-memory text ``X``; with ``validation`` text, all
+    of the training text (or the data's own training split) trains and ``validation`` selects."""
+    if X is None:
+        if data.source is None:
+            raise UserError(
+                "the run was trained on in-memory text; expected that text again: fit(text, "
+                "resume=True, out=...)"
+            )
+        if validation is None:
+            return load_corpus(
+                data.source,
+                val_fraction=data.val_fraction,
+                test_fraction=data.test_fraction,
+                encoding=data.encoding,
+            )
+        splits, text = _read_source(data.source, data.encoding)
+        where = data.source
+    else:
+        splits, text, where = None, as_text(X, "the training text"), IN_MEMORY
+    if validation is not None:
+        train = splits["train"] if splits is not None else text
+        val = as_text(validation, "the validation text")
+        return Corpus({"train": train, "val": val}, where, own_splits=True)
+    return Corpus(_cut(text, data.val_fraction, data.test_fraction), where, own_splits=False)
+
+
+def evaluation_text(data: LMData, X: Any, source: str | None, split: str) -> tuple[str, str, str]:
+    """(text, split name, where) to score: in-memory ``X`` or a file given as ``source`` whole
+    ("all"); a dataset with its own splits (ptb), or the training data, cut as training cut it."""
+    if X is not None:
+        return as_text(X, "the evaluation text"), "all", IN_MEMORY
+    if source is not None and data_source(source) != data.source:
+        where = data_source(source)
+        splits, text = _read_source(where, data.encoding)
+        if splits is None:
+            return text, "all", where
+        corpus = Corpus(splits, where, own_splits=True)
+    elif data.source is None:
+        raise UserError(
+            "the model was trained on in-memory text; expected text to evaluate "
+            "(evaluate(text)) or data='NAME or PATH'"
+        )
+    else:
+        corpus = read_corpus(data)
+    if split not in corpus.texts:
+        raise UserError(
+            f"{corpus.source} has no {split} split: it was cut into {', '.join(corpus.texts)}; "
+            "expected one of those (train with test_fraction to keep a test part of a single "
+            "text)"
+        )
+    return corpus.texts[split], split, corpus.source
+
+
+def make_tokenizer(level: str, data: str | None) -> Tokenizer:
     """The tokenizer of a level: characters as they are; words whitespace-split for PTB."""
     if level not in LEVELS:
-        raise UserError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+        raise UserError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if level == "char":
         return get_tokenizer("char")
-    if data == "ptb" or Path(data).name.lower() == "ptb":
+    if data is not None and (data == "ptb" or Path(data).name.lower() == "ptb"):
         return get_tokenizer("whitespace")
     return get_tokenizer("word", lower=False, html=False)
 
@@ -198,22 +332,23 @@ def _tokens(text: str, tokenizer: Tokenizer, level: str) -> list[str]:
 
 
 def build_vocabulary(
-    corpus: Corpus,
+    texts: Mapping[str, str],
     tokenizer: Tokenizer,
     level: str,
     *,
     max_size: int | None = None,
     min_freq: int = 1,
 ) -> Vocabulary:
-    """Characters: every character of every split, no unknown token. Words: the training
-    split's words (``max_size``/``min_freq``), with ``<unk>`` and ``<eos>``."""
+    """The vocabulary of split ``texts``. Characters: every character of every split, no
+    unknown token. Words: the training split's words (``max_size``/``min_freq``), with
+    ``<unk>`` and ``<eos>``."""
     if level == "char":
-        chars = sorted(set("".join(corpus.texts.values())))
-        counts = Counter(corpus.texts["train"])
+        chars = sorted(set("".join(texts.values())))
+        counts = Counter(texts["train"])
         # most frequent first, then the rest (characters only in val/test), all kept
         ranked = sorted(chars, key=lambda c: (-counts.get(c, 0), c))
         return Vocabulary(ranked, unk=None)
-    counts = Counter(_tokens(corpus.texts["train"], tokenizer, level))
+    counts = Counter(_tokens(texts["train"], tokenizer, level))
     return Vocabulary.from_counts(counts, max_size=max_size, min_freq=min_freq, unk=UNK, eos=EOS)
 
 
@@ -225,19 +360,13 @@ def encode_text(
     Characters outside a character vocabulary raise a ``UserError`` naming them.
     """
     tokens = _tokens(text, tokenizer, level)
-    if vocab.unk_index is None:
-        unknown = sorted({t for t in tokens if t not in vocab})
-        if unknown:
-            shown = ", ".join(
-                f"{c!r} (U+{ord(c):04X})" if len(c) == 1 else repr(c) for c in unknown
-            )
-            raise UserError(
-                f"{what} has characters the model never saw: {shown[:300]}; expected only "
-                f"characters of its {len(vocab) - 1}-character vocabulary"
-            )
-        ids = vocab.encode(tokens)
-        return torch.tensor(ids, dtype=torch.long), []
     unknown = sorted({t for t in tokens if t not in vocab})
+    if vocab.unk_index is None and unknown:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" if len(c) == 1 else repr(c) for c in unknown)
+        raise UserError(
+            f"{what} has characters the model never saw: {shown[:300]}; expected only "
+            f"characters of its {len(vocab) - 1}-character vocabulary"
+        )
     return torch.tensor(vocab.encode(tokens), dtype=torch.long), unknown
 
 
@@ -261,7 +390,7 @@ def decode_tokens(ids: list[int], vocab: Vocabulary, level: str) -> str:
 
 def warmup_ids(ids: torch.Tensor, vocab: Vocabulary, level: str, size: int = 200) -> list[int]:
     """The last ``size`` tokens or fewer of ``ids`` (a training split) that end a paragraph (a
-    blank line), else a line: the context an unprimed sample starts after (see lm_generate)."""
+    blank line), else a line: the context an unprimed sample starts after (see generate)."""
     line_end = vocab.eos_index if level == "word" else vocab._stoi.get("\n")
     tail = ids[-4 * size :].tolist()
     if line_end is None:
@@ -273,5 +402,5 @@ def warmup_ids(ids: torch.Tensor, vocab: Vocabulary, level: str, size: int = 200
 
 
 def data_source(data: str) -> str:
-    """How ``config.json`` records ``--data``: a registered name, else an absolute path."""
+    """How ``config.json`` records a data source: a registered name, else an absolute path."""
     return data if data in DATASETS else os.path.abspath(os.path.expanduser(data))

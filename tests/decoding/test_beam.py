@@ -1,10 +1,13 @@
+"""Beam search: a wide beam finds the exhaustive best, a beam of one is greedy search."""
+
 import itertools
 import math
 
 import pytest
 import torch
 
-from rnnkit.search import beam_search, greedy_search, length_penalty, select_rows
+from rnnkit.decoding.beam import beam_search, length_penalty
+from rnnkit.decoding.greedy import greedy_search
 
 BOS, EOS = 0, 1
 
@@ -94,13 +97,3 @@ def test_beam_returns_sorted_n_best_and_unfinished_when_no_eos():
     assert all(len(h.tokens) == 3 for h in hyps)
     with pytest.raises(ValueError, match="n_best"):
         beam_search(markov_step(table), state, 1, BOS, EOS, 3, beam_size=2, n_best=3)
-
-
-def test_select_rows_keeps_tuple_types():
-    from rnnkit.models.seq2seq import DecoderState
-
-    state = DecoderState(*(torch.arange(3).view(3, 1) * (i + 1) for i in range(6)))
-    picked = select_rows(state, torch.tensor([2, 0]))
-    assert isinstance(picked, DecoderState)
-    assert picked.hidden.flatten().tolist() == [2, 0]
-    assert picked.summary.flatten().tolist() == [12, 0]

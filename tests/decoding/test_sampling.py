@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnkit.decoding import (
+from rnnkit.decoding.sampling import (
     Sampler,
     check_sampling,
     filter_logits,

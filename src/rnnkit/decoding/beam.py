@@ -1,8 +1,4 @@
-"""Search for the most likely output sequence of a step-by-step decoder: greedy and beam search.
-
-A decoder is a function ``step(tokens (B,), state) -> (log_probs (B, V), state, attention (B, S))``
-whose state is a tuple (or NamedTuple) of tensors with the batch first, so hypotheses are
-reordered with ``index_select(0, ...)`` on each.
+"""Beam search over a step-by-step decoder (see :mod:`rnnkit.decoding.state` for the step).
 
 Beam search keeps the ``beam_size`` best live prefixes of each sentence by total log-probability;
 a prefix that emits ``eos`` is finished and scored with the length normalisation of Wu et al.
@@ -19,73 +15,20 @@ best live prefix only when none finished within ``max_length``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["Hypothesis", "beam_search", "greedy_search", "length_penalty", "select_rows"]
+from rnnkit.decoding.hypothesis import Hypothesis
+from rnnkit.decoding.state import StepFn, select_rows, state_device
 
-StepFn = Callable[[Tensor, Any], tuple[Tensor, Any, Tensor]]
-
-
-@dataclass
-class Hypothesis:
-    """One output sequence: its tokens (without ``bos``/``eos``), scores and attention."""
-
-    tokens: list[int]
-    log_prob: float  # log p(y | x), eos included when finished
-    score: float  # log_prob / lp(length)
-    attention: Tensor  # (T, S) the attention weights of each generated token
-    finished: bool = True
+__all__ = ["beam_search", "length_penalty"]
 
 
 def length_penalty(length: int | Tensor, alpha: float) -> float | Tensor:
     """lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016)."""
     return ((5 + length) / 6) ** alpha
-
-
-def select_rows(state: Any, index: Tensor) -> Any:
-    """``state`` with every tensor's rows (dim 0) taken at ``index``; tuples keep their type."""
-    if isinstance(state, Tensor):
-        return state.index_select(0, index)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # NamedTuple
-        return type(state)(*(select_rows(s, index) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(select_rows(s, index) for s in state)
-    return state
-
-
-@torch.no_grad()
-def greedy_search(
-    step: StepFn, state: Any, batch_size: int, bos: int, eos: int, max_length: int
-) -> list[Hypothesis]:
-    """The most likely token at each step until ``eos`` or ``max_length`` tokens, per sentence."""
-    device = _device_of(state)
-    tokens = torch.full((batch_size,), bos, dtype=torch.long, device=device)
-    done = torch.zeros(batch_size, dtype=torch.bool, device=device)
-    outputs, log_probs, weights = [], torch.zeros(batch_size, device=device), []
-    for _ in range(max_length):
-        scores, state, attention = step(tokens, state)  # (B, V), ..., (B, S)
-        best, tokens = scores.max(dim=-1)  # (B,), (B,)
-        log_probs += torch.where(done, torch.zeros_like(best), best)
-        outputs.append(torch.where(done, torch.full_like(tokens, eos), tokens))
-        weights.append(attention.float())
-        done |= tokens == eos
-        if bool(done.all()):
-            break
-    out = torch.stack(outputs, 1).cpu()  # (B, T)
-    attn = torch.stack(weights, 1).cpu()  # (B, T, S)
-    results = []
-    for b in range(batch_size):
-        row = out[b].tolist()
-        finished = eos in row
-        n = row.index(eos) + 1 if finished else len(row)
-        lp = float(log_probs[b])
-        results.append(Hypothesis(row[: n - 1] if finished else row, lp, lp, attn[b, :n], finished))
-    return results
 
 
 @torch.no_grad()
@@ -116,7 +59,7 @@ def beam_search(
             f"{beam_size}, {max_length}, {n_best}"
         )
     B, K = batch_size, beam_size
-    device = _device_of(state)
+    device = state_device(state)
     state = select_rows(state, torch.arange(B, device=device).repeat_interleave(K))  # (B*K, ...)
     tokens = torch.full((B * K,), bos, dtype=torch.long, device=device)
     beam_scores = torch.full((B, K), float("-inf"), device=device)
@@ -194,14 +137,3 @@ def beam_search(
             hypotheses = [Hypothesis([], float("-inf"), float("-inf"), torch.zeros(0, 0), False)]
         results.append(sorted(hypotheses, key=lambda h: -h.score)[:n_best])
     return results
-
-
-def _device_of(state: Any) -> torch.device:
-    if isinstance(state, Tensor):
-        return state.device
-    if isinstance(state, (tuple, list)):
-        for item in state:
-            device = _device_of(item)
-            if device is not None:
-                return device
-    return torch.device("cpu")

@@ -1,0 +1,299 @@
+"""``TextClassifier``: many-to-one text classification (sentiment and any other labels)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.data import (
+    LabelEncoder,
+    Vocabulary,
+    get_tokenizer,
+    make_loader,
+    pad_sequences,
+    tokenizer_from_dict,
+    truncate,
+)
+from rnnkit.data.tokenize import Tokenizer
+from rnnkit.errors import UserError
+from rnnkit.models import ClassifierConfig, SequenceClassifier
+from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.classify.data import (
+    TextData,
+    encode_texts,
+    evaluation_split,
+    fit_vocabulary,
+    in_memory,
+    load_splits,
+)
+from rnnkit.tasks.classify.objective import ClassificationObjective, balanced_weights
+from rnnkit.tasks.classify.report import confusion_table, save_confusion_plot
+from rnnkit.train import Checkpoint, TrainConfig
+from rnnkit.train.metrics import confusion_matrix
+
+__all__ = ["TextClassifier"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Preprocessing:
+    """What a classifier learns from its training split before the model."""
+
+    tokenizer: Tokenizer
+    vocab: Vocabulary
+    labels: LabelEncoder
+
+
+class TextClassifier(Task):
+    """Train a text classifier: embedding -> stacked (bi)RNN -> pooling -> linear.
+
+    Data: --data imdb (the aclImdb reviews, found through $RNNKIT_DATA, ~/.cache/rnnkit, or
+    downloaded), --data gop-debate (3-class tweets), or a path: an aclImdb folder or tarball, or
+    any CSV/TSV with a text column and a label column (--text-column, --label-column,
+    --encoding). A validation split (--val-fraction, stratified, seeded) is cut from train to
+    select the best epoch; data without a test split gets one cut first (--test-fraction).
+    Imbalanced classes: --balance balanced weighs each class's loss by its rarity.
+
+    The defaults are a bidirectional LSTM with max pooling over time, orthogonal recurrent
+    weights, forget-gate bias 1, dropout 0.5, Adam and gradient-norm clipping at 5.
+
+    Examples:
+      rnnkit train classify --data imdb --out runs/imdb
+      rnnkit train classify --data reviews.csv --text-column review --label-column stars --out r
+      rnnkit train classify --resume runs/imdb          (continue after Ctrl-C)
+
+    In Python::
+
+      clf = rnnkit.TextClassifier(hidden=128, epochs=3).fit(texts, labels)
+      clf.predict(["A wonderful film."]); clf.save("runs/mine")
+    """
+
+    NAME: ClassVar[str] = "classify"
+    SECTIONS: ClassVar[dict[str, Any]] = {
+        "data": TextData,
+        "model": ClassifierConfig,
+        "train": TrainConfig,
+    }
+    TRAIN_DEFAULTS: ClassVar[TrainConfig] = TrainConfig(
+        epochs=4, lr=2e-3, clip_norm=5.0, monitor="val_accuracy", mode="max", patience=2
+    )
+    FIXED: ClassVar[tuple[str, ...]] = ("source", "vocab_size", "num_classes", "padding_idx")
+    EVALUATION_PLOT: ClassVar[str] = "confusion"
+
+    @classmethod
+    def placeholders(cls, section: str) -> dict[str, Any]:
+        return {"vocab_size": 2, "num_classes": 2} if section == "model" else {}
+
+    # -- fit steps -----------------------------------------------------------------------------
+
+    def read_splits(self, X, y, validation_data):
+        return load_splits(self.settings["data"], X, y, validation_data)
+
+    def fit_preprocessing(self, splits):
+        data = self.settings["data"]
+        tokenizer = get_tokenizer(data.level)
+        vocab, labels = fit_vocabulary(splits["train"], tokenizer, data)
+        logger.info(
+            "data: %d train, %d val, %d test examples; classes %s; vocabulary %d",
+            len(splits["train"]), len(splits["val"]), len(splits["test"]), list(labels.classes),
+            len(vocab),
+        )  # fmt: skip
+        return Preprocessing(tokenizer, vocab, labels)
+
+    def restore_preprocessing(self, checkpoint: Checkpoint) -> Preprocessing:
+        artifacts = checkpoint.artifacts
+        return Preprocessing(
+            tokenizer_from_dict(artifacts["tokenizer"]),
+            Vocabulary.from_dict(artifacts["vocab"]),
+            LabelEncoder.from_dict(artifacts["labels"]),
+        )
+
+    def artifacts(self, prep: Preprocessing) -> dict[str, Any]:
+        return {
+            "tokenizer": prep.tokenizer.to_dict(),
+            "vocab": prep.vocab.to_dict(),
+            "labels": prep.labels.to_dict(),
+        }
+
+    def build_model(self, prep: Preprocessing) -> nn.Module:
+        sizes = {"vocab_size": len(prep.vocab), "num_classes": len(prep.labels)}
+        self.settings["model"] = self.settings["model"].replace(**sizes)
+        return SequenceClassifier(self.settings["model"])
+
+    def make_batches(self, splits, prep: Preprocessing):
+        data, seed = self.settings["data"], self.settings["train"].seed
+        train_set, val_set = (
+            encode_texts(splits[name], prep.tokenizer, prep.vocab, prep.labels, data,
+                         what=f"{name} texts")
+            for name in ("train", "val")
+        )  # fmt: skip
+        self._class_weight = None
+        if data.balance == "balanced":
+            targets = torch.as_tensor(prep.labels.encode(splits["train"].labels))  # (N,)
+            self._class_weight = balanced_weights(targets, len(prep.labels))
+        return (
+            make_loader(train_set, data.batch_size, shuffle=True, seed=seed or 0),
+            make_loader(val_set, data.batch_size, shuffle=False),
+        )
+
+    def make_objective(self, prep: Preprocessing) -> ClassificationObjective:
+        return ClassificationObjective(len(prep.labels), weight=self._class_weight)
+
+    def summary_report(self, summary):
+        return (
+            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val accuracy "
+            f"{summary.get('val_accuracy', float('nan')):.4f}, macro-F1 "
+            f"{summary.get('val_macro_f1', float('nan')):.4f}, val loss "
+            f"{summary.get('val_loss', float('nan')):.4f}\n"
+            f"saved in {summary['out']}/best — next: rnnkit evaluate {summary['out']} --split test"
+        )
+
+    # -- the loaded model ----------------------------------------------------------------------
+
+    def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
+        self._prep = self.restore_preprocessing(checkpoint)
+        model = SequenceClassifier(self.settings["model"])
+        self._model = self.load_weights(model, checkpoint, device)
+        self._device = device
+
+    @property
+    def classes_(self) -> list[Any]:
+        """The class labels, in the order of ``predict_proba``'s columns."""
+        self.require_model()
+        return list(self._prep.labels.classes)
+
+    def predict_proba(self, texts: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities (N, C) of each text; columns in ``classes_`` order."""
+        self.require_model()
+        texts = _texts(texts)
+        prep, data = self._prep, self.settings["data"]
+        size = batch_size or data.batch_size
+        unknown = prep.vocab.unk_index if prep.vocab.unk_index is not None else prep.vocab.pad_index
+        out = []
+        for start in range(0, len(texts), size):
+            ids = [
+                torch.tensor(
+                    truncate(prep.vocab.encode(prep.tokenizer(t)) or [unknown], data.max_length,
+                             data.keep)
+                )
+                for t in texts[start : start + size]
+            ]  # an all-punctuation text reads as one unknown token  # fmt: skip
+            tokens, lengths = pad_sequences(ids, prep.vocab.pad_index)  # (N, L), (N,)
+            with torch.no_grad():
+                logits = self._model(tokens.to(self._device), lengths).float()  # (N, C)
+            out.append(torch.softmax(logits, -1).cpu())
+        if not out:
+            return np.zeros((0, len(prep.labels)), dtype=np.float32)
+        return torch.cat(out).numpy()
+
+    def predict(self, texts: Any, *, batch_size: int | None = None) -> list[Any]:
+        """The most probable label of each text."""
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
+        classes = self._prep.labels.classes
+        return [classes[i] for i in probabilities.argmax(axis=1)]
+
+    def predict_rows(self, texts: Any) -> list[dict[str, Any]]:
+        """Each text with its label and class probabilities (what `rnnkit predict` prints)."""
+        probabilities = self.predict_proba(texts)
+        classes = self._prep.labels.classes
+        return [
+            {
+                "input": text,
+                "label": classes[int(p.argmax())],
+                "probabilities": {str(c): round(float(q), 6) for c, q in zip(classes, p)},
+            }
+            for text, p in zip(_texts(texts), probabilities)
+        ]
+
+    def predict_report(self, rows: list[dict[str, Any]]) -> str:
+        return "\n".join(
+            f"{row['label']}\t{row['probabilities'][str(row['label'])]:.3f}\t{_shorten(row['input'])}"
+            for row in rows
+        )
+
+    def evaluate(
+        self,
+        X: Any = None,
+        y: Any = None,
+        *,
+        data: str | None = None,
+        split: str = "val",
+        batch_size: int | None = None,
+        plot: str | Path | None = None,
+    ) -> dict[str, Any]:
+        """Loss, accuracy, macro-F1 and the confusion matrix of in-memory ``X``, ``y``, of a file
+        (``data``, scored whole), or of a split of the training data or a dataset with splits."""
+        self.require_model()
+        prep, settings = self._prep, self.settings["data"]
+        if X is not None:
+            texts, name = in_memory(X, y, settings, "the evaluation data"), "all"
+            where = "in-memory data"
+        else:
+            texts, name = evaluation_split(settings, data, split)
+            where = data or settings.source
+        unknown = sorted(
+            {str(label) for label in texts.labels} - {str(c) for c in prep.labels.classes}
+        )
+        if unknown:
+            raise UserError(
+                f"the {name} split has labels the model never saw: {unknown[:10]}; "
+                f"expected only {list(prep.labels.classes)}"
+            )
+        dataset = encode_texts(texts, prep.tokenizer, prep.vocab, prep.labels, settings,
+                               what=f"{name} texts")  # fmt: skip
+        loader = make_loader(dataset, batch_size or settings.batch_size, shuffle=False)
+        objective = ClassificationObjective(len(prep.labels))
+        logits, targets, _ = objective.predictions(
+            self._model, _progress(loader, self.verbose, self._device)
+        )
+        matrix = confusion_matrix(logits, targets, len(prep.labels))  # (C, C)
+        classes = [str(c) for c in prep.labels.classes]
+        drawn = plot is not None and save_confusion_plot(
+            matrix, classes, Path(plot), title=f"{where}, {name}"
+        )
+        metrics = {
+            "split": name,
+            "data": where,
+            "n": len(targets),
+            **objective.metrics(logits, targets),
+            "classes": classes,
+            "confusion_matrix": matrix.tolist(),
+            "plot": str(plot) if drawn else None,
+        }
+        metrics["report"] = (
+            f"{where}, {name}: {metrics['n']} examples\n"
+            f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+            f"loss {metrics['loss']:.4f}\n\n{confusion_table(matrix, classes)}"
+            + (f"\n\nconfusion matrix plot: {plot}" if drawn else "")
+        )
+        return metrics
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise UserError("expected a list of texts, got one string (wrap it: [text])")
+    texts = texts.tolist() if hasattr(texts, "tolist") else list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise UserError(f"text {bad} is a {type(texts[bad]).__name__}; expected str")
+    return texts
+
+
+def _progress(loader, verbose: int, device: torch.device):
+    """The loader's batches on ``device``, with a progress bar when ``verbose`` (in a terminal
+    or a notebook)."""
+    for batch in progress_bar(loader, "evaluate", verbose):
+        yield batch.to(device)
+
+
+def _shorten(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

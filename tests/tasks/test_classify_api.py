@@ -1,0 +1,128 @@
+"""rnnkit.TextClassifier from Python: fit on in-memory data, predict, evaluate, save, load."""
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.errors import UserError
+
+TINY = dict(embed=8, hidden=8, min_freq=1, epochs=12, lr=0.02, batch_size=16, verbose=0)
+GOOD = ["a great film", "truly great acting", "great fun", "great story and great cast"]
+BAD = ["an awful film", "awful acting", "simply awful", "awful plot, awful cast"]
+
+
+def reviews(n=15):
+    texts, labels = [], []
+    for i in range(n):
+        texts += [f"{GOOD[i % 4]} number {i}", f"{BAD[i % 4]} number {i}"]
+        labels += ["good", "bad"]
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    texts, labels = reviews()
+    clf = rnnkit.TextClassifier(**TINY)
+    return clf.fit(texts, labels, out=tmp_path_factory.mktemp("run") / "clf")
+
+
+def test_fit_predict_evaluate_in_memory(fitted):
+    assert fitted.fit_result["val_accuracy"] == 1.0
+    assert fitted.classes_ == ["bad", "good"]
+    assert fitted.predict(["great great film", "awful awful"]) == ["good", "bad"]
+    probabilities = fitted.predict_proba(np.array(["great great film"]))
+    assert probabilities.shape == (1, 2) and abs(probabilities.sum() - 1) < 1e-5
+    texts, labels = reviews(5)
+    metrics = fitted.evaluate(texts, labels)
+    assert metrics["n"] == 10 and metrics["split"] == "all" and metrics["accuracy"] >= 0.9
+    assert {"loss", "macro_f1", "confusion_matrix"} <= set(metrics)
+
+
+def test_save_load_gives_the_same_numbers(fitted, tmp_path):
+    texts, _ = reviews(3)
+    fitted.save(tmp_path / "saved")
+    for name in ("best/model.safetensors", "last/config.json", "history.csv", "metrics.json"):
+        assert (tmp_path / "saved" / name).exists(), name
+    loaded = rnnkit.load(tmp_path / "saved")
+    assert isinstance(loaded, rnnkit.TextClassifier)
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    assert loaded.get_params()["hidden"] == 8 and loaded.get_params()["epochs"] == 12
+    model = loaded._model
+    loaded.predict(texts)
+    assert loaded._model is model  # kept loaded, not reloaded per call
+    with pytest.raises(UserError, match="not empty"):
+        fitted.save(tmp_path / "saved")
+
+
+def test_dataframe_with_named_columns_and_validation_data():
+    pd = pytest.importorskip("pandas")
+    texts, labels = reviews()
+    frame = pd.DataFrame({"review": texts, "stars": labels, "other": range(len(texts))})
+    clf = rnnkit.TextClassifier(
+        text_column="review", label_column="stars", monitor="val_loss", mode="min", **TINY
+    )
+    clf.fit(frame, validation_data=frame.iloc[:6])
+    assert clf.fit_result["val_accuracy"] == 1.0
+    assert clf.evaluate(frame)["accuracy"] >= 0.9
+    assert clf.predict(frame["review"][:2]) == ["good", "bad"]
+    with pytest.raises(UserError, match="no column 'text'"):
+        rnnkit.TextClassifier(**TINY).fit(frame)
+
+
+def test_integer_labels_and_balanced_classes():
+    texts, labels = reviews()
+    texts += [f"great {i}" for i in range(30)]
+    labels = [1 if label == "good" else 0 for label in labels] + [1] * 30
+    clf = rnnkit.TextClassifier(balance="balanced", **TINY).fit(texts, np.array(labels))
+    assert clf.classes_ == [0, 1]
+    assert clf.predict(["awful awful"]) == [0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"hiden": 8}, "no setting 'hiden'"),
+        ({"hidden": 0}, "hidden must be at least 1, got 0"),
+        ({"dropout": 1.5}, r"dropout must lie in \[0, 1\), got 1.5"),
+        ({"dropout": float("nan")}, "expected a finite number"),
+        ({"lr": float("inf")}, "expected a finite number"),
+        ({"cell": "lstn"}, "cell must be one of"),
+        ({"batch_size": -3}, "batch_size must be at least 1"),
+        ({"val_fraction": 1.5}, r"val_fraction must lie in \(0, 1\)"),
+        ({"delimiter": "ab"}, "delimiter must be one character"),
+        ({"hidden": "abc"}, "expected int, got str"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_data(settings, message):
+    with pytest.raises(UserError, match=message):
+        rnnkit.TextClassifier(**settings)
+
+
+def test_bad_inputs_get_clear_errors(fitted, tmp_path):
+    with pytest.raises(UserError, match="one string"):
+        fitted.predict("a single text")
+    with pytest.raises(UserError, match="one label per text"):
+        rnnkit.TextClassifier(**TINY).fit(["a", "b"], ["x"])
+    with pytest.raises(UserError, match="labels the model never saw"):
+        fitted.evaluate(["great"], ["excellent"])
+    with pytest.raises(UserError, match="no trained model yet"):
+        rnnkit.TextClassifier().predict(["a"])
+    with pytest.raises(UserError, match="nothing to train on"):
+        rnnkit.TextClassifier().fit()
+    with pytest.raises(UserError, match="trained on in-memory data"):
+        fitted.evaluate()
+    with pytest.raises(UserError, match="the val split of the data is empty"):
+        rnnkit.TextClassifier(**TINY).fit(["good a", "bad b"], ["g", "b"])
+
+
+def test_resume_refuses_a_changed_model_and_continues_training(tmp_path):
+    texts, labels = reviews()
+    out = tmp_path / "run"
+    short = {**TINY, "epochs": 2, "patience": None}
+    rnnkit.TextClassifier(**short).fit(texts, labels, out=out)
+    with pytest.raises(UserError, match="cannot change hidden"):
+        rnnkit.TextClassifier(**{**short, "hidden": 16}).fit(texts, labels, out=out, resume=True)
+    resumed = rnnkit.TextClassifier(epochs=3, verbose=0).fit(texts, labels, out=out, resume=True)
+    assert resumed.fit_result["epochs"] == 3
+    with pytest.raises(UserError, match="already holds a training run"):
+        rnnkit.TextClassifier(**short).fit(texts, labels, out=out)
