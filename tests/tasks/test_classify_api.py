@@ -47,9 +47,9 @@ def test_save_load_gives_the_same_numbers(fitted, tmp_path):
     assert isinstance(loaded, rnnkit.TextClassifier)
     np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
     assert loaded.get_params()["hidden"] == 8 and loaded.get_params()["epochs"] == 12
-    model = loaded._model
+    model = loaded.model
     loaded.predict(texts)
-    assert loaded._model is model  # kept loaded, not reloaded per call
+    assert loaded.model is model  # kept loaded, not reloaded per call
     with pytest.raises(UserError, match="not empty"):
         fitted.save(tmp_path / "saved")
 

@@ -320,3 +320,17 @@ def test_bf16_precision_is_a_user_error_where_bf16_cannot_run(monkeypatch):
     for precision in ("fp32", "auto"):  # auto: bf16 only on bf16 hardware, which works
         config = quick_config(precision=precision)
         assert not Trainer(make_model(), objective(), config, device="cpu").bf16
+
+
+def test_tensorboard_log_writes_scalars_beside_the_history(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _fit(quick_config(log="tensorboard"), out_dir=tmp_path / "run")
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "val/loss", "val/accuracy", "lr", "batch/loss"} <= tags
+    assert [e.step for e in events.Scalars("val/loss")] == [1, 2]
+    with pytest.raises(UserError, match="expected an out_dir"):
+        _fit(quick_config(log="tensorboard"))

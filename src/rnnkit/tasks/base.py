@@ -64,6 +64,7 @@ class Task:
     Class attributes a task sets:
         NAME: the task's name in ``rnnkit train NAME`` and in ``config.json``; the class
             docstring is the ``rnnkit train NAME --help`` text.
+        MODEL: the model class, built from the "model" settings.
         SECTIONS: section name -> settings dataclass: "data", "model", "train" (a ``TrainConfig``)
             and any others the task needs.
         TRAIN_DEFAULTS: the task's ``TrainConfig`` defaults.
@@ -76,6 +77,7 @@ class Task:
     """
 
     NAME: ClassVar[str]
+    MODEL: ClassVar[type[nn.Module]]
     SECTIONS: ClassVar[dict[str, type[Settings]]]
     TRAIN_DEFAULTS: ClassVar[TrainConfig]
     FIXED: ClassVar[tuple[str, ...]] = ("source",)
@@ -300,8 +302,12 @@ class Task:
         raise NotImplementedError
 
     def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
-        """Rebuild the model (eval mode, on ``device``) and preprocessing from ``checkpoint``."""
-        raise NotImplementedError
+        """Rebuild the preprocessing (``self.preprocessing``) and the model (``self.model``, eval
+        mode, on ``device``) from ``checkpoint``; a task extends this to keep more."""
+        self.preprocessing = self.restore_preprocessing(checkpoint)
+        model = self.MODEL(self.settings["model"])
+        self.model = self.load_weights(model, checkpoint, device)
+        self.model_device = device
 
     def summary_report(self, summary: Mapping[str, Any]) -> str:
         """What ``rnnkit train`` prints when a fit ends."""

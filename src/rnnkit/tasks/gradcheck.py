@@ -181,8 +181,21 @@ def _table(title: str, result: dict[str, Any], shapes: dict[str, tuple]) -> str:
     return "\n".join(lines)
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_cell(cell: Any, nonlinearity: Any) -> None:
+    """A UserError unless ``cell`` is one of ``LAYERS`` with a nonlinearity it has."""
+    if cell not in LAYERS:
+        raise UserError(f"cell: expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
+    if nonlinearity not in ("tanh", "relu"):
+        raise UserError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+    if cell != "rnn" and nonlinearity != "tanh":
+        raise UserError(
+            f"nonlinearity: expected 'tanh' (the only choice for cell {cell!r}), "
+            f"got {nonlinearity!r}; other nonlinearities are for cell 'rnn'"
+        )
 
 
 def check_bptt(
@@ -202,20 +215,12 @@ def check_bptt(
     ``"numerical"``, ``"autograd"`` and, with ``truncate``, ``"truncated"``), their maxima,
     ``"ok"`` (every error below ``TOLERANCE``) and the table as text under ``"report"``.
     """
-    if cell not in LAYERS:
-        raise UserError(f"cell: expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
-    if nonlinearity not in ("tanh", "relu"):
-        raise UserError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-    if cell != "rnn" and nonlinearity != "tanh":
-        raise UserError(
-            f"nonlinearity: expected 'tanh' (the only choice for cell {cell!r}), "
-            f"got {nonlinearity!r}; other nonlinearities are for cell 'rnn'"
-        )
-    if not _is_int(steps) or steps < 1:
+    check_cell(cell, nonlinearity)
+    if not is_int(steps) or steps < 1:
         raise UserError(f"steps: expected a positive number of time steps, got {steps!r}")
-    if not _is_int(seed):
+    if not is_int(seed):
         raise UserError(f"seed: expected an integer, got {seed!r}")
-    if truncate is not None and (not _is_int(truncate) or truncate < 1):
+    if truncate is not None and (not is_int(truncate) or truncate < 1):
         raise UserError(f"truncate: expected None or a positive number of steps, got {truncate!r}")
     reference = make_cell(cell, nonlinearity)
     rng = np.random.default_rng(seed)

@@ -20,7 +20,7 @@ import numpy as np
 from rnnkit.atomic import atomic_path
 from rnnkit.errors import UserError
 from rnnkit.reference import last_step_grad_norms, make_cell, random_problem
-from rnnkit.tasks.gradcheck import LAYERS, build_layer, layer_params
+from rnnkit.tasks.gradcheck import build_layer, check_cell, is_int, layer_params
 
 __all__ = ["gradient_norms", "gradient_report", "plot_norms"]
 
@@ -110,10 +110,6 @@ def _table(norms: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def gradient_report(
     *,
     cell: str,
@@ -135,17 +131,9 @@ def gradient_report(
     Returns ``"grad_norms"`` (T values from t = 1 to T; None where a norm overflowed),
     ``"ratio_first_last"``, ``"decay_per_step"``, the settings, and the table under ``"report"``.
     """
-    if cell not in LAYERS:
-        raise UserError(f"cell: expected one of {', '.join(sorted(LAYERS))}, got {cell!r}")
-    if nonlinearity not in ("tanh", "relu"):
-        raise UserError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-    if cell != "rnn" and nonlinearity != "tanh":
-        raise UserError(
-            f"nonlinearity: expected 'tanh' (the only choice for cell {cell!r}), "
-            f"got {nonlinearity!r}; other nonlinearities are for cell 'rnn'"
-        )
+    check_cell(cell, nonlinearity)
     for name, value in (("steps", steps), ("hidden", hidden), ("input_size", input_size)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise UserError(f"{name}: expected a positive integer, got {value!r}")
     if init is not None and not isinstance(init, str):
         raise UserError(f"init: expected None or the name of a scheme, got {init!r}")
@@ -155,7 +143,7 @@ def gradient_report(
         if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real):
             raise UserError(f"forget_bias: expected a number or None, got {forget_bias!r}")
         forget_bias = float(forget_bias)
-    if not _is_int(seed):
+    if not is_int(seed):
         raise UserError(f"seed: expected an integer, got {seed!r}")
     if plot is not None:
         _check_plot_path(plot)  # before the work, not after it

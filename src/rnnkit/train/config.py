@@ -29,6 +29,7 @@ from rnnkit.train.schedules import SCHEDULES
 __all__ = ["PRECISIONS", "TrainConfig"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
+LOGGERS = ("none", "tensorboard")
 
 
 @dataclass
@@ -74,6 +75,8 @@ class TrainConfig(Settings):
             ``torch.autocast`` with bfloat16 (weights, gradients and optimizer stay fp32): on CPUs
             with AVX-512 bf16 or AMX, and recent GPUs, the matrix products run about twice as fast;
             "auto" is bf16 where the device has such hardware, fp32 elsewhere.
+        log: where the history also goes: "none" (history.csv and curves.png only) or
+            "tensorboard" (scalars in the run folder's tensorboard/; needs tensorboard).
     """
 
     epochs: int = 10
@@ -104,6 +107,7 @@ class TrainConfig(Settings):
     progress: bool | None = None
     plot: bool = True
     precision: str = "fp32"
+    log: str = "none"
 
     KIND: ClassVar[str] = "training setting"
     CHOICES: ClassVar[dict[str, Any]] = {
@@ -111,6 +115,7 @@ class TrainConfig(Settings):
         "lr_schedule": SCHEDULES,
         "mode": ("min", "max"),
         "precision": PRECISIONS,
+        "log": LOGGERS,
     }
     RANGES: ClassVar[dict[str, str]] = {
         "epochs": "[1, inf)",

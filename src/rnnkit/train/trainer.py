@@ -56,6 +56,7 @@ from rnnkit.train.regularization import clip_gradients, penalized_parameters, we
 from rnnkit.train.rng import capture_rng_state, restore_rng_state, seed_everything
 from rnnkit.train.run_dir import RunDirectory
 from rnnkit.train.schedules import build_scheduler, step_scheduler
+from rnnkit.train.tensorboard import TensorBoardLogger
 
 __all__ = ["NonFiniteLossError", "Trainer"]
 
@@ -199,6 +200,12 @@ class Trainer:
                 "monitor to a training column such as 'train_loss'"
             )
         self.run_dir = RunDirectory(out_dir) if out_dir is not None else None
+        if c.log == "tensorboard" and not any(
+            isinstance(callback, TensorBoardLogger) for callback in self.callbacks
+        ):
+            if self.run_dir is None:
+                raise UserError('log="tensorboard" writes into the run folder: expected an out_dir')
+            self.callbacks.append(TensorBoardLogger(self.run_dir.path / "tensorboard"))
         self.setup()
         if resume:
             self._resume()

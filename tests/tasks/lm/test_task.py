@@ -27,9 +27,9 @@ def test_fit_in_memory_text_and_generate_seeded(fitted):
     assert a["text"] == b["text"] == a["input"] + a["output"] and a["input"] == "ROMEO:"
     assert len(a["output"]) == 40 and a["seed"] == 1
     assert fitted.generate("ROMEO:", 40, seed=2)["text"] != a["text"]
-    model = fitted._model
+    model = fitted.model
     fitted.generate(length=5)
-    assert fitted._model is model  # kept loaded between calls
+    assert fitted.model is model  # kept loaded between calls
 
 
 def test_save_then_load_generates_the_same_text(fitted, tmp_path):

@@ -75,6 +75,7 @@ class TextClassifier(Task):
       clf.predict(["A wonderful film."]); clf.save("runs/mine")
     """
 
+    MODEL: ClassVar[type] = SequenceClassifier
     NAME: ClassVar[str] = "classify"
     SECTIONS: ClassVar[dict[str, Any]] = {
         "data": TextData,
@@ -125,7 +126,7 @@ class TextClassifier(Task):
     def build_model(self, prep: Preprocessing) -> nn.Module:
         sizes = {"vocab_size": len(prep.vocab), "num_classes": len(prep.labels)}
         self.settings["model"] = self.settings["model"].replace(**sizes)
-        return SequenceClassifier(self.settings["model"])
+        return self.MODEL(self.settings["model"])
 
     def make_batches(self, splits, prep: Preprocessing):
         data, seed = self.settings["data"], self.settings["train"].seed
@@ -158,23 +159,17 @@ class TextClassifier(Task):
 
     # -- the loaded model ----------------------------------------------------------------------
 
-    def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
-        self._prep = self.restore_preprocessing(checkpoint)
-        model = SequenceClassifier(self.settings["model"])
-        self._model = self.load_weights(model, checkpoint, device)
-        self._device = device
-
     @property
     def classes_(self) -> list[Any]:
         """The class labels, in the order of ``predict_proba``'s columns."""
         self.require_model()
-        return list(self._prep.labels.classes)
+        return list(self.preprocessing.labels.classes)
 
     def predict_proba(self, texts: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, C) of each text; columns in ``classes_`` order."""
         self.require_model()
         texts = _texts(texts)
-        prep, data = self._prep, self.settings["data"]
+        prep, data = self.preprocessing, self.settings["data"]
         size = batch_size or data.batch_size
         unknown = prep.vocab.unk_index if prep.vocab.unk_index is not None else prep.vocab.pad_index
         out = []
@@ -188,7 +183,7 @@ class TextClassifier(Task):
             ]  # an all-punctuation text reads as one unknown token  # fmt: skip
             tokens, lengths = pad_sequences(ids, prep.vocab.pad_index)  # (N, L), (N,)
             with torch.no_grad():
-                logits = self._model(tokens.to(self._device), lengths).float()  # (N, C)
+                logits = self.model(tokens.to(self.model_device), lengths).float()  # (N, C)
             out.append(torch.softmax(logits, -1).cpu())
         if not out:
             return np.zeros((0, len(prep.labels)), dtype=np.float32)
@@ -197,13 +192,13 @@ class TextClassifier(Task):
     def predict(self, texts: Any, *, batch_size: int | None = None) -> list[Any]:
         """The most probable label of each text."""
         probabilities = self.predict_proba(texts, batch_size=batch_size)
-        classes = self._prep.labels.classes
+        classes = self.preprocessing.labels.classes
         return [classes[i] for i in probabilities.argmax(axis=1)]
 
     def predict_rows(self, texts: Any) -> list[dict[str, Any]]:
         """Each text with its label and class probabilities (what `rnnkit predict` prints)."""
         probabilities = self.predict_proba(texts)
-        classes = self._prep.labels.classes
+        classes = self.preprocessing.labels.classes
         return [
             {
                 "input": text,
@@ -232,7 +227,7 @@ class TextClassifier(Task):
         """Loss, accuracy, macro-F1 and the confusion matrix of in-memory ``X``, ``y``, of a file
         (``data``, scored whole), or of a split of the training data or a dataset with splits."""
         self.require_model()
-        prep, settings = self._prep, self.settings["data"]
+        prep, settings = self.preprocessing, self.settings["data"]
         if X is not None:
             texts, name = in_memory(X, y, settings, "the evaluation data"), "all"
             where = "in-memory data"
@@ -252,7 +247,7 @@ class TextClassifier(Task):
         loader = make_loader(dataset, batch_size or settings.batch_size, shuffle=False)
         objective = ClassificationObjective(len(prep.labels))
         logits, targets, _ = objective.predictions(
-            self._model, _progress(loader, self.verbose, self._device)
+            self.model, _progress(loader, self.verbose, self.model_device)
         )
         matrix = confusion_matrix(logits, targets, len(prep.labels))  # (C, C)
         classes = [str(c) for c in prep.labels.classes]

@@ -100,6 +100,7 @@ class LanguageModel(Task):
       lm.generate("Chapter 1", 300, seed=1)["text"]; lm.save("runs/novel")
     """
 
+    MODEL: ClassVar[type] = RNNLanguageModel
     NAME: ClassVar[str] = "lm"
     SECTIONS: ClassVar[dict[str, type[Settings]]] = {
         "data": LMData,
@@ -262,12 +263,6 @@ class LanguageModel(Task):
 
     # -- the loaded model ----------------------------------------------------------------------
 
-    def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
-        self._prep = self.restore_preprocessing(checkpoint)
-        model = RNNLanguageModel(self.settings["model"])
-        self._model = self.load_weights(model, checkpoint, device)
-        self._device = device
-
     def _unit(self) -> str:
         return "char" if self.settings["data"].level == "char" else "word"
 
@@ -306,10 +301,10 @@ class LanguageModel(Task):
         seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
         sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                           seed=seed)  # fmt: skip
-        prep = self._prep
+        prep = self.preprocessing
         result = generate_text(
-            self._model, prep.vocab, prep.tokenizer, level, prime, length, sampler, self._device,
-            context=prep.warmup, on_text=on_text,
+            self.model, prep.vocab, prep.tokenizer, level, prime, length, sampler,
+            self.model_device, context=prep.warmup, on_text=on_text,
         )  # fmt: skip
         if result.unknown:
             shown = ", ".join(result.unknown[:10]) + (" ..." if len(result.unknown) > 10 else "")
@@ -369,7 +364,7 @@ class LanguageModel(Task):
         self.require_model()
         if X is not None and data is not None:
             raise UserError("expected either in-memory text (X) or data='...', got both")
-        settings, prep = self.settings["data"], self._prep
+        settings, prep = self.settings["data"], self.preprocessing
         text, name, where = evaluation_text(settings, X, data, split)
         what = "text" if name == "all" else f"{name} split"
         ids, unknown = encode_text(text, prep.tokenizer, prep.vocab, settings.level,
@@ -380,12 +375,12 @@ class LanguageModel(Task):
         size = batch_size or settings.eval_batch_size
         stream = make_stream(ids, size, settings.seq_length, what)
         objective = LanguageModelObjective(settings.level)
-        objective.start_epoch(self._model, train=False)
-        device = self._device
+        objective.start_epoch(self.model, train=False)
+        device = self.model_device
         windows = progress_bar(stream, "evaluate", self.verbose)
         batches = ((x.to(device), y.to(device)) for x, y in windows)
         with torch.no_grad():
-            metrics = objective.evaluate(self._model, batches)
+            metrics = objective.evaluate(self.model, batches)
         unit = self._unit()
         bpc = f"  bits/char {metrics['bpc']:.4f}" if "bpc" in metrics else ""
         return {
@@ -416,11 +411,11 @@ class LanguageModel(Task):
         ``layer`` (default: the last), ``state`` "cell" (LSTM, as tanh(c_t)) or "hidden", and the
         ``top`` next-token guesses at each position. Returns what ``rnnkit visualize`` prints."""
         self.require_model()
-        prep = self._prep
+        prep = self.preprocessing
         return visualize_units(
-            self._model, prep.vocab, prep.tokenizer, self.settings["data"].level, text, Path(out),
+            self.model, prep.vocab, prep.tokenizer, self.settings["data"].level, text, Path(out),
             layer=layer, state=state, units=units, num_units=num_units, top=top,
-            device=self._device, context=prep.warmup,
+            device=self.model_device, context=prep.warmup,
             title=f"rnnkit visualize {self.run_dir.name if self.run_dir else 'model'}",
         )  # fmt: skip
 

@@ -86,6 +86,7 @@ class Translator(Task):
       tr.save("runs/mine"); rnnkit.load("runs/mine").translate(["Zwei Hunde."])
     """
 
+    MODEL: ClassVar[type] = Seq2Seq
     NAME: ClassVar[str] = "translate"
     SECTIONS: ClassVar[dict[str, Any]] = {
         "data": TranslateData,
@@ -185,9 +186,9 @@ class Translator(Task):
     # -- the loaded model ----------------------------------------------------------------------
 
     def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
-        sides = self.restore_preprocessing(checkpoint)
-        model = self.load_weights(Seq2Seq(self.settings["model"]), checkpoint, device)
-        self._translator = BeamTranslator(model, sides.src, sides.tgt, device)
+        super().restore(checkpoint, device)
+        sides = self.preprocessing
+        self._translator = BeamTranslator(self.model, sides.src, sides.tgt, device)
 
     def _translations(
         self, sentences: Any, beam: int, alpha: float, max_length: int | None,
