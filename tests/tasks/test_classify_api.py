@@ -1,5 +1,7 @@
 """rnnkit.TextClassifier from Python: fit on in-memory data, predict, evaluate, save, load."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,44 @@ def test_resume_refuses_a_changed_model_and_continues_training(tmp_path):
     assert resumed.fit_result["epochs"] == 3
     with pytest.raises(UserError, match="already holds a training run"):
         rnnkit.TextClassifier(**short).fit(texts, labels, out=out)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c["model"].update(hiden=8), "unknown model setting 'hiden'"),
+        (lambda c: c["model"].update(hidden="abc"), "expected int, got str 'abc'"),
+        (lambda c: c["model"].update(dropout=2.0), r"dropout must lie in \[0, 1\)"),
+        (lambda c: c["data"].update(keep="middle"), "keep must be one of start, end"),
+        (lambda c: c.update(model=5), "the 'model' settings are a int; expected an object"),
+        (lambda c: c["train"].update(lr="fast"), "training setting 'lr' expected float"),
+        (lambda c: c.update(task=["classify"]), "names no task"),
+        (lambda c: c.update(task="tagging"), "unknown task 'tagging'"),
+    ],
+)
+def test_a_damaged_config_json_is_a_clear_error(fitted, tmp_path, mutate, message):
+    fitted.save(tmp_path / "run")
+    path = tmp_path / "run" / "best" / "config.json"
+    config = json.loads(path.read_text())
+    mutate(config)
+    path.write_text(json.dumps(config))
+    with pytest.raises(UserError, match=message):
+        rnnkit.load(tmp_path / "run")
+
+
+def test_artifacts_that_do_not_fit_the_weights_and_nan_weights_are_refused(fitted, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    fitted.save(tmp_path / "run")
+    best = tmp_path / "run" / "best"
+    labels = json.loads((best / "labels.json").read_text())
+    labels["classes"] = [*labels["classes"], "extra"]
+    (best / "labels.json").write_text(json.dumps(labels))
+    with pytest.raises(UserError, match=r"head.weight has shape \(2, 16\) .* expects \(3, 16\)"):
+        rnnkit.load(tmp_path / "run")
+    fitted.save(tmp_path / "nan")
+    weights = load_file(tmp_path / "nan" / "best" / "model.safetensors")
+    weights["head.bias"][0] = float("nan")
+    save_file(weights, tmp_path / "nan" / "best" / "model.safetensors")
+    with pytest.raises(UserError, match="head.bias holds NaN"):
+        rnnkit.load(tmp_path / "nan")

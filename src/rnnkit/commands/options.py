@@ -24,7 +24,9 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "clip_norm": ("--clip", "--clip-norm"),
     "max_time_minutes": ("--max-time", "--max-time-minutes"),
 }
-METAVARS = {"clip_norm": "NORM", "max_time_minutes": "MINUTES"}
+METAVARS = {"source": "NAME_OR_PATH", "clip_norm": "NORM", "max_time_minutes": "MINUTES"}
+TYPE_METAVARS = {int: "N", float: "X", str: "TEXT"}
+LONG_CHOICES = 6  # more choices than this are listed in the help text, not the usage line
 
 
 def add_settings_options(
@@ -49,21 +51,25 @@ def add_settings_options(
         kind, nargs = _option_type(hints[name])
         default = shown.get(name)
         shown_default = "none" if default is None else _shown(default)
-        text = helps.get(name, "").rstrip(".")
-        text = f"{text} (default: {shown_default})" if text else f"(default: {shown_default})"
-        text = text.replace("%", "%%")
-        options: dict[str, Any] = {"dest": name, "default": None, "help": text}
+        text = helps.get(name, "").replace("``", "").rstrip(".")
+        choices = settings.CHOICES.get(name)
+        if choices is not None and len(choices) > LONG_CHOICES:
+            text += f"; one of: {', '.join(map(str, choices))}"
+        if "default:" not in text:  # the docstring may say it better ("utf-8; latin-1 for ...")
+            text = f"{text} (default: {shown_default})".strip()
+        options: dict[str, Any] = {"dest": name, "default": None, "help": text.replace("%", "%%")}
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
             options["type"] = kind
             if nargs:
                 options["nargs"] = nargs
-            choices = settings.CHOICES.get(name)
             if choices is not None:
                 options["choices"] = list(choices)
-            elif name in METAVARS:
-                options["metavar"] = METAVARS[name]
+            if choices is not None and len(choices) > LONG_CHOICES:
+                options["metavar"] = "NAME"
+            elif choices is None:
+                options["metavar"] = METAVARS.get(name, TYPE_METAVARS.get(kind, "VALUE"))
         names = OPTION_NAMES.get(name, ("--" + name.replace("_", "-"),))
         group.add_argument(*names, **options)
 

@@ -125,7 +125,12 @@ class Task:
         base = saved if saved is not None else cls.presets(given)
         out = {}
         for section, settings in cls.SECTIONS.items():
-            values = dict(base.get(section, {}))
+            values = base.get(section) or {}
+            if not isinstance(values, Mapping):
+                raise UserError(
+                    f"the {section!r} settings are a {type(values).__name__}; expected an object"
+                )
+            values = dict(values)
             values.update({k: v for k, v in given.items() if k in settings.names()})
             out[section] = settings.from_dict({**cls.placeholders(section), **values})
         return out
@@ -242,20 +247,19 @@ class Task:
         if saved is None:
             settings = self.resolve_settings(given)
             return {**settings, "data": settings["data"].replace(source=data)}
-        stored = {
-            section: saved.config.get(section, {})
-            for section in self.SECTIONS
-            if section != "train"
-        }
-        stored["train"] = saved.config.get("train", {})
+        stored = {section: saved.config.get(section) for section in self.SECTIONS}
+        try:  # the saved settings as they are, checked (a damaged config.json is said here)
+            settings = self.resolve_settings({}, saved=stored)
+        except UserError as error:
+            raise UserError(f"{saved.path / 'config.json'}: {error}") from None
         clash = [
             name
-            for section, values in stored.items()
+            for section, values in settings.items()
             if section not in self.RESUME_SECTIONS
-            for name, value in values.items()
+            for name, value in values.to_dict().items()
             if name in given and given[name] != value
         ]
-        if data is not None and data != stored["data"].get("source"):
+        if data is not None and data != settings["data"].source:
             clash.append("data")
         if clash:
             raise UserError(
@@ -305,7 +309,7 @@ class Task:
         """Rebuild the preprocessing (``self.preprocessing``) and the model (``self.model``, eval
         mode, on ``device``) from ``checkpoint``; a task extends this to keep more."""
         self.preprocessing = self.restore_preprocessing(checkpoint)
-        model = self.MODEL(self.settings["model"])
+        model = self.build_model(self.preprocessing)  # its sizes from the vocabulary and labels
         self.model = self.load_weights(model, checkpoint, device)
         self.model_device = device
 
@@ -327,8 +331,10 @@ class Task:
         if not isinstance(checkpoint, Checkpoint):
             checkpoint = load_checkpoint(checkpoint)
         stored = {section: checkpoint.config.get(section) for section in self.SECTIONS}
-        if checkpoint.config.get("train") is not None:
+        try:
             self.settings = self.resolve_settings({}, saved=stored)
+        except UserError as error:  # a damaged or hand-edited config.json
+            raise UserError(f"{checkpoint.path / 'config.json'}: {error}") from None
         self.checkpoint = checkpoint
         self.run_dir = checkpoint.path.parent
         self.restore(checkpoint, resolve_device(self.device))

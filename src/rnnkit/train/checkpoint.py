@@ -311,10 +311,17 @@ def load_model_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
             f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}; "
             "expected weights written for the same model settings"
         )
-    try:
-        model.load_state_dict(state_dict)
-    except RuntimeError as error:  # shape mismatches
-        raise UserError(
-            f"the checkpoint does not match the model ({error}); expected weights written for "
-            "the same model settings"
-        ) from None
+    expected = model.state_dict()
+    for name, tensor in state_dict.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise UserError(
+                f"the checkpoint's {name} has shape {tuple(tensor.shape)} but the model built "
+                f"from its settings, vocabulary and labels expects {tuple(expected[name].shape)}; "
+                "expected a checkpoint whose files were written together"
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(
+                f"the checkpoint's {name} holds NaN or infinite values; expected the weights of "
+                "a finished epoch (resume or train again)"
+            )
+    model.load_state_dict(state_dict)

@@ -38,8 +38,7 @@ class TrainConfig(Settings):
 
     Args:
         epochs: number of passes over the training batches.
-        optimizer: a name in ``rnnkit.train.optimizers.OPTIMIZERS`` (sgd, rmsprop, adagrad,
-            adadelta, adam, adamax, nadam, adamw).
+        optimizer: the optimizer, by name (``rnnkit.train.optimizers.OPTIMIZERS``).
         lr: learning rate.
         weight_decay: the optimizer's weight decay.
         momentum: momentum of sgd and rmsprop.
@@ -51,8 +50,8 @@ class TrainConfig(Settings):
         clip_value: clamp every gradient element to ``[-clip_value, clip_value]`` (None: off);
             applied before ``clip_norm`` when both are set.
         l1, l2: explicit penalty weights on the weight matrices (see the module docstring).
-        lr_schedule: a name in ``rnnkit.train.schedules.SCHEDULES`` (none, step, exponential,
-            cosine, linear, plateau); stepped once per epoch.
+        lr_schedule: the learning-rate schedule, by name (``rnnkit.train.schedules.SCHEDULES``),
+            stepped once per epoch.
         lr_step_size: epochs between decays of the "step" schedule.
         lr_gamma: decay factor of "step" (default 0.1), "exponential" (default 0.95) and
             "plateau" (default 0.1); None picks the schedule's default.
