@@ -88,3 +88,14 @@ def test_bad_inputs(lstm_run, tmp_path, capsys, argv, message):
     argv = [a.replace("OUT", str(tmp_path)) for a in argv]
     code, _, captured = _visualize(capsys, str(lstm_run), *argv)
     assert code == 2 and message in captured.err and "Traceback" not in captured.err
+
+
+def test_a_long_text_gives_a_page_of_a_few_megabytes(lstm_run, tmp_path, capsys, caplog):
+    long_text = tmp_path / "long.txt"
+    long_text.write_text("To be, or not to be, that is the question.\n" * 4800)  # 211 KB
+    out = tmp_path / "long.html"
+    code, result, captured = _visualize(
+        capsys, str(lstm_run), "--file", str(long_text), "--out", str(out)
+    )
+    assert code == 0 and result["tokens"] == 5000 and "showing the first 5000" in caplog.text
+    assert out.stat().st_size < 4_000_000  # was 21 MB for a 200 KB text

@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 STATES = ("cell", "hidden")
 PNG_MAX_TOKENS = 600
-HTML_MAX_TOKENS = 20_000
+HTML_MAX_TOKENS = 5_000  # a page of a few MB that a browser opens at once
 SUFFIXES = (".html", ".htm", ".png")
 PNG_WIDTH = 60  # characters per row of the picture
 
@@ -181,16 +181,12 @@ def render_html(trace: Trace, units: list[int], title: str, word: bool) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Layer {trace.layer}, {'tanh(cell state)' if trace.state == 'cell' else 'hidden state'}"
-        f" after each of {len(trace.tokens)} tokens. Hover a position for the unit's value and "
-        "the model's guesses for the next token.</p>",
+        f" after each of {len(trace.tokens)} tokens. Hover a position for the unit's value; the "
+        "table below shows the model's guesses for the next token.</p>",
         "<p class='legend'><span style='background:rgba(178,24,43,.85)'>−1</span>"
         "<span style='background:rgba(178,24,43,.4)'>−0.5</span><span>0</span>"
         "<span style='background:rgba(33,102,172,.4)'>+0.5</span>"
         "<span style='background:rgba(33,102,172,.85)'>+1</span></p>",
-    ]
-    guesses = [
-        ", ".join(f"{_show(t, word)} {p:.2f}" for t, p in zip(ts, ps))
-        for ts, ps in zip(trace.top_tokens, trace.top_probs)
     ]
     for unit in units:
         column = trace.activations[:, unit].tolist()
@@ -198,9 +194,8 @@ def render_html(trace: Trace, units: list[int], title: str, word: bool) -> str:
         parts.append(f"<h2>unit {unit} <small>(std {spread:.2f})</small></h2><div class='text'>")
         for t, (token, value) in enumerate(zip(trace.tokens, column)):
             shown = html.escape(token if token not in ("\n", "<eos>") else "↵\n")
-            tip = html.escape(f"{value:+.3f} | next: {guesses[t]}", quote=True)
             parts.append(
-                f"<span style='background:{_colour(value)}' title='{tip}'>{shown}</span>"
+                f"<span style='background:{_colour(value)}' title='{value:+.3f}'>{shown}</span>"
                 + (sep if t + 1 < len(trace.tokens) and token not in ("\n", "<eos>") else "")
             )
         parts.append("</div>")
@@ -349,7 +344,10 @@ def visualize_units(
         raise UserError("the text is empty; expected some text to read")
     limit = PNG_MAX_TOKENS if out.suffix.lower() == ".png" else HTML_MAX_TOKENS
     if ids.numel() > limit:
-        logger.warning("showing the first %d of %d tokens", limit, ids.numel())
+        logger.warning(
+            "showing the first %d of %d tokens (a longer page would not open quickly); "
+            "pass a shorter text for the rest", limit, ids.numel(),
+        )  # fmt: skip
         ids = ids[:limit]
     state = state or ("cell" if model.config.cell == "lstm" else "hidden")
     trace = trace_text(
