@@ -169,3 +169,14 @@ def test_artifacts_that_do_not_fit_the_weights_and_nan_weights_are_refused(fitte
     save_file(weights, tmp_path / "nan" / "best" / "model.safetensors")
     with pytest.raises(UserError, match="head.bias holds NaN"):
         rnnkit.load(tmp_path / "nan")
+
+
+def test_auto_balance_weighs_classes_only_when_they_are_imbalanced():
+    import torch
+
+    from rnnkit.tasks.classify.objective import balanced_weights, wants_balance
+
+    even, skewed = torch.tensor([0, 1] * 10), torch.tensor([0] * 16 + [1] * 4)
+    assert not wants_balance("auto", even, 2) and wants_balance("auto", skewed, 2)
+    assert wants_balance("balanced", even, 2) and not wants_balance("none", skewed, 2)
+    assert balanced_weights(skewed, 2).tolist() == [20 / 32, 20 / 8]

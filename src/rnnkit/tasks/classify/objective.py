@@ -8,13 +8,23 @@ import torch.nn.functional as F
 from rnnkit.train import Objective
 from rnnkit.train.metrics import accuracy, macro_f1
 
-__all__ = ["ClassificationObjective", "balanced_weights"]
+__all__ = ["IMBALANCE", "ClassificationObjective", "balanced_weights", "wants_balance"]
+
+IMBALANCE = 1.5  # balance="auto" weighs classes when the largest is this many times the smallest
 
 
 def balanced_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """w_c = n / (C * n_c): every class weighs as much in the loss as a balanced data set's."""
     counts = torch.bincount(targets, minlength=num_classes).clamp(min=1).float()  # (C,)
     return targets.numel() / (num_classes * counts)
+
+
+def wants_balance(balance: str, targets: torch.Tensor, num_classes: int) -> bool:
+    """Whether ``balance`` ("auto", "balanced", "none") asks for class weights here."""
+    if balance != "auto":
+        return balance == "balanced"
+    counts = torch.bincount(targets, minlength=num_classes)  # (C,)
+    return bool(counts.max() > IMBALANCE * counts.min().clamp(min=1))
 
 
 class ClassificationObjective(Objective):

@@ -32,7 +32,11 @@ from rnnkit.tasks.classify.data import (
     in_memory,
     load_splits,
 )
-from rnnkit.tasks.classify.objective import ClassificationObjective, balanced_weights
+from rnnkit.tasks.classify.objective import (
+    ClassificationObjective,
+    balanced_weights,
+    wants_balance,
+)
 from rnnkit.tasks.classify.report import confusion_table, save_confusion_plot
 from rnnkit.train import Checkpoint, TrainConfig
 from rnnkit.train.metrics import confusion_matrix
@@ -59,7 +63,8 @@ class TextClassifier(Task):
     any CSV/TSV with a text column and a label column (--text-column, --label-column,
     --encoding). A validation split (--val-fraction, stratified, seeded) is cut from train to
     select the best epoch; data without a test split gets one cut first (--test-fraction).
-    Imbalanced classes: --balance balanced weighs each class's loss by its rarity.
+    Imbalanced classes (the largest over 1.5 times the smallest) have each class's loss
+    weighted by its rarity (--balance auto; balanced or none to choose).
 
     The defaults are a bidirectional LSTM with max pooling over time, orthogonal recurrent
     weights, forget-gate bias 1, dropout 0.5, Adam and gradient-norm clipping at 5.
@@ -135,10 +140,14 @@ class TextClassifier(Task):
                          what=f"{name} texts")
             for name in ("train", "val")
         )  # fmt: skip
+        targets = torch.as_tensor(prep.labels.encode(splits["train"].labels))  # (N,)
         self._class_weight = None
-        if data.balance == "balanced":
-            targets = torch.as_tensor(prep.labels.encode(splits["train"].labels))  # (N,)
+        if wants_balance(data.balance, targets, len(prep.labels)):
             self._class_weight = balanced_weights(targets, len(prep.labels))
+            logger.info(
+                "class weights %s (balance=%s)",
+                [round(w, 3) for w in self._class_weight.tolist()], data.balance,
+            )  # fmt: skip
         return (
             make_loader(train_set, data.batch_size, shuffle=True, seed=seed or 0),
             make_loader(val_set, data.batch_size, shuffle=False),
