@@ -180,3 +180,40 @@ def test_auto_balance_weighs_classes_only_when_they_are_imbalanced():
     assert not wants_balance("auto", even, 2) and wants_balance("auto", skewed, 2)
     assert wants_balance("balanced", even, 2) and not wants_balance("none", skewed, 2)
     assert balanced_weights(skewed, 2).tolist() == [20 / 32, 20 / 8]
+
+
+def test_a_missing_gpu_is_said_before_the_data_loads(tmp_path):
+    if torch_cuda_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(UserError, match="cuda"):
+        rnnkit.TextClassifier(device="cuda").fit(data=str(tmp_path / "missing.csv"))
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(fitted, tmp_path):
+    import subprocess
+    import sys
+
+    fitted.save(tmp_path / "run")
+    texts = tmp_path / "texts.txt"  # far more output than a pipe buffers (64 KB)
+    texts.write_text("".join(f"great film {i}\n" for i in range(4_000)))
+    command = [
+        sys.executable,
+        "-m",
+        "rnnkit",
+        "predict",
+        str(tmp_path / "run"),
+        "--file",
+        str(texts),
+    ]
+    head = subprocess.run(
+        f"{subprocess.list2cmdline(command)} | head -n 1",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert head.stdout.count("\n") == 1 and head.stdout.endswith("\tgreat film 0\n")
+    assert "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
