@@ -21,13 +21,21 @@ import torch
 from rnnkit.data.files import read_json, write_json
 from rnnkit.errors import UserError
 
-__all__ = ["Label", "LabelEncoder", "check_num_classes", "label_sort_key", "sorted_labels"]
+__all__ = [
+    "Label",
+    "LabelEncoder",
+    "check_num_classes",
+    "describe_labels",
+    "label_sort_key",
+    "sorted_labels",
+]
 
 Label = str | int
 
 _FORMAT = "rnnkit.LabelEncoder"
 _VERSION = 1
 _SHOWN = 20  # at most this many known labels are listed in an error message
+_REPR_CHARS = 40  # each cut to this many characters
 
 
 def _normalize(label: Any) -> Label:
@@ -52,7 +60,7 @@ def sorted_labels(labels: Iterable[Any]) -> list[Label]:
     if len(kinds) > 1:
         raise UserError(
             f"expected labels that are all strings or all integers, got both: "
-            f"{sorted(map(repr, distinct))[:_SHOWN]}"
+            f"{describe_labels(sorted(distinct, key=str))}"
         )
     return sorted(distinct, key=label_sort_key(distinct))
 
@@ -74,10 +82,20 @@ def label_sort_key(labels: Iterable[Label]):
     return lambda label: str(label)
 
 
-def _describe(classes: Sequence[Label]) -> str:
-    shown = ", ".join(repr(c) for c in classes[:_SHOWN])
-    more = f", ... ({len(classes) - _SHOWN} more)" if len(classes) > _SHOWN else ""
+def describe_labels(classes: Sequence[Any], limit: int = _SHOWN) -> str:
+    """At most ``limit`` labels as short reprs (each cut to 40 characters), for error messages:
+    labels come from data files, which may not be what they claim to be."""
+    shown = ", ".join(_short_repr(c) for c in classes[:limit])
+    more = f", ... ({len(classes) - limit} more)" if len(classes) > limit else ""
     return f"{shown}{more}"
+
+
+def _short_repr(value: Any, limit: int = _REPR_CHARS) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+_describe = describe_labels
 
 
 class LabelEncoder:
@@ -125,8 +143,8 @@ class LabelEncoder:
             return self._index[_normalize(label)]
         except (KeyError, TypeError):
             raise UserError(
-                f"unknown label {label!r}; expected one of the {len(self)} known labels: "
-                f"{_describe(self._classes)}"
+                f"unknown label {_short_repr(label)}; expected one of the {len(self)} known "
+                f"labels: {_describe(self._classes)}"
             ) from None
 
     def encode(self, labels: Iterable[Any]) -> list[int]:

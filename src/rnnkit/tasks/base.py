@@ -234,6 +234,7 @@ class Task:
                 raise UserError(f"{out} is a file; expected a folder for the run")
             if not resume and not overwrite and folder.holds_run():
                 raise UserError(folder.refusal())
+            folder.check_free()  # another run writing there: refused before the data loads
             return folder.path
         if resume:
             raise UserError("resume=True needs out='the run folder to continue'")

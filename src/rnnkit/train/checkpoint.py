@@ -73,6 +73,7 @@ CURVES_FILE = "curves.png"
 STATE_FILE = "training_state.pt"
 _RESERVED = {"config", "metrics", "model", "history", "curves", "training_state"}
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SAFE_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")  # never "..", "/", "\\"
 
 
 @dataclass
@@ -283,20 +284,57 @@ def load_checkpoint(
     config = _read_json(path / CONFIG_FILE, "the checkpoint's settings")
     if not isinstance(config, dict):
         raise UserError(f"{path / CONFIG_FILE} holds a {type(config).__name__}; expected an object")
-    if config.get("checkpoint_format", 0) > CHECKPOINT_FORMAT:
+    version = config.get("checkpoint_format", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(
+            f"{path / CONFIG_FILE}: checkpoint_format is {_short(version)}; expected an integer"
+        )
+    if version > CHECKPOINT_FORMAT:
         raise UserError(
             f"{path} was written by a newer rnnkit (checkpoint format "
-            f"{config['checkpoint_format']}); expected format {CHECKPOINT_FORMAT} or older: "
-            "upgrade rnnkit"
+            f"{version}); expected format {CHECKPOINT_FORMAT} or older: upgrade rnnkit"
         )
+    names = _artifact_names(path, config.get("artifacts", []))
     state_dict = _read_model(path / MODEL_FILE, map_location)
     artifacts = {
-        name: _read_json(path / f"{name}.json", f"the {name!r} artifact")
-        for name in config.get("artifacts", [])
+        name: _read_json(path / f"{name}.json", f"the {name!r} artifact") for name in names
     }
     metrics = _read_json(path / METRICS_FILE, "metrics", required=False)
     state = _read_training_state(path / STATE_FILE, map_location) if training_state else None
     return Checkpoint(path, config, state_dict, artifacts, metrics, state)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A repr of untrusted content cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _artifact_names(path: Path, names: Any) -> list[str]:
+    """The ``artifacts`` of ``config.json``: plain file names whose files lie in ``path``.
+
+    A checkpoint is untrusted input: a name such as ``../x`` or ``/etc/x`` would make every loader
+    read a file outside the checkpoint folder.
+    """
+    where = path / CONFIG_FILE
+    if not isinstance(names, list):
+        raise UserError(
+            f"{where}: artifacts is {type(names).__name__} {_short(names)}; expected a list of "
+            "artifact names"
+        )
+    folder = path.resolve()
+    for name in names:
+        if not isinstance(name, str) or not _SAFE_ARTIFACT_NAME.match(name):
+            raise UserError(
+                f"{where}: artifacts entry {_short(name)} is not a plain name; expected names of "
+                "letters, digits, '_' and '-' naming files in the checkpoint folder"
+            )
+        if (path / f"{name}.json").resolve().parent != folder:  # a link out of the folder
+            raise UserError(
+                f"{where}: artifact {name!r} is a link to a file outside {path}; expected the "
+                "artifact files inside the checkpoint folder"
+            )
+    return names
 
 
 def load_model_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:

@@ -15,8 +15,8 @@ class MetricMonitor:
     """Best value of ``name`` under ``mode`` ("min" or "max"), with a ``min_delta`` margin.
 
     ``update(value, epoch)`` returns True when ``value`` improves on the best by more than
-    ``min_delta`` (the first finite value always does; NaN never does). ``should_stop(patience)``
-    is True once ``patience`` updates in a row brought no improvement.
+    ``min_delta`` (the first finite value always does; NaN and infinities never do).
+    ``should_stop(patience)`` is True once ``patience`` updates in a row brought no improvement.
     """
 
     def __init__(self, name: str, mode: str = "min", min_delta: float = 0.0) -> None:
@@ -30,7 +30,7 @@ class MetricMonitor:
         self.bad_epochs = 0
 
     def improves(self, value: float) -> bool:
-        if math.isnan(value):
+        if not math.isfinite(value):  # NaN or inf: never the best epoch
             return False
         if self.best is None:
             return True

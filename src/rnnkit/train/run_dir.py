@@ -11,13 +11,27 @@
 ``best/`` and ``last/`` are separate folders so that each is replaced atomically as a whole
 (``rnnkit.atomic``): a crash at any moment leaves each one complete, old or new. ``best/``
 is written before ``last/``, so ``last/`` never records a best epoch that ``best/`` lacks.
+
+One writer per run folder: ``Trainer.fit`` holds ``DIR/.lock`` (the owner's pid, host and start
+time as JSON, created with ``O_CREAT | O_EXCL``) from before it writes or deletes anything until
+it returns or raises. A second run on the folder gets a ``UserError`` naming the owner. A lock
+whose pid no longer exists on this host (a killed run) is stale: it is reported in a log line and
+taken over. A lock from another host is always respected (its pid cannot be checked from here);
+delete ``DIR/.lock`` by hand once that run is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import json
 import logging
+import os
 import shutil
-from collections.abc import Mapping
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +55,13 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.history import History, render_curves
 
-__all__ = ["REPORTS", "RunDirectory"]
+__all__ = ["LOCK_FILE", "REPORTS", "RunDirectory"]
 
 logger = logging.getLogger(__name__)
 
 REPORTS = ("history.csv", "curves.png", "metrics.json")  # run-wide, beside best/ and last/
+LOCK_FILE = ".lock"
+_UNREADABLE_GRACE_S = 10.0  # a lock being written is briefly empty; older unreadable: stale
 
 
 class RunDirectory:
@@ -68,6 +84,106 @@ class RunDirectory:
             "(--resume DIR, or fit(..., resume=True)), replace it (--overwrite, overwrite=True), "
             "or choose another output folder"
         )
+
+    # -- one writer per folder -----------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_FILE
+
+    def lock_holder(self) -> dict[str, Any] | None:
+        """The live owner of the folder's lock (pid, host, started), or None when it is free or
+        its lock is stale."""
+        owner = _read_lock(self.lock_path)
+        return None if owner is None or _is_stale(owner, self.lock_path) else owner
+
+    def in_use(self, owner: dict[str, Any]) -> str:
+        return (
+            f"{self.path} is in use by another training run (pid {owner.get('pid', '?')} on "
+            f"{owner.get('host', '?')} since {owner.get('started', '?')}); expected a free "
+            "folder: wait for it, or choose another"
+        )
+
+    def check_free(self) -> None:
+        """Raise ``UserError`` when a live run holds the folder's lock (an early check)."""
+        owner = self.lock_holder()
+        if owner is not None:
+            raise UserError(self.in_use(owner))
+
+    @contextlib.contextmanager
+    def locked(self, create: bool = True) -> Iterator[None]:
+        """Hold ``DIR/.lock`` for the block; ``create``: make the folder if it is missing (else
+        a missing folder is left alone, unlocked: there is nothing in it to protect)."""
+        created = not self.path.exists()
+        if created and not create:
+            yield
+            return
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"{self.path} is a file; expected a folder for the run")
+        self.path.mkdir(parents=True, exist_ok=True)
+        token = self._acquire()
+        try:
+            yield
+        finally:
+            self._release(token)
+            if created:
+                with contextlib.suppress(OSError):  # only if the run wrote nothing
+                    self.path.rmdir()
+
+    def _acquire(self) -> str:
+        token = uuid.uuid4().hex
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "token": token,
+        }
+        data = (json.dumps(record) + "\n").encode("utf-8")
+        for _ in range(3):
+            try:
+                fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = _read_lock(self.lock_path)
+                if owner is None:  # released meanwhile: try again
+                    continue
+                if not _is_stale(owner, self.lock_path):
+                    raise UserError(self.in_use(owner)) from None
+                self._take_over(owner)
+                continue
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            return token
+        owner = _read_lock(self.lock_path) or {}
+        raise UserError(self.in_use(owner))
+
+    def _take_over(self, stale: dict[str, Any]) -> None:
+        """Move a stale lock aside; put it back if another process replaced it meanwhile."""
+        aside = self.path / f".lock.stale-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(self.lock_path, aside)
+        except FileNotFoundError:
+            return
+        moved = _read_lock(aside)
+        if moved is not None and moved != stale:  # a fresh lock of a faster taker: restore it
+            with contextlib.suppress(OSError):
+                os.link(aside, self.lock_path)
+        else:
+            logger.warning(
+                "%s had a stale lock of a training run that is gone (pid %s on %s since %s): "
+                "taking it over",
+                self.path,
+                stale.get("pid", "?"),
+                stale.get("host", "?"),
+                stale.get("started", "?"),
+            )
+        aside.unlink(missing_ok=True)
+
+    def _release(self, token: str) -> None:
+        owner = _read_lock(self.lock_path)
+        if owner is not None and owner.get("token") == token:
+            self.lock_path.unlink(missing_ok=True)
 
     def prepare_fresh(self, overwrite: bool) -> None:
         """Refuse a folder that holds a run (unless ``overwrite``: then delete its checkpoints)."""
@@ -116,3 +232,40 @@ class RunDirectory:
         if curves is not None:
             atomic_write_bytes(curves_png, curves)
         atomic_write_json(metrics_json, json_safe(summary))
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    """The lock's record; None when there is no lock; ``{}`` when it cannot be read (yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _is_stale(owner: dict[str, Any], path: Path) -> bool:
+    """True when the lock's run is gone: its pid no longer exists on this host (or the lock
+    could not be read for longer than a write takes)."""
+    pid, host = owner.get("pid"), owner.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(host, str):
+        try:
+            return time.time() - path.stat().st_mtime > _UNREADABLE_GRACE_S
+        except OSError:
+            return True
+    if host != socket.gethostname():
+        return False
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists under another user
+        return False
+    return False

@@ -21,7 +21,11 @@ The time budget counts per ``fit`` call, so a resumed run gets a fresh one.
 
 Ctrl-C (KeyboardInterrupt) leaves ``last/`` at the last finished epoch, logs how to resume and
 re-raises. A non-finite loss or gradient norm raises ``NonFiniteLossError`` (a ``UserError``)
-before the optimizer step, so ``last/`` still holds the last good epoch.
+before the optimizer step, so ``last/`` still holds the last good epoch. So does an epoch that
+diverged without a NaN: one whose training or validation loss, monitored value or perplexity is
+NaN or infinite, or whose training or validation loss exceeds ``EXPLODED`` (1000) times the loss
+of the run's first batch (the untrained model's; at least 1) — it is neither saved nor kept as
+best, and the error says to lower lr or clip the gradients.
 
 Device moves: each batch is moved by the objective's ``move_batch`` when it has one, else by
 ``move_to_device``, which keeps sequence lengths on the CPU (see ``rnnkit.train.device``).
@@ -58,11 +62,13 @@ from rnnkit.train.run_dir import RunDirectory
 from rnnkit.train.schedules import build_scheduler, step_scheduler
 from rnnkit.train.tensorboard import TensorBoardLogger
 
-__all__ = ["NonFiniteLossError", "Trainer"]
+__all__ = ["EXPLODED", "NonFiniteLossError", "Trainer"]
 
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+EXPLODED = 1e3  # an epoch loss above this many times the first batch's loss (at least 1) diverged
+_CHECKED_FINITE = ("train_loss", "val_loss", "train_perplexity", "val_perplexity")
 # settings held in the optimizer's and the schedule's state: a resumed run keeps the saved ones
 _KEPT_ON_RESUME = frozenset(
     "lr weight_decay momentum nesterov betas eps lr_step_size lr_gamma lr_min lr_patience".split()
@@ -130,6 +136,7 @@ class Trainer:
         self._deadline: float | None = None
         self._rng_state: dict[str, Any] | None = None
         self._saved_epoch: int | None = None
+        self._first_loss: float | None = None  # the run's first batch loss: what "exploded" means
 
     def setup(self) -> None:
         """Move the model to the device, build the optimizer and schedule (fit calls this)."""
@@ -189,7 +196,8 @@ class Trainer:
         ``train_batches`` and ``val_batches`` are re-iterable (a DataLoader, a list...); with a
         ``__len__`` the progress bar shows a total. With ``out_dir`` the run is checkpointed
         (``rnnkit.train.run_dir``); ``resume`` continues the run saved there; a fresh run
-        refuses a folder that already holds one unless ``overwrite``. A fresh fit seeds the
+        refuses a folder that already holds one unless ``overwrite``; a folder another fit is
+        writing to is refused (``RUN/.lock``, see ``rnnkit.train.run_dir``). A fresh fit seeds the
         generators (``config.seed``), builds a new optimizer and starts counting epochs at 1;
         the model keeps its current weights (seed before building it for a reproducible init).
         """
@@ -200,11 +208,26 @@ class Trainer:
                 "monitor to a training column such as 'train_loss'"
             )
         self.run_dir = RunDirectory(out_dir) if out_dir is not None else None
-        if c.log == "tensorboard" and not any(
+        wants_tb = c.log == "tensorboard" and not any(
             isinstance(callback, TensorBoardLogger) for callback in self.callbacks
-        ):
-            if self.run_dir is None:
-                raise UserError('log="tensorboard" writes into the run folder: expected an out_dir')
+        )
+        if wants_tb and self.run_dir is None:
+            raise UserError('log="tensorboard" writes into the run folder: expected an out_dir')
+        # one writer per run folder: held from before anything is written or deleted to the end
+        lock = self.run_dir.locked(create=not resume) if self.run_dir else contextlib.nullcontext()
+        with lock:
+            return self._fit_locked(train_batches, val_batches, resume, overwrite, wants_tb)
+
+    def _fit_locked(
+        self,
+        train_batches: Iterable[Any],
+        val_batches: Iterable[Any] | None,
+        resume: bool,
+        overwrite: bool,
+        tensorboard: bool,
+    ) -> History:
+        c, out_dir = self.config, self.run_dir
+        if tensorboard and self.run_dir is not None:
             self.callbacks.append(TensorBoardLogger(self.run_dir.path / "tensorboard"))
         self.setup()
         if resume:
@@ -247,6 +270,7 @@ class Trainer:
         if val_batches is not None:
             metrics = self.evaluate(val_batches, desc=f"validate {epoch}")
             row.update({f"val_{k}": v for k, v in metrics.items()})
+            self._check_diverged(row)  # before callbacks use the weights (an LM's sample)
             self._call("on_evaluate", epoch, metrics)
         total = len(train_batches) if hasattr(train_batches, "__len__") else None
         partial = int(total is not None and batches < total)  # a time budget or stop cut it
@@ -256,6 +280,7 @@ class Trainer:
                 f"monitor={c.monitor!r} is not a history column; expected one of: "
                 f"{', '.join(k for k in row if k not in ('epoch', 'batches', 'partial'))}"
             )
+        self._check_diverged(row)  # before anything is saved or kept as best
         self.epoch = epoch
         self.elapsed_s += row["time_s"]
         self.history.append(row)
@@ -322,6 +347,8 @@ class Trainer:
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NonFiniteLossError(self._diverged("training loss", loss_value))
+        if self._first_loss is None:
+            self._first_loss = loss_value
         stats = {k: float(v) for k, v in stats.items()}
         penalty = weight_penalty(self._penalized, c.l1, c.l2)
         total = loss if penalty is None else loss + penalty
@@ -415,6 +442,7 @@ class Trainer:
             self.history = History(state["history"])
             self.monitor.load_state_dict(state["monitor"])
             self._rng_state = state["rng"]
+            self._first_loss = state.get("first_loss")
         except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
             raise UserError(
                 f"cannot resume from {ckpt.path}: its training state does not fit this run "
@@ -459,6 +487,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": self._rng_state,
+            "first_loss": self._first_loss,
         }
 
     def _save(self, improved: bool) -> None:
@@ -490,12 +519,37 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------------------
 
-    def _diverged(self, what: str, value: float) -> str:
+    def _check_diverged(self, row: Mapping[str, Any]) -> None:
+        """Raise ``NonFiniteLossError`` when the epoch's row shows divergence (module doc)."""
+        names = dict.fromkeys((*_CHECKED_FINITE, self.config.monitor))
+        for name in names:
+            value = row.get(name)
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                raise NonFiniteLossError(self._diverged(_words(name), value, "end"))
+        if self._first_loss is None:
+            return
+        limit = EXPLODED * max(abs(self._first_loss), 1.0)
+        for name in ("train_loss", "val_loss"):
+            value = row.get(name)
+            if isinstance(value, (int, float)) and value > limit:
+                expected = (
+                    f"at most {limit:.4g}, {EXPLODED:g} times the first batch's loss "
+                    f"{self._first_loss:.4g}"
+                )
+                raise NonFiniteLossError(self._diverged(_words(name), value, "end", expected))
+
+    def _diverged(
+        self, what: str, value: float, at: str = "step", expected: str = "finite values"
+    ) -> str:
         c = self.config
+        where = (
+            f"at the end of epoch {self.epoch + 1}"
+            if at == "end"
+            else f"at epoch {self.epoch + 1}, step {self.global_step + 1}"
+        )
         message = (
-            f"the {what} became {value} at epoch {self.epoch + 1}, step {self.global_step + 1}: "
-            f"training diverged; expected finite values. Lower lr (now {c.lr}) or set clip_norm "
-            f"(now {c.clip_norm})"
+            f"the {what} became {value:.4g} {where}: training diverged; expected {expected}. "
+            f"Lower lr (now {c.lr}) or set clip_norm (now {c.clip_norm})"
         )
         if self.run_dir is not None and self._saved_epoch is not None:
             message += (
@@ -564,6 +618,13 @@ def _set_sampler_epoch(batches: Iterable[Any], epoch: int) -> None:
         if callable(set_epoch):
             set_epoch(epoch)
             return
+
+
+def _words(column: str) -> str:
+    """``val_loss`` → "validation loss", as messages say it."""
+    split, _, rest = column.partition("_")
+    prefix = {"train": "training", "val": "validation"}.get(split)
+    return f"{prefix} {rest}" if prefix and rest else column
 
 
 def _format(values: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ from rnnkit.data import (
     tokenizer_from_dict,
     truncate,
 )
+from rnnkit.data.labels import describe_labels
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, SequenceClassifier
@@ -248,8 +249,9 @@ class TextClassifier(Task):
         )
         if unknown:
             raise UserError(
-                f"the {name} split has labels the model never saw: {unknown[:10]}; "
-                f"expected only {list(prep.labels.classes)}"
+                f"the {name} split has labels the model never saw: "
+                f"{describe_labels(unknown, 10)}; expected only its {len(prep.labels)} labels: "
+                f"{describe_labels(prep.labels.classes, 10)}"
             )
         dataset = encode_texts(texts, prep.tokenizer, prep.vocab, prep.labels, settings,
                                what=f"{name} texts")  # fmt: skip

@@ -362,9 +362,14 @@ def encode_text(
     tokens = _tokens(text, tokenizer, level)
     unknown = sorted({t for t in tokens if t not in vocab})
     if vocab.unk_index is None and unknown:
-        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" if len(c) == 1 else repr(c) for c in unknown)
+        shown = (
+            ", ".join(  # a few only: the text may be a file that is not what it claims
+                f"{c!r} (U+{ord(c):04X})" if len(c) == 1 else repr(c)[:20] for c in unknown[:5]
+            )
+            + (f", ... ({len(unknown) - 5} more)" if len(unknown) > 5 else "")
+        )
         raise UserError(
-            f"{what} has characters the model never saw: {shown[:300]}; expected only "
+            f"{what} has characters the model never saw: {shown}; expected only "
             f"characters of its {len(vocab) - 1}-character vocabulary"
         )
     return torch.tensor(vocab.encode(tokens), dtype=torch.long), unknown

@@ -16,12 +16,33 @@ import torch
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.decoding import Sampler, sample_tokens
+from rnnkit.errors import UserError
 from rnnkit.models import RNNLanguageModel
 from rnnkit.tasks.lm.data import decode_tokens, encode_text
 
-__all__ = ["DEFAULT_LENGTH", "GenerationResult", "generate_text", "start_token", "stepping"]
+__all__ = [
+    "DEFAULT_LENGTH",
+    "GenerationResult",
+    "NonFiniteLogitsError",
+    "generate_text",
+    "start_token",
+    "stepping",
+]
 
 DEFAULT_LENGTH = {"char": 500, "word": 100}  # tokens generated when no length is given
+
+
+class NonFiniteLogitsError(UserError):
+    """The model's next-token scores hold NaN or infinities: its weights diverged."""
+
+
+def _finite(logits: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(logits).all()):
+        raise NonFiniteLogitsError(
+            "the model's next-token scores are NaN or infinite, so no text can be sampled; "
+            "expected a model with finite weights: train it again with a lower lr or clip_norm"
+        )
+    return logits
 
 
 @dataclass
@@ -77,7 +98,8 @@ def generate_text(
     """Continue ``prime`` by ``length`` tokens; ``on_text(piece)`` receives the text as it comes.
 
     Characters the model never saw raise a ``UserError``; unknown words are read as ``<unk>``
-    (listed in the result's ``unknown``). The model must be in eval mode.
+    (listed in the result's ``unknown``). Non-finite scores (a diverged model) raise
+    ``NonFiniteLogitsError``, a ``UserError``. The model must be in eval mode.
 
     The model first reads ``context`` (the warm-up context saved with a trained model: the end
     of a paragraph of its training text), which is not part of the result: a model trained with
@@ -101,11 +123,11 @@ def generate_text(
 
         def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
             out, state = model(tokens[:, None], state)  # (1, 1, V)
-            return out[:, -1], state
+            return _finite(out[:, -1]), state
 
         pieces: list[str] = []
         last_newline = (not prime) or prime[-1].isspace()
-        tokens = sample_tokens(step, logits[:, -1], state, length, sampler)
+        tokens = sample_tokens(step, _finite(logits[:, -1]), state, length, sampler)
         with stepping(model, device):
             for token in tokens:
                 index = int(token[0])

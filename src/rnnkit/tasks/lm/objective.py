@@ -16,7 +16,7 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.decoding import Sampler
 from rnnkit.errors import UserError
 from rnnkit.settings import Settings
-from rnnkit.tasks.lm.generate import generate_text
+from rnnkit.tasks.lm.generate import NonFiniteLogitsError, generate_text
 from rnnkit.train import Callback, Objective, Trainer
 from rnnkit.train.metrics import WeightedMeans, bits_per_char, perplexity
 
@@ -150,6 +150,9 @@ class SampleCallback(Callback):
                 model, self.vocab, self.tokenizer, self.level, self.settings.sample_prime or "",
                 self.settings.sample_length, self.sampler, trainer.device, context=self.context,
             )  # fmt: skip
+        except NonFiniteLogitsError:
+            logger.warning("no sample %s: the model's outputs are NaN or infinite", when)
+            return
         finally:
             model.train(was_training)
         body = "\n".join("  | " + line for line in result.text.split("\n"))
