@@ -27,12 +27,12 @@ RUNS = {
     "imdb": (
         "TextClassifier",
         "imdb",
-        {"limit": 2500, "epochs": 2, "max_length": 200, "hidden": 128},
+        {"limit": 5000, "epochs": 2, "max_length": 200},
     ),
     "shakespeare": (
         "LanguageModel",
         "tinyshakespeare",
-        {"hidden": 128, "layers": 1, "epochs": 1, "sample_length": 0},
+        {"epochs": 1, "sample_length": 0},
     ),
 }
 
