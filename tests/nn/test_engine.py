@@ -257,6 +257,16 @@ def test_fused_without_c_kernels_matches_loop(mode, option, monkeypatch):
     assert_same(forward_backward(fused, x, lengths, hx), expected, TOL[dtype])
 
 
+def test_fused_relu_rnn_without_c_kernels_matches_loop(monkeypatch):
+    monkeypatch.setattr(kernels, "_library", None)  # the PyTorch-ops fallback
+    monkeypatch.setattr(kernels, "_KERNELS", {})
+    kwargs = dict(input_size=3, hidden_size=4, nonlinearity="relu")
+    loop, fused = twins("RNN", ["loop", "fused"], torch.float64, **kwargs)
+    x, lengths, hx = make_input("RNN", torch.float64, 4, 5, 3, 1, 1, [4], packed=True)
+    expected = forward_backward(loop, x, lengths, hx)
+    assert_same(forward_backward(fused, x, lengths, hx), expected, TOL[torch.float64])
+
+
 def test_kernel_source_is_package_data_and_keys_the_build_cache():
     text = kernels._source()
     packaged = Path(kernels.__file__).parent / "csrc" / "kernels.c"

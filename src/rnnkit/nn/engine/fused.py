@@ -27,6 +27,11 @@ gate math in float32; for plain cells the kernels read ``W_hh h`` in bfloat16 an
 bfloat16 copies of ``h_t`` and of the gate gradients that the next products read; a batch of one
 or two stays float32, where bfloat16 gains nothing). Without the C kernels the same math runs as
 PyTorch ops; no option falls back to the loop engine.
+
+Double backward (``create_graph=True``: gradient penalties, meta-learning): the hand-written
+backward builds no graph, so there, and only there, each Function recomputes its
+layer-direction with the loop engine's step functions from the saved inputs and returns
+autograd's gradients of that, which carry a graph (:func:`_double_backward`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from torch import Tensor
 
 from rnnkit.nn import functional
 from rnnkit.nn.engine import kernels, workspace
-from rnnkit.nn.engine.loop import reverse_padded
+from rnnkit.nn.engine.loop import reverse_padded, run_recurrence, valid_steps
 from rnnkit.nn.engine.matmul import (
     MKL_MAX_ROWS,
     Linear,
@@ -44,7 +49,7 @@ from rnnkit.nn.engine.matmul import (
     autocast_dtype,
     weight_gradient,
 )
-from rnnkit.nn.functional import GATES, StepWeights, gate_layer_norm
+from rnnkit.nn.functional import GATES, StepWeights, gate_layer_norm, input_projection
 
 __all__ = ["FusedGRU", "FusedLSTM", "FusedRNN", "run_direction"]
 
@@ -66,31 +71,33 @@ def run_direction(
         # cost (GRU, 1000 steps of 1 x 256: 180 ms bf16, 79 ms float32), so float32 it stays.
         compute = None
     w = weights
+    # Contiguous once here: the product and the double backward below keep this one tensor.
+    x = x.contiguous()  # (L, N, H_in)
     gi = Projection.apply(x, w.weight_ih, None, compute)  # (L, N, G*H), b_ih added later
     if w.ln_ih_weight is not None:
         gi = _input_layer_norm(gi, w.ln_ih_weight, GATES[mode])
     if reverse:
         gi = reverse_padded(gi, lengths)
-    valid = None
-    if lengths is not None:
-        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)  # (L, 1)
-        valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
+    valid = valid_steps(lengths, x.shape[0], x.device)  # (L, N, 1) or None
     mask = recurrent_mask
+    # What a double backward recomputes the layer from (see _double_backward).
+    source = (x, w.weight_ih, w.ln_ih_weight, lengths, reverse)
     if mode == "LSTM":
         output, h, c = FusedLSTM.apply(
             gi, state[0], state[1], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight,
-            w.ln_cell_weight, w.ln_cell_bias, w.weight_hr, mask, valid, compute,
+            w.ln_cell_weight, w.ln_cell_bias, w.weight_hr, mask, valid, compute, *source,
         )  # fmt: skip
         final = (h, c)
     elif mode == "GRU":
         output, h = FusedGRU.apply(
-            gi, state[0], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight, mask, valid, compute
-        )
+            gi, state[0], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight, mask, valid, compute,
+            *source,
+        )  # fmt: skip
         final = (h,)
     else:
         output, h = FusedRNN.apply(
             gi, state[0], w.weight_hh, w.bias_ih, w.bias_hh, w.ln_hh_weight, mask, valid,
-            compute, mode == "RNN_RELU",
+            compute, mode == "RNN_RELU", *source,
         )  # fmt: skip
         final = (h,)
     if reverse:
@@ -111,10 +118,19 @@ class GateLayerNorm(torch.autograd.Function):
         y, xhat, rstd = kernels.block_layer_norm_forward(x, gain, blocks, functional.LN_EPS)
         ctx.blocks = blocks
         ctx.save_for_backward(xhat, rstd, gain)
+        ctx.set_materialize_grads(False)
         return y
 
     @staticmethod
     def backward(ctx, dy):
+        if dy is None:  # the fused layer's double backward bypasses this node (see below)
+            return None, None, None
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "GateLayerNorm cannot be differentiated twice (it keeps no input to recompute "
+                "from); expected it only inside the fused layers, whose double backward "
+                "recomputes the layer norm itself. Use gate_layer_norm for create_graph=True."
+            )
         xhat, rstd, gain = ctx.saved_tensors
         dx, dgain = kernels.block_layer_norm_backward(dy.contiguous(), xhat, rstd, gain, ctx.blocks)
         return dx, dgain, None
@@ -346,14 +362,93 @@ def _lower(x: Tensor, dtype: torch.dtype | None) -> Tensor:
     return x if dtype is None else x.to(dtype)
 
 
+# -- double backward ----------------------------------------------------------------------------
+
+# The trailing inputs of the three Functions: what a double backward recomputes the layer from.
+SOURCE = ("x", "w_ih", "ln_ih", "lengths", "reverse")
+NO_SOURCE_GRADS = (None,) * len(SOURCE)  # the first-order backward's gradients for them
+# The inputs a double backward differentiates the recomputed layer with respect to.
+_DIFFERENTIABLE = {
+    "gi", "h0", "c0", "w_hh", "b_ih", "b_hh", "ln_hh", "ln_cw", "ln_cb", "w_hr", "x", "w_ih",
+    "ln_ih",
+}  # fmt: skip
+
+
+def _source(ctx, gi, h0, c0, x, w_ih, ln_ih, lengths, reverse) -> dict:
+    """The tensors a double backward recomputes the layer-direction from (saved references,
+    no copies): the initial state and the layer's input ``x`` (L, N, H_in) with its input
+    weights where :func:`run_direction` gives them, else ``gi`` itself (a direct call)."""
+    ctx.reverse = reverse
+    source = dict(x=x, w_ih=w_ih, ln_ih=ln_ih, lengths=lengths)
+    return dict(h0=h0, c0=c0, gi=gi if x is None else None, **source)
+
+
+def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor, ...]):
+    """The backward of a fused Function under ``create_graph=True``, as gradients that carry a
+    graph, so that they can be differentiated again (gradient penalties, meta-learning).
+
+    The hand-written BPTT builds no graph. Here the layer-direction is recomputed instead, for
+    this call only, with the loop engine's differentiable step functions from the saved inputs
+    (the same math, dropout mask and lengths), and autograd differentiates the recomputation:
+    ``torch.autograd.grad(..., create_graph=True)``. From the layer's input ``x`` where the
+    layers gave it, so ``x``, ``W_ih`` and the layer norm's gain get their gradients here and
+    the gi path (the projection and its layer norm) none; else from ``gi``. Returns one gradient
+    per name in ``names`` (the Function's inputs, in order).
+    """
+    s = _saved(ctx)
+    compute = ctx.rec_info[2]  # the autocast dtype of the forward's products, or None
+    weights = StepWeights(
+        weight_ih=s["w_ih"], weight_hh=s["w_hh"], bias_ih=s["b_ih"], bias_hh=s["b_hh"],
+        weight_hr=s.get("w_hr"), ln_ih_weight=s["ln_ih"], ln_hh_weight=s["ln_hh"],
+        ln_cell_weight=s.get("ln_cw"), ln_cell_bias=s.get("ln_cb"),
+    )  # fmt: skip
+    state = (s["h0"], s["c0"]) if mode == "LSTM" else (s["h0"],)
+    device = s["h0"].device.type
+    if compute is None:
+        autocast = torch.autocast(device, enabled=False)
+    else:
+        autocast = torch.autocast(device, dtype=compute)
+    with autocast:
+        if s["x"] is not None:
+            x = s["x"]
+            if compute is None:  # the forward's product runs in W_ih's dtype (Projection)
+                x = x.to(s["w_ih"].dtype)
+            gi = input_projection(x, weights, GATES[mode])  # (L, N, G*H), b_ih included
+            if ctx.reverse:
+                gi = reverse_padded(gi, s["lengths"])
+        else:
+            gi = s["gi"].to(s["h0"].dtype)  # the forward's gate math runs in the state's dtype
+            gi = gi if s["b_ih"] is None else gi + s["b_ih"]
+        output, final = run_recurrence(mode, gi, state, weights, s["valid"], s["mask"])
+    pairs = [(o, g.to(o.dtype)) for o, g in zip((output, *final), grads) if o.requires_grad]
+    wanted = [n for n in names if n in _DIFFERENTIABLE and s.get(n) is not None]
+    wanted = [n for n in wanted if s[n].requires_grad]
+    if not pairs or not wanted:
+        return (None,) * len(names)
+    outputs, grad_outputs = zip(*pairs)
+    found = torch.autograd.grad(
+        outputs, [s[n] for n in wanted], grad_outputs, create_graph=True, allow_unused=True
+    )
+    found = dict(zip(wanted, found))
+    return tuple(found.get(n) for n in names)
+
+
 # -- LSTM ---------------------------------------------------------------------------------------
 
 
 class FusedLSTM(torch.autograd.Function):
     """One LSTM layer-direction over a whole sequence; see the module docstring."""
 
+    INPUTS = (
+        "gi", "h0", "c0", "w_hh", "b_ih", "b_hh", "ln_hh", "ln_cw", "ln_cb", "w_hr", "mask",
+        "valid", "compute", *SOURCE,
+    )  # fmt: skip
+
     @staticmethod
-    def forward(ctx, gi, h0, c0, w_hh, b_ih, b_hh, ln_hh, ln_cw, ln_cb, w_hr, mask, valid, compute):
+    def forward(
+        ctx, gi, h0, c0, w_hh, b_ih, b_hh, ln_hh, ln_cw, ln_cb, w_hr, mask, valid, compute,
+        x=None, w_ih=None, ln_ih=None, lengths=None, reverse=False,
+    ):  # fmt: skip
         with torch.autocast(gi.device.type, enabled=False):
             plain = w_hr is None and ln_cw is None
             r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 4, plain)
@@ -395,12 +490,15 @@ class FusedLSTM(torch.autograd.Function):
             r.save(
                 ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, ln_cw=ln_cw, ln_cb=ln_cb, w_hr=w_hr,
                 call=call, gates=gates, tcs=tcs, hcs=hcs, xc=xc, rc=rc,
+                **_source(ctx, gi, h0, c0, x, w_ih, ln_ih, lengths, reverse),
             )  # fmt: skip
             hn, cn = r.hall[L].to(r.out_dtype, copy=True), c.to(r.out_dtype, copy=True)
             return r.output(), hn, cn
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn):
+        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+            return _double_backward(ctx, "LSTM", FusedLSTM.INPUTS, (dout, dhn, dcn))
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
             b = _Backward(ctx, s, dout, dhn)
@@ -452,7 +550,7 @@ class FusedLSTM(torch.autograd.Function):
             dgi = b.gate_gradient(b.dgh, b.dgh_bf16)  # dpre: (L, N, 4H)
             return (
                 dgi, b.dh.to(b.out_dtype), dc.to(b.out_dtype), dw, db_ih, db_hh, dln,
-                dln_cw, dln_cb, dw_hr, None, None, None,
+                dln_cw, dln_cb, dw_hr, None, None, None, *NO_SOURCE_GRADS,
             )  # fmt: skip
 
 
@@ -494,8 +592,13 @@ def _lstm_backward_ln(gates, c_prev, xc, rc, tc, w, dh, dc, dpre, dw, db) -> Non
 class FusedGRU(torch.autograd.Function):
     """One GRU layer-direction over a whole sequence; see the module docstring."""
 
+    INPUTS = ("gi", "h0", "w_hh", "b_ih", "b_hh", "ln_hh", "mask", "valid", "compute", *SOURCE)
+
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute):
+    def forward(
+        ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute,
+        x=None, w_ih=None, ln_ih=None, lengths=None, reverse=False,
+    ):  # fmt: skip
         with torch.autocast(gi.device.type, enabled=False):
             r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 3, True)
             L, H = r.L, h0.shape[-1]
@@ -508,11 +611,16 @@ class FusedGRU(torch.autograd.Function):
                 kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], hbs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (hs[t + 1], hs[t]))
-            r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns)
+            r.save(
+                ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns,
+                **_source(ctx, gi, h0, None, x, w_ih, ln_ih, lengths, reverse),
+            )  # fmt: skip
             return r.output(), r.hall[L].to(r.out_dtype, copy=True)
 
     @staticmethod
     def backward(ctx, dout, dhn):
+        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+            return _double_backward(ctx, "GRU", FusedGRU.INPUTS, (dout, dhn))
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
             b = _Backward(ctx, s, dout, dhn)
@@ -539,14 +647,21 @@ class FusedGRU(torch.autograd.Function):
             dw, db_ih, db_hh, dln = b.weight_grads(dgi)
             dh0 = b.dh.to(b.out_dtype)
             dgi = b.gate_gradient(dgi, dgi_bf16)  # (L, N, 3H)
-            return dgi, dh0, dw, db_ih, db_hh, dln, None, None, None
+            return dgi, dh0, dw, db_ih, db_hh, dln, None, None, None, *NO_SOURCE_GRADS
 
 
 class FusedRNN(torch.autograd.Function):
     """One Elman RNN layer-direction (tanh or ReLU) over a whole sequence."""
 
+    INPUTS = (
+        "gi", "h0", "w_hh", "b_ih", "b_hh", "ln_hh", "mask", "valid", "compute", "relu", *SOURCE,
+    )  # fmt: skip
+
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, relu):
+    def forward(
+        ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, relu,
+        x=None, w_ih=None, ln_ih=None, lengths=None, reverse=False,
+    ):  # fmt: skip
         with torch.autocast(gi.device.type, enabled=False):
             r = _Recurrence(ctx, gi, h0, w_hh, b_ih, b_hh, ln_hh, mask, valid, compute, 1, True)
             for t in range(r.L):
@@ -554,12 +669,18 @@ class FusedRNN(torch.autograd.Function):
                 kernels.rnn_forward(r.gis[t], gh, r.bias, relu, r.hs[t + 1], r.hbs[t + 1])
                 if r.valid is not None:
                     r.freeze(t, (r.hs[t + 1], r.hs[t]))
-            r.save(ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
+            r.save(
+                ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh,
+                **_source(ctx, gi, h0, None, x, w_ih, ln_ih, lengths, reverse),
+            )  # fmt: skip
             ctx.relu = relu
             return r.output(), r.hall[r.L].to(r.out_dtype, copy=True)
 
     @staticmethod
     def backward(ctx, dout, dhn):
+        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+            mode = "RNN_RELU" if ctx.relu else "RNN_TANH"
+            return _double_backward(ctx, mode, FusedRNN.INPUTS, (dout, dhn))
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
             b = _Backward(ctx, s, dout, dhn)
@@ -572,4 +693,7 @@ class FusedRNN(torch.autograd.Function):
                 b.dh = b.recurrent(t)
             dw, db_ih, db_hh, dln = b.weight_grads()
             dgi = b.gate_gradient(b.dgh, b.dgh_bf16)
-            return dgi, b.dh.to(b.out_dtype), dw, db_ih, db_hh, dln, None, None, None, None
+            return (
+                dgi, b.dh.to(b.out_dtype), dw, db_ih, db_hh, dln, None, None, None, None,
+                *NO_SOURCE_GRADS,
+            )  # fmt: skip

@@ -310,7 +310,7 @@ def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor, hb=Non
         kernel(h.numel(), *_ptrs(gi, gh, b), b.numel(), int(relu), *_ptrs(h, hb))
         return
     pre = gi + gh + b
-    torch.relu(pre, out=h) if relu else torch.tanh(pre, out=h)
+    torch.clamp_min(pre, 0, out=h) if relu else torch.tanh(pre, out=h)  # relu has no out=
     _copy_to(hb, h)
 
 

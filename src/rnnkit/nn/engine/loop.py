@@ -14,7 +14,7 @@ from torch import Tensor
 
 from rnnkit.nn.functional import GATES, StepWeights, input_projection, step
 
-__all__ = ["reverse_padded", "run_direction"]
+__all__ = ["reverse_padded", "run_direction", "run_recurrence", "valid_steps"]
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -57,12 +57,36 @@ def run_direction(
     gi = input_projection(x, weights, GATES[mode])  # (L, N, G*H)
     if reverse:
         gi = reverse_padded(gi, lengths)
-    valid = None
-    if lengths is not None:
-        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)  # (L, 1)
-        valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
+    valid = valid_steps(lengths, x.shape[0], x.device)
+    output, state = run_recurrence(mode, gi, state, weights, valid, recurrent_mask)
+    if reverse:
+        output = reverse_padded(output, lengths)
+    return output, state
+
+
+def valid_steps(lengths: Tensor | None, steps: int, device: torch.device) -> Tensor | None:
+    """(L, N, 1) bool, True where step t is within sequence n's length; None without lengths."""
+    if lengths is None:
+        return None
+    t = torch.arange(steps, device=device).unsqueeze(1)  # (L, 1)
+    return (t < lengths.to(device).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
+
+
+def run_recurrence(
+    mode: str,
+    gi: Tensor,
+    state: tuple[Tensor, ...],
+    weights: StepWeights,
+    valid: Tensor | None = None,
+    recurrent_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The time loop over the input projections ``gi`` (L, N, G*H), ``b_ih`` included, in the
+    order the steps run; ``valid`` (L, N, 1) or None. -> output (L, N, H_out), final state.
+
+    ``weights.weight_ih`` and ``bias_ih`` are not read: ``gi`` holds their part.
+    """
     outputs = []
-    for t in range(x.shape[0]):
+    for t in range(gi.shape[0]):
         new_state = step(mode, gi[t], state, weights, recurrent_mask)
         if valid is not None:
             new_state = tuple(torch.where(valid[t], new, old) for new, old in zip(new_state, state))
@@ -70,7 +94,4 @@ def run_direction(
         else:
             outputs.append(new_state[0])
         state = new_state
-    output = torch.stack(outputs)  # (L, N, H_out)
-    if reverse:
-        output = reverse_padded(output, lengths)
-    return output, state
+    return torch.stack(outputs), state  # (L, N, H_out)

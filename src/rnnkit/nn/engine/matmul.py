@@ -165,23 +165,45 @@ class Projection(torch.autograd.Function):
         if bias is not None:
             y = y + bias.to(y.dtype)
         ctx.compute = compute
-        ctx.save_for_backward(x2, weight, bias)
-        ctx.x_shape = x.shape
+        # x itself, not x2: the same memory for a contiguous x, and a double backward needs the
+        # input (with its graph), which x2, made here without one, is not.
+        ctx.save_for_backward(x, weight, bias)
+        ctx.set_materialize_grads(False)
         return y.view(*x.shape[:-1], y.shape[-1])
 
     @staticmethod
     def backward(ctx, dy):
+        if dy is None:  # no gradient reached y (the fused layers' double backward)
+            return None, None, None, None
         with torch.autocast(dy.device.type, enabled=False):  # ``ctx.compute`` says the dtype
+            if torch.is_grad_enabled():  # create_graph=True: a differentiable composition
+                return Projection._differentiable_backward(ctx, dy)
             return Projection._backward(ctx, dy)
 
     @staticmethod
+    def _differentiable_backward(ctx, dy):
+        x, weight, bias = ctx.saved_tensors
+        dy2 = dy.reshape(-1, dy.shape[-1])  # (M, N_out)
+        x2 = x.reshape(-1, x.shape[-1])  # (M, K)
+        low = dy2 if ctx.compute is None else dy2.to(ctx.compute)
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = (low @ weight.to(low.dtype)).to(x.dtype).view(x.shape)  # (..., K)
+        if ctx.needs_input_grad[1]:
+            dw = (low.t() @ x2.to(low.dtype)).to(weight.dtype)  # (N_out, K)
+        if bias is not None and ctx.needs_input_grad[2]:
+            db = dy2.sum(0).to(bias.dtype)
+        return dx, dw, db, None
+
+    @staticmethod
     def _backward(ctx, dy):
-        x2, weight, bias = ctx.saved_tensors
+        x, weight, bias = ctx.saved_tensors
+        x2 = x.reshape(-1, x.shape[-1])  # (M, K), a view for a contiguous x
         dy2 = dy.reshape(-1, dy.shape[-1])  # (M, N_out)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
             dx = Linear(weight.t(), dy2.shape[0], ctx.compute)(dy2)  # (M, K)
-            dx = dx.to(x2.dtype).view(ctx.x_shape)
+            dx = dx.to(x2.dtype).view(x.shape)
         if ctx.needs_input_grad[1]:
             low = dy2 if ctx.compute is None else dy2.to(ctx.compute)
             dw = weight_gradient(low, x2 if ctx.compute is None else x2.to(ctx.compute))
