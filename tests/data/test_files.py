@@ -75,3 +75,13 @@ def test_sha256_file(tmp_path):
     assert sha256_file(tmp_path / "f") == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+def test_binary_files_are_refused_even_as_latin_1(tmp_path):
+    png = tmp_path / "cat.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(UserError, match="cat.png looks like a binary file"):
+        read_text_file(png, encoding="latin-1")
+    utf16 = tmp_path / "text.txt"
+    utf16.write_text("a utf-16 text\n", encoding="utf-16")
+    assert read_text_file(utf16, encoding="utf-16") == "a utf-16 text\n"

@@ -70,11 +70,15 @@ def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     return data
 
 
+BINARY_PROBE = 8192  # bytes looked at for NULs before decoding
+
+
 def decode_bytes(data: bytes, encoding: str, source: str | os.PathLike[str]) -> str:
     """Decode ``data`` read from ``source``; undecodable bytes raise a ``UserError``.
 
     The error names the file, the line number and the ``--encoding`` option. A UTF-8 byte-order
-    mark is dropped (spreadsheet programs write one).
+    mark is dropped (spreadsheet programs write one). Binary files (images, archives, models:
+    NUL bytes near the start) are refused even by encodings that decode any byte (latin-1).
     """
     try:
         codec = codecs.lookup(encoding).name
@@ -85,6 +89,11 @@ def decode_bytes(data: bytes, encoding: str, source: str | os.PathLike[str]) -> 
         ) from None
     if codec == "utf-8":
         encoding = "utf-8-sig"
+    if not codec.startswith(("utf-16", "utf-32")) and b"\x00" in data[:BINARY_PROBE]:
+        raise UserError(
+            f"{source} looks like a binary file (it holds NUL bytes, as images, archives and "
+            "model weights do); expected a text file"
+        )
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
