@@ -85,3 +85,15 @@ def test_binary_files_are_refused_even_as_latin_1(tmp_path):
     utf16 = tmp_path / "text.txt"
     utf16.write_text("a utf-16 text\n", encoding="utf-16")
     assert read_text_file(utf16, encoding="utf-16") == "a utf-16 text\n"
+
+
+def test_a_decompression_bomb_stops_at_the_limit(tmp_path, monkeypatch):
+    from rnnkit.data import files
+
+    bomb = tmp_path / "bomb.txt.gz"
+    bomb.write_bytes(gzip.compress(b"a" * 5_000_000))  # 5 MB in about 5 KB
+    monkeypatch.setattr(files, "MAX_DECOMPRESSED", 1_000_000)
+    with pytest.raises(UserError, match="bomb.txt.gz decompresses to more than 1,000,000 bytes"):
+        read_text_file(bomb)
+    monkeypatch.setattr(files, "MAX_DECOMPRESSED", 5_000_000)
+    assert len(read_text_file(bomb)) == 5_000_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import io
 import json
 import os
 import zlib
@@ -56,17 +57,27 @@ def check_file(path: str | os.PathLike[str], what: str = "file") -> Path:
     return path
 
 
+MAX_DECOMPRESSED = 1 << 30  # a .gz file may hold at most 1 GiB: a gzip bomb stops here
+
+
 def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
-    """Read a whole file, decompressing it first when its name ends in ``.gz``."""
+    """Read a whole file, decompressing it first when its name ends in ``.gz`` (at most
+    ``MAX_DECOMPRESSED`` bytes: a decompression bomb ends in a UserError, not out of memory)."""
     path = check_file(path, what)
     data = path.read_bytes()
     if path.suffix == ".gz":
         try:
             if not data:
                 raise EOFError("the file is empty")
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+                data = stream.read(MAX_DECOMPRESSED + 1)
         except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
             raise UserError(f"{path}: expected a gzip file, got a corrupt one ({error})") from None
+        if len(data) > MAX_DECOMPRESSED:
+            raise UserError(
+                f"{path} decompresses to more than {MAX_DECOMPRESSED:,} bytes; expected a "
+                "smaller file (decompress it yourself to read a larger one as plain text)"
+            )
     return data
 
 
