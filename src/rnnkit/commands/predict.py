@@ -18,8 +18,7 @@ import io
 from pathlib import Path
 
 from rnnkit.atomic import atomic_write_text
-from rnnkit.commands import add_input_arguments
-from rnnkit.data.files import read_text_file
+from rnnkit.commands import add_input_arguments, read_inputs
 from rnnkit.data.tabular import read_text_column
 from rnnkit.errors import UserError
 from rnnkit.tasks import load
@@ -49,18 +48,17 @@ def run(args: argparse.Namespace) -> dict:
     if args.out and Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a folder; expected a file name")
     task = load(args.checkpoint, device=args.device)
-    inputs, header, rows = list(args.inputs), None, None
+    header, rows = None, None
     if is_table:
         column = args.text_column or getattr(task.settings["data"], "text_column", None) or "text"
         header, rows, texts = read_text_column(
             args.file, column, delimiter=args.delimiter, encoding=args.encoding
         )
-        inputs += texts
-    elif args.file:
-        text = read_text_file(args.file, encoding=args.encoding)
-        inputs += [line for line in text.splitlines() if line.strip()]
-    if not inputs:
-        raise UserError("nothing to do: expected TEXT arguments or --file F with text")
+        inputs = [*args.inputs, *texts]
+        if not inputs:
+            raise UserError("nothing to do: expected TEXT arguments or --file F with text")
+    else:
+        inputs = read_inputs(args)
     predictions = task.predict_rows(inputs)
     result = {"predictions": predictions, "report": task.predict_report(predictions)}
     if args.out:

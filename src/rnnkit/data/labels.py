@@ -95,9 +95,6 @@ def _short_repr(value: Any, limit: int = _REPR_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
-_describe = describe_labels
-
-
 class LabelEncoder:
     """Maps a fixed, ordered set of class labels to indices ``0..C-1`` and back.
 
@@ -135,7 +132,7 @@ class LabelEncoder:
         return self._classes == other._classes
 
     def __repr__(self) -> str:
-        return f"LabelEncoder(classes=[{_describe(self._classes)}])"
+        return f"LabelEncoder(classes=[{describe_labels(self._classes)}])"
 
     def index(self, label: Any) -> int:
         """The index of one label; an unknown label raises ``UserError`` naming the known ones."""
@@ -144,7 +141,7 @@ class LabelEncoder:
         except (KeyError, TypeError):
             raise UserError(
                 f"unknown label {_short_repr(label)}; expected one of the {len(self)} known "
-                f"labels: {_describe(self._classes)}"
+                f"labels: {describe_labels(self._classes)}"
             ) from None
 
     def encode(self, labels: Iterable[Any]) -> list[int]:
@@ -205,7 +202,7 @@ def check_num_classes(
     """
     classes = labels.classes if isinstance(labels, LabelEncoder) else sorted_labels(labels)
     if len(classes) < minimum:
-        found = _describe(list(classes)) if classes else "none"
+        found = describe_labels(list(classes)) if classes else "none"
         raise UserError(
             f"expected at least {minimum} classes in {source}, got {len(classes)} ({found}); "
             "check the label column"

@@ -70,9 +70,9 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     if p >= 1:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (..., V)
+    probs = sorted_logits.softmax(dim=-1)  # (..., V)
     # drop a token when the tokens before it already reach p; the first is always kept
-    drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= p  # (..., V)
+    drop_sorted = (probs.cumsum(dim=-1) - probs) >= p  # (..., V)
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
     return logits.masked_fill(drop, -math.inf)
 

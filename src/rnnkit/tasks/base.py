@@ -64,7 +64,6 @@ class Task:
     Class attributes a task sets:
         NAME: the task's name in ``rnnkit train NAME`` and in ``config.json``; the class
             docstring is the ``rnnkit train NAME --help`` text.
-        MODEL: the model class, built from the "model" settings.
         SECTIONS: section name -> settings dataclass: "data", "model", "train" (a ``TrainConfig``)
             and any others the task needs.
         TRAIN_DEFAULTS: the task's ``TrainConfig`` defaults.
@@ -77,7 +76,6 @@ class Task:
     """
 
     NAME: ClassVar[str]
-    MODEL: ClassVar[type[nn.Module]]
     SECTIONS: ClassVar[dict[str, type[Settings]]]
     TRAIN_DEFAULTS: ClassVar[TrainConfig]
     FIXED: ClassVar[tuple[str, ...]] = ("source",)
@@ -268,9 +266,12 @@ class Task:
                 "and vocabulary were made for the saved settings; expected only training settings "
                 "(e.g. epochs, max_time), or a new run in another folder"
             )
-        changeable = {n for section in self.RESUME_SECTIONS for n in self.SECTIONS[section].names()}
-        changed = {k: v for k, v in given.items() if k in changeable}
-        return self.resolve_settings(changed, saved=stored)
+        return {
+            section: values.replace(**{k: v for k, v in given.items() if k in values.names()})
+            if section in self.RESUME_SECTIONS
+            else values
+            for section, values in settings.items()
+        }
 
     # -- the steps a task implements -----------------------------------------------------------
 

@@ -227,7 +227,7 @@ class Trainer:
         tensorboard: bool,
     ) -> History:
         c, out_dir = self.config, self.run_dir
-        if tensorboard and self.run_dir is not None:
+        if tensorboard:  # fit checked that there is a run folder
             self.callbacks.append(TensorBoardLogger(self.run_dir.path / "tensorboard"))
         self.setup()
         if resume:

@@ -421,8 +421,10 @@ def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor
             gi = gi if s["b_ih"] is None else gi + s["b_ih"]
         output, final = run_recurrence(mode, gi, state, weights, s["valid"], s["mask"])
     pairs = [(o, g.to(o.dtype)) for o, g in zip((output, *final), grads) if o.requires_grad]
-    wanted = [n for n in names if n in _DIFFERENTIABLE and s.get(n) is not None]
-    wanted = [n for n in wanted if s[n].requires_grad]
+    wanted = [
+        n for n in names
+        if n in _DIFFERENTIABLE and s.get(n) is not None and s[n].requires_grad
+    ]  # fmt: skip
     if not pairs or not wanted:
         return (None,) * len(names)
     outputs, grad_outputs = zip(*pairs)

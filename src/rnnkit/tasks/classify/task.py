@@ -24,7 +24,7 @@ from rnnkit.data.labels import describe_labels
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, progress_bar, text_list
 from rnnkit.tasks.classify.data import (
     TextData,
     encode_texts,
@@ -81,7 +81,6 @@ class TextClassifier(Task):
       clf.predict(["A wonderful film."]); clf.save("runs/mine")
     """
 
-    MODEL: ClassVar[type] = SequenceClassifier
     NAME: ClassVar[str] = "classify"
     SECTIONS: ClassVar[dict[str, Any]] = {
         "data": TextData,
@@ -132,7 +131,7 @@ class TextClassifier(Task):
     def build_model(self, prep: Preprocessing) -> nn.Module:
         sizes = {"vocab_size": len(prep.vocab), "num_classes": len(prep.labels)}
         self.settings["model"] = self.settings["model"].replace(**sizes)
-        return self.MODEL(self.settings["model"])
+        return SequenceClassifier(self.settings["model"])
 
     def make_batches(self, splits, prep: Preprocessing):
         data, seed = self.settings["data"], self.settings["train"].seed
@@ -178,7 +177,7 @@ class TextClassifier(Task):
     def predict_proba(self, texts: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, C) of each text; columns in ``classes_`` order."""
         self.require_model()
-        texts = _texts(texts)
+        texts = text_list(texts)
         prep, data = self.preprocessing, self.settings["data"]
         size = batch_size or data.batch_size
         unknown = prep.vocab.unk_index if prep.vocab.unk_index is not None else prep.vocab.pad_index
@@ -207,6 +206,7 @@ class TextClassifier(Task):
 
     def predict_rows(self, texts: Any) -> list[dict[str, Any]]:
         """Each text with its label and class probabilities (what `rnnkit predict` prints)."""
+        texts = text_list(texts)
         probabilities = self.predict_proba(texts)
         classes = self.preprocessing.labels.classes
         return [
@@ -215,7 +215,7 @@ class TextClassifier(Task):
                 "label": classes[int(p.argmax())],
                 "probabilities": {str(c): round(float(q), 6) for c, q in zip(classes, p)},
             }
-            for text, p in zip(_texts(texts), probabilities)
+            for text, p in zip(texts, probabilities)
         ]
 
     def predict_report(self, rows: list[dict[str, Any]]) -> str:
@@ -281,16 +281,6 @@ class TextClassifier(Task):
             + (f"\n\nconfusion matrix plot: {plot}" if drawn else "")
         )
         return metrics
-
-
-def _texts(texts: Any) -> list[str]:
-    if isinstance(texts, str):
-        raise UserError("expected a list of texts, got one string (wrap it: [text])")
-    texts = texts.tolist() if hasattr(texts, "tolist") else list(texts)
-    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise UserError(f"text {bad} is a {type(texts[bad]).__name__}; expected str")
-    return texts
 
 
 def _progress(loader, verbose: int, device: torch.device):

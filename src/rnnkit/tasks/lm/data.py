@@ -40,6 +40,7 @@ from rnnkit.data.tokenize import Tokenizer, get_tokenizer
 from rnnkit.data.vocab import EOS, UNK, Vocabulary
 from rnnkit.errors import UserError
 from rnnkit.settings import Settings
+from rnnkit.tasks.base import text_list
 
 __all__ = [
     "IN_MEMORY",
@@ -246,11 +247,10 @@ def load_corpus(
 def as_text(X: Any, what: str) -> str:
     """In-memory text: a string, or a list of documents joined with line ends."""
     if not isinstance(X, str):
-        docs = X.tolist() if hasattr(X, "tolist") else list(X)
-        bad = next((i for i, doc in enumerate(docs) if not isinstance(doc, str)), None)
-        if bad is not None:
-            raise UserError(f"{what}: document {bad} is a {type(docs[bad]).__name__}; expected str")
-        X = "\n".join(docs)
+        try:
+            X = "\n".join(text_list(X, "document"))
+        except UserError as error:
+            raise UserError(f"{what}: {error}") from None
     if not X.strip():
         raise UserError(f"{what} is empty; expected a string or a list of documents")
     return X

@@ -21,7 +21,7 @@ from rnnkit.decoding import Sampler, check_sampling
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModelConfig, RNNLanguageModel
 from rnnkit.settings import Settings
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, progress_bar, text_list
 from rnnkit.tasks.lm.data import (
     LEVELS,
     LMData,
@@ -100,7 +100,6 @@ class LanguageModel(Task):
       lm.generate("Chapter 1", 300, seed=1)["text"]; lm.save("runs/novel")
     """
 
-    MODEL: ClassVar[type] = RNNLanguageModel
     NAME: ClassVar[str] = "lm"
     SECTIONS: ClassVar[dict[str, type[Settings]]] = {
         "data": LMData,
@@ -153,9 +152,13 @@ class LanguageModel(Task):
     @classmethod
     def resolve_settings(cls, given, saved=None):
         if saved is not None:  # runs saved before the sample settings, and with vocab_size
-            saved = {section: dict(values) for section, values in saved.items() if values}
+            saved = {
+                section: dict(values) if isinstance(values, Mapping) else values
+                for section, values in saved.items()
+                if values
+            }  # anything else is for the base class to refuse with a clear message
             data = saved.setdefault("data", {})
-            if "vocab_size" in data:
+            if isinstance(data, dict) and "vocab_size" in data:
                 data["max_vocab"] = data.pop("vocab_size")
         return super().resolve_settings(given, saved)
 
@@ -335,8 +338,7 @@ class LanguageModel(Task):
         ``sampling``: ``generate``'s keywords (``length``, ``temperature``, ``seed``, ...), the
         same for every text; without a seed one random seed serves them all.
         """
-        if isinstance(texts, str):
-            raise UserError("expected a list of texts, got one string (wrap it: [text])")
+        texts = text_list(texts)
         sampling.setdefault("seed", random.SystemRandom().randrange(2**31))
         rows = []
         for text in texts:

@@ -86,7 +86,6 @@ class Translator(Task):
       tr.save("runs/mine"); rnnkit.load("runs/mine").translate(["Zwei Hunde."])
     """
 
-    MODEL: ClassVar[type] = Seq2Seq
     NAME: ClassVar[str] = "translate"
     SECTIONS: ClassVar[dict[str, Any]] = {
         "data": TranslateData,
