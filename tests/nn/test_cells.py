@@ -58,23 +58,30 @@ def test_cell_options_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: cell(a[0], (a[1], a[2])), (x, h, c))
 
 
-@pytest.mark.parametrize(
-    "kwargs,message",
-    [
-        (dict(input_size=0, hidden_size=4), "input_size must be an integer >= 1, got 0"),
-        (dict(input_size=3, hidden_size=2.5), "hidden_size must be an integer >= 1"),
-    ],
-)
-def test_cell_argument_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        rnn.GRUCell(**kwargs)
-
-
-def test_cell_input_errors():
-    cell = rnn.LSTMCell(3, 4)
-    with pytest.raises(ValueError, match="expected input with 3 features, got 5"):
-        cell(torch.randn(2, 5))
-    with pytest.raises(ValueError, match="expected hidden state of shape"):
-        cell(torch.randn(2, 3), (torch.zeros(2, 7), torch.zeros(2, 7)))
+def test_cell_option_errors():
+    """The errors of torch.nn's arguments are in tests/nn/test_contract.py; these are rnnkit's."""
     with pytest.raises(ValueError, match="forget_bias is for LSTM cells only"):
         rnn.GRUCell(3, 4, forget_bias=1.0)
+    with pytest.raises(ValueError, match="forget_bias needs bias=True"):
+        rnn.LSTMCell(3, 4, bias=False, forget_bias=1.0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_scripted_cell_matches_eager_and_torch(name, layer_norm):
+    """``torch.jit.script(cell)`` works as with torch.nn's cells, with the same outputs."""
+    torch.manual_seed(0)
+    ours = getattr(rnn, name)(3, 5, layer_norm=layer_norm)
+    scripted = torch.jit.script(ours)
+    x, h = torch.randn(4, 3), torch.randn(4, 5)
+    hx = (h, torch.randn(4, 5)) if name == "LSTMCell" else h
+    for args in ((x, hx), (x,), (x[0], hx[0] if isinstance(hx, torch.Tensor) else None)):
+        torch.testing.assert_close(scripted(*args), ours(*args), rtol=0, atol=0)
+    if not layer_norm:
+        reference = getattr(torch.nn, name)(3, 5)
+        reference.load_state_dict(ours.state_dict())
+        torch.testing.assert_close(scripted(x, hx), torch.jit.script(reference)(x, hx))
+    # Scripted, a check raises torch.jit.Error (torch.nn's own cells: RuntimeError from ATen)
+    with pytest.raises(torch.jit.Error, match="inconsistent input_size: got 4 expected 3"):
+        scripted(torch.randn(4, 4))

@@ -318,16 +318,19 @@ def test_autocast_bfloat16_without_onednn_bfloat16(mode, backend, monkeypatch):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("backend", ["fused", "torch"])
 def test_autocast_training_of_one_sequence_stays_float32(mode, backend):
-    """A batch of one gains nothing from bf16 products: the engines keep float32 there."""
+    """A batch of one gains nothing from bf16 products: the engines keep float32 math there,
+    and return its results in torch.nn's dtypes (bf16 but for the GRU; test_autocast_dtypes)."""
     kwargs = dict(input_size=3, hidden_size=5, num_layers=2)
     loop, ours = twins(mode, ["loop", backend], torch.float32, **kwargs)
     x = torch.randn(6, 1, 3)  # (L, N=1, H_in)
+    dtype = torch.float32 if mode == "GRU" else torch.bfloat16
     results = []
     for module, autocast in ((loop, False), (ours, True)):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             out, _ = module(x)
-        assert out.dtype == torch.float32
-        out.pow(2).sum().backward()  # outside autocast, as training does
+        assert out.dtype == (dtype if autocast else torch.float32)
+        out = out.to(dtype)  # the float32 loop engine's results, rounded as torch.nn's
+        out.float().pow(2).sum().backward()  # outside autocast, as training does
         results.append([out, *(p.grad for p in module.parameters())])
     for got, expected in zip(*results):
         torch.testing.assert_close(got, expected, atol=TOL[torch.float32], rtol=TOL[torch.float32])

@@ -31,7 +31,8 @@ def test_identity_needs_square_blocks():
 
 @pytest.mark.parametrize(
     "scheme", ["xavier_uniform", "glorot_uniform", "xavier_normal", "glorot_normal", "kaiming",
-               "he", "lecun", "normal", "uniform", None]
+               "he", "he_normal", "he_uniform", "lecun", "lecun_normal", "lecun_uniform", "normal",
+               "uniform", None]
 )  # fmt: skip
 def test_every_scheme_initialises_finite_weights(scheme):
     torch.manual_seed(0)
@@ -49,12 +50,17 @@ def test_scales_follow_their_definitions():
     assert abs(lecun.std().item() - fan_in**-0.5) < 0.01 * fan_in**-0.5 * 10
     he = rnn.RNN(fan_in, 512, init="kaiming").weight_ih_l0.detach()
     assert abs(he.std().item() - (2 / fan_in) ** 0.5) < 0.05 * (2 / fan_in) ** 0.5
+    for name, std in (("lecun_uniform", fan_in**-0.5), ("he_uniform", (2 / fan_in) ** 0.5)):
+        uniform = rnn.RNN(fan_in, 512, init=name).weight_ih_l0.detach()  # U(±√3 std)
+        assert abs(uniform.std().item() - std) < 0.05 * std
+        assert uniform.abs().max() <= 3**0.5 * std
     default = rnn.RNN(fan_in, 512).weight_hh_l0.detach()
     assert default.abs().max() <= 512**-0.5
 
 
-def test_zeros_init():
-    lstm = rnn.LSTM(3, 4, init="zeros")
+@pytest.mark.parametrize("name", ["zeros", "zero"])
+def test_zeros_init(name):
+    lstm = rnn.LSTM(3, 4, init=name)
     assert all(torch.all(p == 0) for p in lstm.parameters())
 
 

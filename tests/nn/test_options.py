@@ -128,42 +128,22 @@ def test_residual_adds_each_layer_input():
 @pytest.mark.parametrize(
     "factory,message",
     [
-        (lambda: rnn.LSTM(3, 4, dropout=1.5), r"dropout must be a number in \[0, 1\), got 1.5"),
         (lambda: rnn.GRU(3, 4, recurrent_dropout=-0.1), "recurrent_dropout must be a number"),
-        (lambda: rnn.LSTM(3, 4, proj_size=4), r"proj_size must be smaller than hidden_size \(4\)"),
+        (lambda: rnn.LSTM(3, 4, recurrent_dropout=1.0), r"recurrent_dropout .* \[0, 1\), got 1"),
         (lambda: rnn.GRU(3, 4, forget_bias=1.0), "forget_bias is for LSTM only"),
-        (lambda: rnn.RNN(3, 4, nonlinearity="sigmoid"), "nonlinearity must be 'tanh' or 'relu'"),
-        (lambda: rnn.LSTM(3, 4, num_layers=0), "num_layers must be an integer >= 1, got 0"),
         (lambda: rnn.LSTM(3, 4, bias=False, forget_bias=1.0), "forget_bias needs bias=True"),
+        (lambda: rnn.LSTM(3, 4, init="glorot"), "init must be None or one of"),
     ],
 )
-def test_argument_errors(factory, message):
+def test_option_errors(factory, message):
+    """rnnkit's own options; torch.nn's arguments are in tests/nn/test_contract.py."""
     with pytest.raises(ValueError, match=message):
         factory()
-
-
-def test_proj_size_rejected_outside_lstm():
-    from rnnkit.nn.layers import RNNBase
-
-    with pytest.raises(ValueError, match="proj_size is for LSTM only"):
-        RNNBase("GRU", 3, 4, proj_size=2)
 
 
 def test_extras_are_keyword_only():
     with pytest.raises(TypeError):
         rnn.LSTM(3, 4, 1, True, False, 0.0, False, 0, None, None, "orthogonal")
-
-
-def test_forward_input_errors():
-    lstm = rnn.LSTM(3, 4, num_layers=2)
-    with pytest.raises(ValueError, match="expected input with 3 features in its last dimension"):
-        lstm(torch.randn(5, 2, 7))
-    with pytest.raises(ValueError, match="expected input to be 2-D .unbatched. or 3-D, got 4-D"):
-        lstm(torch.randn(5, 2, 3, 1))
-    with pytest.raises(ValueError, match=r"Expected h_0 of size \(2, 2, 4\), got \(1, 2, 4\)"):
-        lstm(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(2, 2, 4)))
-    with pytest.raises(ValueError, match="h_0 should also be 2-D"):
-        lstm(torch.randn(5, 3), (torch.zeros(2, 1, 4), torch.zeros(2, 1, 4)))
 
 
 def test_dropout_with_one_layer_warns_like_torch():

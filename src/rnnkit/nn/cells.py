@@ -10,17 +10,45 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnkit.nn.functional import GATES, StepWeights, input_projection, step
+from rnnkit.nn.functional import gate_projection, gru_update, lstm_update, rnn_update
 from rnnkit.nn.init import check_init, init_recurrent_
-from rnnkit.nn.validation import check_positive_int, rnn_mode
+from rnnkit.nn.validation import rnn_mode
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
 
-class _CellBase(nn.Module):
-    """Parameters and the forward pass shared by the three cells."""
+def check_step_input(input: Tensor, input_size: int) -> None:
+    """torch's check of a cell's batched input (N, H_in): RuntimeError as ``torch.nn``."""
+    if input.size(1) != input_size:
+        raise RuntimeError(
+            f"input has inconsistent input_size: got {input.size(1)} expected {input_size}"
+        )
 
-    mode: str
+
+def check_step_hidden(input: Tensor, hidden: Tensor, hidden_size: int, index: int) -> None:
+    """torch's check of a cell's batched state ``hidden`` (N, H) against the input (N, H_in)."""
+    if input.size(0) != hidden.size(0):
+        raise RuntimeError(
+            f"Input batch size {input.size(0)} doesn't match hidden{index} batch size "
+            f"{hidden.size(0)}"
+        )
+    if hidden.size(1) != hidden_size:
+        raise RuntimeError(
+            f"hidden{index} has inconsistent hidden_size: got {hidden.size(1)}, "
+            f"expected {hidden_size}"
+        )
+
+
+class _CellBase(nn.Module):
+    """Parameters, initialisation and repr shared by the three cells.
+
+    Arguments are taken as torch.nn's cells take them: ``hidden_size=0`` and ``input_size=0``
+    build empty weights, a negative or non-integer size fails in ``torch.empty`` with torch's
+    error. The forward passes are TorchScript-compatible (``torch.jit.script(cell)`` works).
+    """
+
+    # Set by each cell: mode ("RNN_TANH", "RNN_RELU", "LSTM", "GRU") and num_gates (1, 4, 3).
+    # (No class annotations: TorchScript would read them as the strings of postponed annotations.)
 
     def __init__(
         self,
@@ -35,9 +63,9 @@ class _CellBase(nn.Module):
         layer_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.bias = bool(bias)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
         self.init = check_init(init)
         self.forget_bias = forget_bias
         self.layer_norm = bool(layer_norm)
@@ -46,81 +74,40 @@ class _CellBase(nn.Module):
         if forget_bias is not None and not bias:
             raise ValueError("forget_bias needs bias=True")
         factory = {"device": device, "dtype": dtype}
-        gate_size = GATES[self.mode] * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gate_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(gate_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(gate_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(gate_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        gate_size = self.num_gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty((gate_size, input_size), **factory))
+        self.weight_hh = nn.Parameter(torch.empty((gate_size, hidden_size), **factory))
+        optional = {"bias_ih": (gate_size,), "bias_hh": (gate_size,)} if bias else {}
         if layer_norm:
-            self.ln_ih_weight = nn.Parameter(torch.empty(gate_size, **factory))
-            self.ln_hh_weight = nn.Parameter(torch.empty(gate_size, **factory))
+            optional.update(ln_ih_weight=(gate_size,), ln_hh_weight=(gate_size,))
             if self.mode == "LSTM":
-                self.ln_cell_weight = nn.Parameter(torch.empty(hidden_size, **factory))
-                self.ln_cell_bias = nn.Parameter(torch.empty(hidden_size, **factory))
+                optional.update(ln_cell_weight=(hidden_size,), ln_cell_bias=(hidden_size,))
+        # Absent parameters are registered as None, as torch.nn does for bias_ih / bias_hh:
+        # the forward passes read them all, also when scripted.
+        names = ["bias_ih", "bias_hh", "ln_ih_weight", "ln_hh_weight"]
+        if self.mode == "LSTM":
+            names += ["ln_cell_weight", "ln_cell_bias"]
+        for name in names:
+            shape = optional.get(name)
+            param = None if shape is None else nn.Parameter(torch.empty(shape, **factory))
+            self.register_parameter(name, param)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init_recurrent_(self, self.hidden_size, GATES[self.mode], self.init, self.forget_bias)
+        init_recurrent_(self, self.hidden_size, self.num_gates, self.init, self.forget_bias)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
         if getattr(self, "nonlinearity", "tanh") != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
+            text += f", nonlinearity={self.nonlinearity}"  # unquoted, as torch.nn prints it
         for option in ("init", "forget_bias"):
             if getattr(self, option) is not None:
                 text += f", {option}={getattr(self, option)!r}"
         if self.layer_norm:
             text += ", layer_norm=True"
         return text
-
-    def _weights(self) -> StepWeights:
-        return StepWeights(
-            self.weight_ih,
-            self.weight_hh,
-            self.bias_ih,
-            self.bias_hh,
-            ln_ih_weight=getattr(self, "ln_ih_weight", None),
-            ln_hh_weight=getattr(self, "ln_hh_weight", None),
-            ln_cell_weight=getattr(self, "ln_cell_weight", None),
-            ln_cell_bias=getattr(self, "ln_cell_bias", None),
-        )
-
-    def _step(self, input: Tensor, hx: tuple[Tensor, ...] | None) -> tuple[Tensor, ...]:
-        if input.dim() not in (1, 2):
-            raise ValueError(
-                f"{type(self).__name__}: expected input of 1 (unbatched) or 2 (batched) "
-                f"dimensions, got {input.dim()}"
-            )
-        if input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__}: expected input with {self.input_size} features, "
-                f"got {input.shape[-1]}"
-            )
-        batched = input.dim() == 2
-        x = input if batched else input.unsqueeze(0)  # (N, H_in)
-        n_states = 2 if self.mode == "LSTM" else 1
-        if hx is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_size)  # (N, H)
-            hx = (zeros,) * n_states
-        else:
-            hx = tuple(h if batched else h.unsqueeze(0) for h in hx)
-            for h in hx:
-                if h.shape != (x.shape[0], self.hidden_size):
-                    raise ValueError(
-                        f"{type(self).__name__}: expected hidden state of shape "
-                        f"{(x.shape[0], self.hidden_size) if batched else (self.hidden_size,)}, "
-                        f"got {tuple(h.shape if batched else h.shape[1:])}"
-                    )
-        weights = self._weights()
-        gi = input_projection(x, weights, GATES[self.mode])  # (N, G*H)
-        state = step(self.mode, gi, hx, weights)
-        return state if batched else tuple(s.squeeze(0) for s in state)
 
 
 class RNNCell(_CellBase):
@@ -144,6 +131,8 @@ class RNNCell(_CellBase):
         - h': (N, H) or (H)
     """
 
+    num_gates = 1
+
     def __init__(
         self,
         input_size: int,
@@ -159,7 +148,22 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype, **options)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
+        if input.dim() not in (1, 2):
+            raise ValueError(f"RNNCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)  # (N, H_in)
+        if hx is None:
+            h = torch.zeros(x.size(0), self.hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            h = hx if batched else hx.unsqueeze(0)  # (N, H)
+        check_step_input(x, self.weight_ih.size(1))
+        check_step_hidden(x, h, self.weight_hh.size(1), 0)
+        pre = gate_projection(x, self.weight_ih, self.bias_ih, self.ln_ih_weight, 1)  # (N, H)
+        pre = pre + gate_projection(h, self.weight_hh, self.bias_hh, self.ln_hh_weight, 1)
+        h = rnn_update(pre, self.nonlinearity == "relu")  # (N, H)
+        return h if batched else h.squeeze(0)
 
 
 class LSTMCell(_CellBase):
@@ -186,11 +190,33 @@ class LSTMCell(_CellBase):
     """
 
     mode = "LSTM"
+    num_gates = 4
 
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
-        return self._step(input, hx)
+        if input.dim() not in (1, 2):
+            raise ValueError(f"LSTMCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None:
+            for index, value in enumerate(hx):
+                if value.dim() not in (1, 2):
+                    raise ValueError(
+                        f"LSTMCell: Expected hx[{index}] to be 1D or 2D, got {value.dim()}D instead"
+                    )
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)  # (N, H_in)
+        if hx is None:
+            h = torch.zeros(x.size(0), self.hidden_size, dtype=x.dtype, device=x.device)
+            c = h
+        else:
+            h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))  # each (N, H)
+        check_step_input(x, self.weight_ih.size(1))
+        check_step_hidden(x, h, self.weight_hh.size(1), 0)
+        check_step_hidden(x, c, self.weight_hh.size(1), 1)
+        gates = gate_projection(x, self.weight_ih, self.bias_ih, self.ln_ih_weight, 4)  # (N, 4H)
+        gates = gates + gate_projection(h, self.weight_hh, self.bias_hh, self.ln_hh_weight, 4)
+        h, c = lstm_update(gates, c, self.ln_cell_weight, self.ln_cell_bias)  # each (N, H)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
 class GRUCell(_CellBase):
@@ -213,6 +239,22 @@ class GRUCell(_CellBase):
     """
 
     mode = "GRU"
+    num_gates = 3
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        return self._step(input, None if hx is None else (hx,))[0]
+        if input.dim() not in (1, 2):
+            raise ValueError(f"GRUCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"GRUCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)  # (N, H_in)
+        if hx is None:
+            h = torch.zeros(x.size(0), self.hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            h = hx if batched else hx.unsqueeze(0)  # (N, H)
+        check_step_input(x, self.weight_ih.size(1))
+        check_step_hidden(x, h, self.weight_hh.size(1), 0)
+        gi = gate_projection(x, self.weight_ih, self.bias_ih, self.ln_ih_weight, 3)  # (N, 3H)
+        gh = gate_projection(h, self.weight_hh, self.bias_hh, self.ln_hh_weight, 3)  # (N, 3H)
+        h = gru_update(gi, gh, h)  # (N, H)
+        return h if batched else h.squeeze(0)

@@ -13,10 +13,12 @@ scheme              input weights ``W_ih`` (and ``W_hr``)  recurrent weights ``W
 ``"identity"``      N(0, 0.001²)                           identity (Le et al. 2015)       0
 ``"xavier_uniform"`` Glorot uniform (alias ``glorot_uniform``) the same                    0
 ``"xavier_normal"`` Glorot normal (alias ``glorot_normal``)  the same                      0
-``"kaiming"``       He normal, fan-in (alias ``he``)         the same                      0
-``"lecun"``         N(0, 1/fan_in)                           the same                      0
+``"kaiming"``       He normal, fan-in (``he``, ``he_normal``)  the same                    0
+``"he_uniform"``    He uniform U(±√(6/fan_in))               the same                      0
+``"lecun"``         N(0, 1/fan_in) (alias ``lecun_normal``)  the same                      0
+``"lecun_uniform"`` U(±√(3/fan_in))                          the same                      0
 ``"normal"``        N(0, 0.01²) (min-char-rnn's choice)      the same                      0
-``"zeros"``         0 (every unit identical: shows why symmetry must be broken)
+``"zeros"``         0 (alias ``zero``; every unit identical: shows why symmetry must be broken)
 ==================  =====================================  ==============================  =======
 
 ``forget_bias=b`` (LSTM only) then sets the forget-gate slice of ``bias_ih`` to ``b`` and of
@@ -33,11 +35,28 @@ from torch import nn
 
 __all__ = ["INIT_NAMES", "INIT_SCHEMES", "check_init", "init_recurrent_"]
 
-_ALIASES = {"glorot_uniform": "xavier_uniform", "glorot_normal": "xavier_normal", "he": "kaiming"}
+# other names for the schemes (Keras' initializer names among them) -> the scheme
+_ALIASES = {
+    "glorot_uniform": "xavier_uniform",
+    "glorot_normal": "xavier_normal",
+    "he": "kaiming",
+    "he_normal": "kaiming",
+    "lecun_normal": "lecun",
+    "zero": "zeros",
+}
 
 
 def _lecun(w: torch.Tensor) -> None:
     nn.init.normal_(w, std=1.0 / math.sqrt(w.shape[1]))
+
+
+def _lecun_uniform(w: torch.Tensor) -> None:
+    bound = math.sqrt(3.0 / w.shape[1])  # the variance of N(0, 1/fan_in)
+    nn.init.uniform_(w, -bound, bound)
+
+
+def _he_uniform(w: torch.Tensor) -> None:
+    nn.init.kaiming_uniform_(w, nonlinearity="relu")  # U(±√(6/fan_in))
 
 
 def _identity(w: torch.Tensor) -> None:
@@ -56,7 +75,9 @@ INIT_SCHEMES = {
         lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
         lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
     ),
+    "he_uniform": (_he_uniform, _he_uniform),
     "lecun": (_lecun, _lecun),
+    "lecun_uniform": (_lecun_uniform, _lecun_uniform),
     "normal": (lambda w: nn.init.normal_(w, std=0.01), lambda w: nn.init.normal_(w, std=0.01)),
     "zeros": (nn.init.zeros_, nn.init.zeros_),
 }
@@ -87,7 +108,7 @@ def init_recurrent_(
     ``ln_*_bias*``.
     """
     scheme = check_init(init)
-    bound = 1.0 / math.sqrt(hidden_size)
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0  # as torch.nn
     for name, param in module.named_parameters(recurse=False):
         if name.startswith("ln_"):
             (nn.init.ones_ if "_weight" in name else nn.init.zeros_)(param)

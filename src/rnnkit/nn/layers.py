@@ -29,10 +29,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.engine import DIRECTION_ENGINES, check_backend, choose_backend, native
+from rnnkit.nn.engine import (
+    DIRECTION_ENGINES,
+    capture,
+    check_backend,
+    choose_backend,
+    match_torch_dtypes,
+    native,
+)
 from rnnkit.nn.functional import GATES, StepWeights
 from rnnkit.nn.init import check_init, init_recurrent_
-from rnnkit.nn.validation import check_positive_int, check_probability, rnn_mode
+from rnnkit.nn.validation import check_layer_arguments, check_probability, rnn_mode
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -64,15 +71,18 @@ class RNNBase(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
+        check_layer_arguments(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size
+        )
         self.mode = mode
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.dropout = check_probability("dropout", dropout)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = check_positive_int("proj_size", proj_size, minimum=0)
+        self.proj_size = proj_size
         self.init = check_init(init)
         self.forget_bias = forget_bias
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
@@ -89,11 +99,6 @@ class RNNBase(nn.Module):
         self.backend = check_backend(self.backend, self)
         if self.proj_size and self.mode != "LSTM":
             raise ValueError(f"proj_size is for LSTM only, got proj_size={self.proj_size}")
-        if self.proj_size >= self.hidden_size:
-            raise ValueError(
-                f"proj_size must be smaller than hidden_size ({self.hidden_size}), "
-                f"got {self.proj_size}"
-            )
         if self.forget_bias is not None and self.mode != "LSTM":
             raise ValueError(f"forget_bias is for LSTM only, got it for {self.mode}")
         if self.forget_bias is not None and not self.bias:
@@ -163,14 +168,15 @@ class RNNBase(nn.Module):
         return StepWeights(**{name: getattr(self, name + suffix, None) for name in fields})
 
     def extra_repr(self) -> str:
+        """torch.nn's repr (which shows no nonlinearity), then rnnkit's options not at default."""
         text = f"{self.input_size}, {self.hidden_size}"
-        defaults = {
+        defaults = {  # in torch.nn's order
+            "proj_size": 0,
             "num_layers": 1,
             "bias": True,
             "batch_first": False,
             "dropout": 0.0,
             "bidirectional": False,
-            "proj_size": 0,
             "init": None,
             "forget_bias": None,
             "recurrent_dropout": 0.0,
@@ -178,8 +184,6 @@ class RNNBase(nn.Module):
             "residual": False,
             "backend": "auto",
         }
-        if self.mode == "RNN_RELU":
-            text += ", nonlinearity='relu'"
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)!r}"
@@ -187,34 +191,58 @@ class RNNBase(nn.Module):
 
     # -- forward --------------------------------------------------------------------------------
 
+    def _check_input(self, x: Tensor) -> None:
+        """torch.nn's checks of the time-major input x (L, N, H_in): a dtype other than the
+        weights' outside autocast (ValueError), the wrong number of features (RuntimeError)."""
+        weight = self.weight_ih_l0
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"RNN input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
+                f"Convert input: input.to({weight.dtype}), or convert model: model.to({x.dtype})"
+            )
+        if not torch.jit.is_tracing() and x.size(-1) != self.input_size:
+            raise RuntimeError(
+                "input.size(-1) must be equal to input_size. "
+                f"Expected {self.input_size}, got {x.size(-1)}"
+            )
+
     def _initial_state(self, hx, x: Tensor, batched: bool) -> State:
-        """Check or build (h_0[, c_0]), each (num_layers * D, N, H_state)."""
-        n = x.shape[1]
+        """Check the input, then check or build (h_0[, c_0]), each (num_layers * D, N, H_state),
+        with torch.nn's checks in its order and its exception types."""
+        lstm = self.mode == "LSTM"
+        if hx is not None:
+            hx = tuple(hx) if lstm else (hx,)
+            dims = 3 if batched else 2
+            if any(h.dim() != dims for h in hx):
+                kind = "batched 3-D" if batched else "unbatched 2-D"
+                got = ", ".join(f"{h.dim()}-D" for h in hx)
+                if lstm:
+                    raise RuntimeError(
+                        f"For {kind} input, hx and cx should also be {dims}-D but got ({got}) "
+                        "tensors"
+                    )
+                raise RuntimeError(
+                    f"For {kind} input, hx should also be {dims}-D but got {got} tensor"
+                )
+        self._check_input(x)
         layers = self.num_layers * self.num_directions
-        expected = [(layers, n, self.output_size)]
-        if self.mode == "LSTM":
-            expected.append((layers, n, self.hidden_size))
+        expected = [(layers, x.size(1), self.output_size)]
+        if lstm:
+            expected.append((layers, x.size(1), self.hidden_size))
         if hx is None:
             return tuple(x.new_zeros(shape) for shape in expected)
-        hx = tuple(hx) if self.mode == "LSTM" else (hx,)
-        if len(hx) != len(expected):
-            raise ValueError(f"{type(self).__name__}: expected hx as a tuple (h_0, c_0)")
-        state = []
-        for name, h, shape in zip(("h_0", "c_0"), hx, expected):
-            if not isinstance(h, Tensor):
-                raise TypeError(f"{name} must be a Tensor, got {type(h).__name__}")
-            if h.dim() != (3 if batched else 2):
-                raise ValueError(
-                    f"For {'batched' if batched else 'unbatched'} {x.dim() if batched else 2}-D "
-                    f"input, {name} should also be {3 if batched else 2}-D but got {h.dim()}-D"
+        state = tuple(h if batched else h.unsqueeze(1) for h in hx)  # each (layers, N, H)
+        autocast = torch.is_autocast_enabled(x.device.type)
+        for index, (h, shape) in enumerate(zip(state, expected)):
+            if not torch.jit.is_tracing() and h.size() != shape:
+                name = f"hidden[{index}]" if lstm else "hidden"
+                raise RuntimeError(f"Expected {name} size {shape}, got {list(h.shape)}")
+            if h.dtype != x.dtype and not autocast:
+                raise RuntimeError(
+                    f"Expected the initial state's dtype to be the input's ({x.dtype}), "
+                    f"got {h.dtype}"
                 )
-            h = h if batched else h.unsqueeze(1)
-            if tuple(h.shape) != shape:
-                shown = shape if batched else (shape[0], shape[2])
-                got = tuple(h.shape if batched else (h.shape[0], h.shape[2]))
-                raise ValueError(f"Expected {name} of size {shown}, got {got}")
-            state.append(h)
-        return tuple(state)
+        return state
 
     def _recurrent_masks(self, x: Tensor) -> list[Tensor | None]:
         """One variational dropout mask (N, H_out) per layer-direction, or Nones."""
@@ -231,22 +259,19 @@ class RNNBase(nn.Module):
             x, lengths = pad_packed_sequence(input)  # (L, N, H_in), (N,) in the caller's order
             batched = True
         else:
-            if not isinstance(input, Tensor) or input.dim() not in (2, 3):
-                got = f"{input.dim()}-D" if isinstance(input, Tensor) else type(input).__name__
+            if input.dim() not in (2, 3):
                 raise ValueError(
-                    f"{type(self).__name__}: expected input to be 2-D (unbatched) or 3-D, got {got}"
+                    f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D "
+                    "instead"
                 )
             batched = input.dim() == 3
             x = input if batched else input.unsqueeze(1)  # (L, N, H_in)
             if batched and self.batch_first:
                 x = x.transpose(0, 1)
             lengths = None
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__}: expected input with {self.input_size} features in its "
-                f"last dimension, got {x.shape[-1]}"
-            )
         state = self._initial_state(hx, x, batched)
+        if not torch.jit.is_tracing() and x.size(0) == 0:  # traced: torch's kernels check
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         output, final = self._run_layers(x, state, lengths)
         if packed:
             output = _repack(output, lengths, input)
@@ -259,13 +284,30 @@ class RNNBase(nn.Module):
         return output, (final if self.mode == "LSTM" else final[0])
 
     def _run_layers(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``."""
+        """x (L, N, H_in) time-major -> output (L, N, D*H_out), final state like ``state``,
+        in the dtypes torch.nn returns under CPU autocast (:mod:`rnnkit.nn.engine.autocast_dtypes`).
+
+        Under ``torch.compile`` a graph break: the layers run eagerly, as torch.nn's do; under
+        export, tracing and ``torch.func`` transforms an engine that supports them
+        (:mod:`rnnkit.nn.engine.capture`).
+        """
+        if capture.compiling():
+            return _run_layers_eagerly(self, x, state, lengths)
+        output, final = self._run_engine(x, state, lengths)
+        return match_torch_dtypes(self, x.dtype, output, final)
+
+    def _run_engine(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """:meth:`_run_layers` on the engine chosen, in the engine's own dtypes."""
         if lengths is not None and bool((lengths == x.shape[0]).all()):
             lengths = None  # every sequence is full length: no masking needed
-        if self.backend == "auto":
+        if capture.tracing():  # export, jit tracing or a torch.func transform
+            backend = capture.traced_backend(self, lengths, check_backend(self.backend))
+        elif self.backend == "auto":
             backend = choose_backend(self, x, lengths)
         else:  # validated again: it may have been set after construction
             backend = check_backend(self.backend)
+        if backend == "fused" and x.shape[1] == 0:
+            backend = "loop"  # an empty batch: the fused kernels' backward needs rows
         if backend == "torch":
             return native.run_layers(self, x, state, lengths)
         run_direction = DIRECTION_ENGINES[backend]
@@ -294,6 +336,10 @@ class RNNBase(nn.Module):
             x = out
         final_state = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, N, H)
         return x, final_state
+
+
+# RNNBase._run_layers as a function TorchDynamo does not trace: a graph break.
+_run_layers_eagerly = capture.graph_break(RNNBase._run_layers)
 
 
 def _repack(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
@@ -347,6 +393,8 @@ class RNN(RNNBase):
         dtype=None,
         **options,
     ) -> None:
+        if "proj_size" in options:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         mode = rnn_mode(nonlinearity)
         self.nonlinearity = nonlinearity
         super().__init__(
@@ -439,6 +487,8 @@ class GRU(RNNBase):
         dtype=None,
         **options,
     ) -> None:
+        if "proj_size" in options:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__(
             "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
             bidirectional, 0, device, dtype, **options,

@@ -9,11 +9,16 @@
   (:mod:`.native`);
 - ``auto``: the fastest of these for the configuration (:mod:`.select`).
 
+Under ``torch.compile``, ``torch.export``, ONNX export, ``torch.jit`` tracing and ``torch.func``
+transforms the layers run an engine that supports them (:mod:`.capture`); under CPU autocast
+every engine returns the dtypes torch.nn returns (:mod:`.autocast_dtypes`).
+
 ``loop`` and ``fused`` run one layer in one direction (``run_direction``); the layers stack
 them. ``torch`` runs the whole stack.
 """
 
-from rnnkit.nn.engine import fused, loop
+from rnnkit.nn.engine import capture, fused, loop
+from rnnkit.nn.engine.autocast_dtypes import match_torch_dtypes
 from rnnkit.nn.engine.loop import reverse_padded, run_direction
 from rnnkit.nn.engine.select import BACKENDS, check_backend, choose_backend
 
@@ -21,7 +26,9 @@ __all__ = [
     "BACKENDS",
     "DIRECTION_ENGINES",
     "check_backend",
+    "capture",
     "choose_backend",
+    "match_torch_dtypes",
     "reverse_padded",
     "run_direction",
 ]

@@ -31,7 +31,16 @@ PyTorch ops; no option falls back to the loop engine.
 Double backward (``create_graph=True``: gradient penalties, meta-learning): the hand-written
 backward builds no graph, so there, and only there, each Function recomputes its
 layer-direction with the loop engine's step functions from the saved inputs and returns
-autograd's gradients of that, which carry a graph (:func:`_double_backward`).
+autograd's gradients of that, which carry a graph (:func:`_double_backward`). The same runs
+when the backward itself runs under ``vmap`` (``torch.autograd.functional.jacobian(...,
+vectorize=True)``), whose batched gradients the C kernels cannot read. Under ``torch.func``
+transforms and graph capture the layers run the loop engine or torch's kernels instead of this
+one (:mod:`.capture`). The Functions keep the ``forward(ctx, ...)`` form, not
+``setup_context``: functorch would need their per-step buffers returned as outputs, and a Function
+applied through ``setup_context`` costs more per call (a trivial one with three outputs, on the
+shared 2-core test machine: 150 us against 68 us; with eleven saved buffers as extra outputs,
+186 us), which every layer-direction would pay in eager mode, while no transform could run the C
+kernels on its wrapped tensors anyway.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn import functional
-from rnnkit.nn.engine import kernels, workspace
+from rnnkit.nn.engine import capture, kernels, loop, workspace
 from rnnkit.nn.engine.loop import reverse_padded, run_recurrence, valid_steps
 from rnnkit.nn.engine.matmul import (
     MKL_MAX_ROWS,
@@ -63,9 +72,21 @@ def run_direction(
     reverse: bool = False,
     recurrent_mask: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run one layer in one direction; same contract as the loop engine's."""
+    """Run one layer in one direction; same contract as the loop engine's.
+
+    Under graph capture, tracing or a ``torch.func`` transform, whose tensors have no memory for
+    the C kernels to read (or which would record the kernels as constants), the loop engine runs
+    instead (the layers choose so before; see
+    :mod:`.capture`).
+    """
+    if torch.compiler.is_compiling() or capture.tracing():
+        return loop.run_direction(mode, x, state, weights, lengths, reverse, recurrent_mask)
     # The matrix products' dtype when autocast lowers them, else None.
     compute = autocast_dtype(x.device.type) if x.dtype == torch.float32 else None
+    if compute is not None and any(s.dtype != x.dtype for s in state):
+        # A state returned under autocast (bf16, as torch.nn's; see .autocast_dtypes) and fed
+        # back: the state and gate math stay in the input's float32, as without it.
+        state = tuple(s.to(x.dtype) for s in state)
     if compute is not None and x.shape[1] <= MKL_MAX_ROWS:
         # A batch of one or two: matrix-vector products gain nothing in bf16 while the casts
         # cost (GRU, 1000 steps of 1 x 256: 180 ms bf16, 79 ms float32), so float32 it stays.
@@ -125,7 +146,7 @@ class GateLayerNorm(torch.autograd.Function):
     def backward(ctx, dy):
         if dy is None:  # the fused layer's double backward bypasses this node (see below)
             return None, None, None
-        if torch.is_grad_enabled():
+        if _graph_backward(dy):
             raise RuntimeError(
                 "GateLayerNorm cannot be differentiated twice (it keeps no input to recompute "
                 "from); expected it only inside the fused layers, whose double backward "
@@ -383,6 +404,20 @@ def _source(ctx, gi, h0, c0, x, w_ih, ln_ih, lengths, reverse) -> dict:
     return dict(h0=h0, c0=c0, gi=gi if x is None else None, **source)
 
 
+def _graph_backward(*grads: Tensor) -> bool:
+    """Whether a backward reached by ``grads`` (of the output and the final state) must run as
+    autograd of the loop engine's recomputation (:func:`_double_backward`): under
+    ``create_graph=True``, or when any of ``grads`` has no memory for the C kernels to read (a
+    batched tensor of ``vmap`` over the backward, as in gradcheck's batched gradients and
+    ``torch.autograd.functional.jacobian(..., vectorize=True)``, or of a ``torch.func``
+    transform)."""
+    return (
+        torch.is_grad_enabled()
+        or not all(torch._C._has_storage(grad) for grad in grads)
+        or torch._C._are_functorch_transforms_active()
+    )
+
+
 def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor, ...]):
     """The backward of a fused Function under ``create_graph=True``, as gradients that carry a
     graph, so that they can be differentiated again (gradient penalties, meta-learning).
@@ -408,7 +443,8 @@ def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor
         autocast = torch.autocast(device, enabled=False)
     else:
         autocast = torch.autocast(device, dtype=compute)
-    with autocast:
+    # Grad mode is off in a first-order backward (run here under vmap; see _graph_backward).
+    with autocast, torch.enable_grad():
         if s["x"] is not None:
             x = s["x"]
             if compute is None:  # the forward's product runs in W_ih's dtype (Projection)
@@ -421,6 +457,7 @@ def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor
             gi = gi if s["b_ih"] is None else gi + s["b_ih"]
         output, final = run_recurrence(mode, gi, state, weights, s["valid"], s["mask"])
     pairs = [(o, g.to(o.dtype)) for o, g in zip((output, *final), grads) if o.requires_grad]
+    create_graph = torch.is_grad_enabled()
     wanted = [
         n for n in names
         if n in _DIFFERENTIABLE and s.get(n) is not None and s[n].requires_grad
@@ -429,7 +466,7 @@ def _double_backward(ctx, mode: str, names: tuple[str, ...], grads: tuple[Tensor
         return (None,) * len(names)
     outputs, grad_outputs = zip(*pairs)
     found = torch.autograd.grad(
-        outputs, [s[n] for n in wanted], grad_outputs, create_graph=True, allow_unused=True
+        outputs, [s[n] for n in wanted], grad_outputs, create_graph=create_graph, allow_unused=True
     )
     found = dict(zip(wanted, found))
     return tuple(found.get(n) for n in names)
@@ -499,7 +536,7 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn):
-        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+        if _graph_backward(dout, dhn, dcn):  # create_graph=True or vmap: autograd of a recompute
             return _double_backward(ctx, "LSTM", FusedLSTM.INPUTS, (dout, dhn, dcn))
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
@@ -621,7 +658,7 @@ class FusedGRU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dhn):
-        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+        if _graph_backward(dout, dhn):  # create_graph=True or vmap: autograd of a recompute
             return _double_backward(ctx, "GRU", FusedGRU.INPUTS, (dout, dhn))
         s = _saved(ctx)
         with torch.autocast(dout.device.type, enabled=False):
@@ -680,7 +717,7 @@ class FusedRNN(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout, dhn):
-        if torch.is_grad_enabled():  # create_graph=True: gradients that carry a graph
+        if _graph_backward(dout, dhn):  # create_graph=True or vmap: autograd of a recompute
             mode = "RNN_RELU" if ctx.relu else "RNN_TANH"
             return _double_backward(ctx, mode, FusedRNN.INPUTS, (dout, dhn))
         s = _saved(ctx)

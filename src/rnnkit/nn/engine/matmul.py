@@ -176,7 +176,10 @@ class Projection(torch.autograd.Function):
         if dy is None:  # no gradient reached y (the fused layers' double backward)
             return None, None, None, None
         with torch.autocast(dy.device.type, enabled=False):  # ``ctx.compute`` says the dtype
-            if torch.is_grad_enabled():  # create_graph=True: a differentiable composition
+            # create_graph=True, or a batched dy of vmap over the backward (no memory for
+            # oneDNN to read): a differentiable composition
+            batched = not torch._C._has_storage(dy) or torch._C._are_functorch_transforms_active()
+            if torch.is_grad_enabled() or batched:
                 return Projection._differentiable_backward(ctx, dy)
             return Projection._backward(ctx, dy)
 

@@ -73,8 +73,9 @@ def run_layers(
     31-60 ms a step in bf16, 25-39 ms in float32; inference stays bf16, which is faster there).
     """
     training = module.training and torch.is_grad_enabled()
-    small = x.shape[1] <= MKL_MAX_ROWS
-    if training and small and x.device.type == "cpu" and autocast_dtype("cpu") is not None:
+    autocast = x.device.type == "cpu" and autocast_dtype("cpu") is not None
+    # The batch size is read last: under export it is symbolic, and reading it adds a guard.
+    if training and autocast and x.shape[1] <= MKL_MAX_ROWS:
         with torch.autocast("cpu", enabled=False):
             state = tuple(s.float() if s.dtype == torch.bfloat16 else s for s in state)
             return run_layers(module, x.float(), state, lengths)
