@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rnnkit.errors import UserError
+
 __all__ = [
     "atomic_path",
     "atomic_write_bytes",
@@ -69,19 +71,37 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it to ``path``, on error delete it.
 
     Whoever writes to the yielded path creates the file, so it gets the umask's permissions; the
-    parent folder is created if needed.
+    parent folder is created if needed. A target that is a folder, or a place where the file
+    cannot be created, is a ``UserError``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; expected the name of a file to write")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        yield tmp
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _unwritable(path, error) from None
+        try:
+            yield tmp
+        except OSError as error:
+            if error.filename is None or Path(error.filename) != tmp:
+                raise  # the writer's own error (a source it reads), not the target's
+            raise _unwritable(path, error) from None
         fsync_path(tmp)
         os.replace(tmp, path)
         fsync_path(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):  # gone after a successful replace
             tmp.unlink()
+
+
+def _unwritable(path: Path, error: OSError) -> UserError:
+    return UserError(
+        f"cannot write {path}: {error.strerror or error}; expected a place where files can be "
+        "created"
+    )
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

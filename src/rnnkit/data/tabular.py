@@ -83,6 +83,12 @@ def read_table(
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(the first row, [(line number, fields), ...] of the other rows) of a CSV/TSV file; quoted
     fields may span lines (the line number is where a record starts)."""
+    if delimiter is not None and (
+        not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n'
+    ):
+        raise UserError(
+            f"delimiter must be one character other than a quote or a line end, got {delimiter!r}"
+        )
     text = decode_bytes(read_bytes(path, "CSV/TSV file"), encoding, path)
     if not text.strip():
         raise UserError(f"{path}: the file is empty; expected a header row and data rows")

@@ -233,6 +233,7 @@ class Task:
             if not resume and not overwrite and folder.holds_run():
                 raise UserError(folder.refusal())
             folder.check_free()  # another run writing there: refused before the data loads
+            folder.check_writable()
             return folder.path
         if resume:
             raise UserError("resume=True needs out='the run folder to continue'")

@@ -76,6 +76,21 @@ _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SAFE_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")  # never "..", "/", "\\"
 
 
+class Artifacts(dict):
+    """A checkpoint's artifacts, name -> JSON value; a missing one is a ``UserError`` naming the
+    checkpoint (its ``config.json`` lists the artifacts, and may have been edited)."""
+
+    def __init__(self, values: Mapping[str, Any], where: Path) -> None:
+        super().__init__(values)
+        self.where = where
+
+    def __missing__(self, name: str) -> Any:
+        raise UserError(
+            f"{self.where / CONFIG_FILE} lists no {name!r} artifact; expected {name}.json among "
+            f"the artifacts of this task's checkpoints (have: {', '.join(self) or 'none'})"
+        )
+
+
 @dataclass
 class Checkpoint:
     """What ``load_checkpoint`` returns."""
@@ -301,7 +316,7 @@ def load_checkpoint(
     }
     metrics = _read_json(path / METRICS_FILE, "metrics", required=False)
     state = _read_training_state(path / STATE_FILE, map_location) if training_state else None
-    return Checkpoint(path, config, state_dict, artifacts, metrics, state)
+    return Checkpoint(path, config, state_dict, Artifacts(artifacts, path), metrics, state)
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -136,6 +136,7 @@ class TrainConfig(Settings):
         "warmup_steps": "[0, inf)",
         "log_every": "[0, inf)",
         "patience": "[1, inf)",
+        "seed": "[0, inf)",
     }
 
     def check(self) -> None:

@@ -60,6 +60,13 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         raise UserError(f"device {spec!r} was asked for, but torch sees no CUDA GPU; use cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"device {spec!r} was asked for, but MPS is not available; use cpu")
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise UserError(f"device {spec!r}: torch has one CPU device; expected cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(
+            f"device {spec!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s); "
+            f"expected cuda:0..cuda:{torch.cuda.device_count() - 1}"
+        )
     return device
 
 

@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -109,6 +110,24 @@ class RunDirectory:
         owner = self.lock_holder()
         if owner is not None:
             raise UserError(self.in_use(owner))
+
+    def check_writable(self) -> None:
+        """Raise ``UserError`` unless the folder exists or can be created and files can be
+        written in it (an early check, before any data is read; it leaves nothing behind)."""
+        made = [p for p in (self.path, *self.path.parents) if not p.exists()]  # deepest first
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.path):
+                pass
+        except OSError as error:
+            raise UserError(
+                f"cannot write the run folder {self.path}: {error.strerror or error}; expected "
+                "a folder where files can be created"
+            ) from None
+        finally:
+            for folder in made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     @contextlib.contextmanager
     def locked(self, create: bool = True) -> Iterator[None]:

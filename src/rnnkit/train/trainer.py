@@ -60,6 +60,7 @@ from rnnkit.train.regularization import clip_gradients, penalized_parameters, we
 from rnnkit.train.rng import capture_rng_state, restore_rng_state, seed_everything
 from rnnkit.train.run_dir import RunDirectory
 from rnnkit.train.schedules import build_scheduler, step_scheduler
+from rnnkit.train.state_check import check_training_state
 from rnnkit.train.tensorboard import TensorBoardLogger
 
 __all__ = ["EXPLODED", "NonFiniteLossError", "Trainer"]
@@ -432,6 +433,8 @@ class Trainer:
         load_model_state(self.model, ckpt.state_dict)
         self._reset_counters()
         state = ckpt.training_state
+        check_training_state(state, optimizer=self.optimizer, scheduler=self.scheduler,
+                             where=str(ckpt.path / "training_state.pt"))  # fmt: skip
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None:

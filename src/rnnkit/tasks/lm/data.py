@@ -353,14 +353,31 @@ def build_vocabulary(
 
 
 def encode_text(
-    text: str, tokenizer: Tokenizer, vocab: Vocabulary, level: str, *, what: str = "the text"
+    text: str,
+    tokenizer: Tokenizer,
+    vocab: Vocabulary,
+    level: str,
+    *,
+    what: str = "the text",
+    quote: bool = True,
 ) -> tuple[torch.Tensor, list[str]]:
     """Token ids ``(T,)`` of ``text`` and the distinct unknown tokens (mapped to ``<unk>``).
 
-    Characters outside a character vocabulary raise a ``UserError`` naming them.
+    Characters outside a character vocabulary raise a ``UserError`` naming them (``quote``, for
+    text the user typed) or only where the first one is (a file's text: a data path read from an
+    untrusted checkpoint may be any file, and an error message must not show its contents).
     """
     tokens = _tokens(text, tokenizer, level)
     unknown = sorted({t for t in tokens if t not in vocab})
+    if vocab.unk_index is None and unknown and not quote:
+        unseen = set(unknown)
+        first = next((i for i, c in enumerate(text) if c in unseen), 0)
+        line, column = text.count("\n", 0, first) + 1, first - text.rfind("\n", 0, first)
+        raise UserError(
+            f"{what} has {len(unknown)} distinct character(s) the model never saw, the first at "
+            f"line {line}, column {column}; expected only characters of its "
+            f"{len(vocab) - 1}-character vocabulary (is this the text the model was trained on?)"
+        )
     if vocab.unk_index is None and unknown:
         shown = (
             ", ".join(  # a few only: the text may be a file that is not what it claims

@@ -198,8 +198,14 @@ class LanguageModel(Task):
     def restore_preprocessing(self, checkpoint: Checkpoint) -> Preprocessing:
         artifacts = checkpoint.artifacts
         vocab = Vocabulary.from_dict(artifacts["vocab"])
-        saved = artifacts.get("warmup") or {}
-        warmup = [i for i in saved.get("ids", []) if isinstance(i, int) and 0 < i < len(vocab)]
+        saved = artifacts.get("warmup") or {"ids": []}
+        ids = saved.get("ids") if isinstance(saved, dict) else None
+        if not isinstance(ids, list):
+            raise UserError(
+                f"{checkpoint.path / 'warmup.json'}: expected an object with 'ids', a list of "
+                f"token ids, got {type(saved).__name__} with ids {type(ids).__name__}"
+            )
+        warmup = [i for i in ids if isinstance(i, int) and 0 < i < len(vocab)]
         return Preprocessing(tokenizer_from_dict(artifacts["tokenizer"]), vocab, warmup)
 
     def artifacts(self, prep: Preprocessing) -> dict[str, Any]:
@@ -225,7 +231,7 @@ class LanguageModel(Task):
         data = self.settings["data"]
         ids = {
             split: encode_text(text, prep.tokenizer, prep.vocab, data.level,
-                               what=f"the {split} split")[0]
+                               what=f"the {split} split", quote=False)[0]
             for split, text in splits.items()
         }  # fmt: skip
         prep.warmup = warmup_ids(ids["train"], prep.vocab, data.level)  # saved in artifacts()
@@ -370,7 +376,7 @@ class LanguageModel(Task):
         text, name, where = evaluation_text(settings, X, data, split)
         what = "text" if name == "all" else f"{name} split"
         ids, unknown = encode_text(text, prep.tokenizer, prep.vocab, settings.level,
-                                   what=f"the {what}")  # fmt: skip
+                                   what=f"the {what}", quote=X is not None)  # fmt: skip
         if unknown:
             logger.info("%d distinct words of the %s are not in the vocabulary: <unk>",
                         len(unknown), what)  # fmt: skip

@@ -350,9 +350,9 @@ def visualize_units(
         )  # fmt: skip
         ids = ids[:limit]
     state = state or ("cell" if model.config.cell == "lstm" else "hidden")
+    layer = model.config.layers if layer is None else layer  # 0 is refused, not the default
     trace = trace_text(
-        model, ids, vocab.itos, layer=layer or model.config.layers, state=state, top=top,
-        device=device, context=context,
+        model, ids, vocab.itos, layer=layer, state=state, top=top, device=device, context=context,
     )  # fmt: skip
     chosen = pick_units(trace.activations, units, num_units)
     write_visualization(trace, chosen, out, title, word=level == "word")

@@ -107,7 +107,15 @@ class Side:
         tokenizer = tokenizer_from_dict(artifacts[f"{prefix}_tokenizer"])
         if not isinstance(tokenizer, SubwordTokenizer):
             raise UserError(f"the checkpoint's {prefix} tokenizer is not a learned tokenizer")
-        return cls(tokenizer, Vocabulary.from_dict(artifacts[f"{prefix}_vocab"]))
+        vocab = Vocabulary.from_dict(artifacts[f"{prefix}_vocab"], f"{prefix}_vocab.json")
+        needed = ("unk", "bos", "eos")
+        missing = [name for name in needed if getattr(vocab, f"{name}_index") is None]
+        if missing:
+            raise UserError(
+                f"the checkpoint's {prefix}_vocab.json has no {', '.join(missing)} token; expected "
+                "the pad, unk, bos and eos tokens a translation vocabulary holds"
+            )
+        return cls(tokenizer, vocab)
 
 
 def load_corpus(data: TranslateData, seed: int = 0, *, cut: bool = True) -> ParallelCorpus:

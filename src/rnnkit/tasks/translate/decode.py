@@ -4,6 +4,7 @@ and draw the attention of one sentence as a heat map."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class BeamTranslator:
         over the batches."""
         if beam < 1:
             raise UserError(f"beam must be at least 1, got {beam}")
+        if not math.isfinite(alpha):
+            raise UserError(f"alpha must be a finite number, got {alpha}")
         was_training = self.model.training
         self.model.eval()
         try:

@@ -1,0 +1,84 @@
+"""Tiny training runs of the core tasks for the reliability tests: tiny models, small data (real
+slices of $RNNKIT_DATA or a few synthetic lines), one thread, so that a run takes a second or
+two."""
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from rnnkit.cli import main
+
+CORE = ("classify", "lm", "translate")
+
+# tiny model and batch settings of each core task
+TINY = {
+    "classify": ["--embed", "4", "--hidden", "4", "--min-freq", "1", "--batch-size", "8",
+                 "--max-length", "20"],
+    "lm": ["--embed", "4", "--hidden", "4", "--layers", "1", "--seq-length", "8",
+           "--sample-length", "0"],
+    "translate": ["--embed", "4", "--encoder-hidden", "4", "--hidden", "4", "--tokens", "word",
+                  "--min-freq", "1", "--src-vocab", "16", "--tgt-vocab", "16"],
+}  # fmt: skip
+QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
+
+
+def synthetic_data(root: Path) -> dict[str, Path]:
+    """A few lines of data for each core task under ``root``: task -> its --data path."""
+    rows = ["text,label"] + [f'"{w} film {i}",{w}' for i in range(10) for w in ("good", "bad")]
+    (root / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (root / "corpus.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
+    pairs = root / "pairs"
+    pairs.mkdir()
+    for split, n in (("train", 16), ("val", 4)):
+        (pairs / f"{split}.de").write_text("".join(f"ein hund {i}\n" for i in range(n)))
+        (pairs / f"{split}.en").write_text("".join(f"a dog {i}\n" for i in range(n)))
+    return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs}
+
+
+def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
+    """Small real data for each core task: task -> its data options. classify: 120 GOP-debate
+    tweets; lm: the first 12,000 characters of Tiny Shakespeare; translate: the first 60
+    training and 8 validation pairs of Multi30k."""
+    text = (data_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:12000]
+    (root / "shakespeare.txt").write_text(text, encoding="utf-8")
+    pairs = root / "m30k"
+    pairs.mkdir()
+    for split, stem, n in (("train", "train", 60), ("val", "val", 8)):
+        for lang in ("de", "en"):
+            with gzip.open(
+                data_dir / "multi30k" / f"{stem}.{lang}.gz", "rt", encoding="utf-8"
+            ) as f:
+                (pairs / f"{split}.{lang}").write_text("".join(next(f) for _ in range(n)))
+    return {
+        "classify": ["--data", "gop-debate", "--limit", "120"],
+        "lm": ["--data", str(root / "shakespeare.txt"), "--batch-size", "8"],
+        "translate": ["--data", str(pairs), "--batch-size", "16"],
+    }
+
+
+def train(task: str, data: list[str], out: Path, *options: str) -> None:
+    """``rnnkit train TASK DATA --out OUT TINY QUIET OPTIONS``, which must succeed."""
+    argv = ["train", task, *map(str, data), "--out", str(out), *TINY[task], *QUIET, *options]
+    assert main(argv) == 0, argv
+
+
+def run_state(run: Path) -> dict:
+    """What must match between two runs that should be the same: the weights of best/ and
+    last/ (exact bytes), the history and metrics without their wall-clock times."""
+    state = {}
+    for name in ("best", "last"):
+        weights = load_file(str(run / name / "model.safetensors"))
+        state[name] = {key: value.numpy().tobytes() for key, value in weights.items()}
+    with open(run / "history.csv", newline="", encoding="utf-8") as f:
+        state["history"] = [_untimed(row) for row in csv.DictReader(f)]
+    state["metrics"] = _untimed(json.loads((run / "metrics.json").read_text(encoding="utf-8")))
+    return state
+
+
+def _untimed(value):
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if not k.endswith(("time_s", "elapsed_s"))}
+    return value
