@@ -33,8 +33,10 @@ def tiny(monkeypatch, http_server, tiny_archive):
 def test_unknown_names(monkeypatch):
     with pytest.raises(UserError, match="'mnist' is neither a known dataset"):
         load_dataset("mnist")
+    unread = DatasetEntry(name="unread", description="no task reads it", target="unread")
+    monkeypatch.setitem(DATASETS, "unread", unread)
     with pytest.raises(UserError, match="has no loader yet"):
-        load_dataset("flickr8k")
+        load_dataset("unread")
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):
