@@ -15,6 +15,7 @@ import torch
 from rnnkit.commands import add_json_option
 from rnnkit.commands.options import add_settings_options, given
 from rnnkit.errors import UserError
+from rnnkit.search.settings_file import read_settings_file
 from rnnkit.tasks import TASKS, task_class
 
 __all__ = ["add_arguments", "run"]
@@ -55,6 +56,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "settings (training options given again, e.g. --epochs or --max-time, override them)",
     )
     add("--overwrite", action="store_true", help="replace a finished run already in --out")
+    add(
+        "--config",
+        metavar="FILE",
+        help="read settings from FILE (TOML, or JSON if it ends in .json; e.g. the best.toml "
+        "of rnnkit search); options given on the command line override it",
+    )
     add("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add(
         "--threads",
@@ -75,6 +82,8 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     cls = task_class(args.task)
     settings = given(args, cls.SECTIONS.values())
+    if args.config:
+        settings = {**read_settings_file(args.config, cls), **settings}
     source = settings.pop("source", None)
     if source is None and not args.resume:
         raise UserError(f"expected --data (a dataset name or a path) for a new {args.task} run")

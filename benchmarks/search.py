@@ -1,0 +1,192 @@
+"""Hyperparameter search quality on the GOP-debate tweets: TPE vs random vs a Gaussian process.
+
+The course's split (scikit-learn ``train_test_split(test_size=0.33, random_state=42)`` of the
+13,871 tweets, 3 classes) and, from the same run, its baselines: the majority class and TF-IDF +
+logistic regression (fit on the course's training part), and rnnkit's default classifier. Then
+``rnnkit.search.run`` with each sampler on the same budget (``--trials`` trials, at most
+``--minutes`` minutes each), tuning on the validation split the task cuts from the training
+part; the best trial of each is scored once on the course's test part. Prints a table, draws the
+best-so-far curves (validation accuracy against trials and minutes) and writes
+``benchmarks/results/search-gop[-NAME].json`` and ``.png``.
+
+    RNNKIT_DATA=../shared/data python benchmarks/search.py                       # 3 x 60 min
+    RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe        # the issue's run
+    RNNKIT_DATA=../shared/data python benchmarks/search.py --smoke               # a minute or two
+
+Target (issue 16): a TPE search of 40 trials in at most 60 minutes on a 2-core CPU finds
+settings whose test accuracy beats the defaults and TF-IDF + logistic regression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from quality import RESULTS, machine_info
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+import rnnkit
+import rnnkit.search
+from rnnkit.data import load_dataset
+
+# the space searched (the settings the course tunes, and the recurrent ones)
+SPACE = {
+    "lr": {"low": 3e-4, "high": 1e-2, "log": True},
+    "hidden": {"low": 32, "high": 256, "step": 32},
+    "embed": {"choices": [32, 64, 128]},
+    "optimizer": {"choices": ["sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"]},
+    "init": {"choices": ["uniform", "lecun", "normal", "glorot_normal", "glorot_uniform", "he"]},
+    "dropout": {"low": 0.0, "high": 0.7},
+    "cell": {"choices": ["lstm", "gru"]},
+    "pooling": {"choices": ["last", "mean", "max"]},
+}
+FIXED = {"epochs": 4, "max_length": 40, "plot": False}  # tweets are short
+SMOKE = {"epochs": 1, "max_length": 20, "limit": 600, "plot": False}
+
+
+def course_split(work: Path) -> tuple[Path, list[str], list[str], list[str], list[str]]:
+    """The course's train/test split: the training part as a CSV (text, label) for the task,
+    and both parts in memory."""
+    data = load_dataset("gop-debate")["train"]  # all 13,871 tweets
+    texts, labels = list(data.texts), [str(label) for label in data.labels]
+    x_train, x_test, y_train, y_test = train_test_split(
+        texts, labels, test_size=0.33, random_state=42
+    )
+    path = work / "gop-train.csv"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(x_train, y_train))
+    return path, x_train, y_train, x_test, y_test
+
+
+def baselines(x_train, y_train, x_test, y_test) -> dict[str, float]:
+    majority = max(set(y_train), key=y_train.count)
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    model = LogisticRegression(max_iter=2000).fit(tfidf.fit_transform(x_train), y_train)
+    predicted = model.predict(tfidf.transform(x_test))
+    return {
+        "majority class": float(np.mean([y == majority for y in y_test])),
+        "TF-IDF + logistic regression": float(np.mean(predicted == np.array(y_test))),
+    }
+
+
+def best_so_far(trials: list[dict], maximize: bool = True) -> dict[str, list[float]]:
+    """The best validation value after each trial (in trial order) and the minutes spent."""
+    best, minutes, values, spent = None, [], [], 0.0
+    for trial in sorted(trials, key=lambda t: t["number"]):
+        spent += (trial["time_s"] or 0.0) / 60
+        if trial["state"] == "complete" and trial["value"] is not None:
+            if best is None or (trial["value"] > best if maximize else trial["value"] < best):
+                best = trial["value"]
+        values.append(best)
+        minutes.append(round(spent, 3))
+    return {"best": values, "minutes": minutes}
+
+
+def draw(curves: dict[str, dict], baseline: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4))
+    for sampler, curve in curves.items():
+        by_trial.step(range(1, len(curve["best"]) + 1), curve["best"], where="post", label=sampler)
+        by_time.step(curve["minutes"], curve["best"], where="post", label=sampler)
+    for axes, label in ((by_trial, "trials"), (by_time, "minutes")):
+        axes.axhline(baseline, color="gray", linestyle=":", label="TF-IDF + LR (test)")
+        axes.set_xlabel(label)
+        axes.set_ylabel("best validation accuracy so far")
+        axes.legend()
+    figure.suptitle("GOP-debate tweets: hyperparameter search, best so far")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samplers", nargs="+", default=["tpe", "random", "gp"])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--minutes", type=float, default=60.0, help="per sampler")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--smoke", action="store_true", help="3 trials on 600 tweets, 1 epoch (no result file)"
+    )
+    parser.add_argument("--name", help="suffix of the results files")
+    parser.add_argument("--keep", metavar="DIR", help="keep the searches' folders in DIR")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    fixed, trials = (SMOKE, 3) if args.smoke else (FIXED, args.trials)
+    started = time.time()
+    info = machine_info()
+    work = Path(args.keep or tempfile.mkdtemp(prefix="rnnkit-search-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    train_csv, x_train, y_train, x_test, y_test = course_split(work)
+    scores = baselines(x_train, y_train, x_test, y_test)
+
+    default = rnnkit.TextClassifier(verbose=0, **fixed).fit(data=str(train_csv))
+    scores["rnnkit defaults"] = default.evaluate(x_test, y_test)["accuracy"]
+    rows, curves = {}, {}
+    for sampler in args.samplers:
+        out = work / f"search-{sampler}"
+        results = rnnkit.search.run(
+            "classify", data=str(train_csv), space=SPACE, out=out, sampler=sampler,
+            trials=trials, timeout=args.minutes, startup_trials=min(10, trials), plots=False,
+            **fixed,
+        )  # fmt: skip
+        best = rnnkit.load(results["best_run"])
+        test = best.evaluate(x_test, y_test)["accuracy"]
+        scores[f"search: {sampler}"] = test
+        curves[sampler] = best_so_far(results["trials"])
+        rows[sampler] = {
+            "trials": results["n_trials"], "complete": results["n_complete"],
+            "pruned": results["n_pruned"], "failed": results["n_failed"],
+            "best_val_accuracy": results["best_value"], "test_accuracy": test,
+            "best_params": results["best_params"],
+            "minutes": round(sum((t["time_s"] or 0) for t in results["trials"]) / 60, 2),
+        }  # fmt: skip
+
+    print(f"GOP-debate, course split: {len(x_train)} train, {len(x_test)} test tweets")
+    print(f"{'model':32s} {'test accuracy':>13s}")
+    for name, value in scores.items():
+        print(f"{name:32s} {value:13.4f}")
+    for sampler, row in rows.items():
+        print(f"{sampler}: {row['trials']} trials ({row['pruned']} pruned) in {row['minutes']} "
+              f"min; best val {row['best_val_accuracy']:.4f}; {row['best_params']}")  # fmt: skip
+
+    suffix = f"-{args.name}" if args.name else ""
+    folder = work if args.smoke and not args.name else RESULTS  # a smoke run is no result
+    folder.mkdir(exist_ok=True)
+    draw(curves, scores["TF-IDF + logistic regression"], folder / f"search-gop{suffix}.png")
+    record = {
+        "benchmark": "search-gop",
+        "command": " ".join(["python", "benchmarks/search.py", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "split": {"test_size": 0.33, "random_state": 42, "train": len(x_train),
+                  "test": len(x_test)},  # fmt: skip
+        "fixed": fixed, "space": SPACE, "trials": trials, "minutes_per_sampler": args.minutes,
+        "test_accuracy": scores, "searches": rows, "best_so_far": curves,
+        "total_minutes": round((time.time() - started) / 60, 2),
+    }  # fmt: skip
+    (folder / f"search-gop{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {folder / f'search-gop{suffix}.json'} and .png")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

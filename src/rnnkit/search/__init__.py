@@ -1,0 +1,39 @@
+"""Hyperparameter search over a task's settings, on Optuna: grid, random, TPE and Gaussian-process
+samplers, pruning from the validation metric at every epoch, parallel and resumable studies.
+
+``rnnkit.search.run(task=..., space=..., out=..., **settings)`` is the Python form of
+``rnnkit search``; see ``rnnkit.search.study``. The names here are imported on first use (and
+need optuna: ``pip install 'rnnkit[search]'``), so ``rnnkit train --config`` reads a settings
+file (``rnnkit.search.settings_file``) without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rnnkit.errors import UserError
+
+__all__ = ["SearchConfig", "SearchSpace", "read_space", "run", "search_report"]
+
+# public name -> the module defining it
+_API = {
+    "SearchConfig": "rnnkit.search.config",
+    "SearchSpace": "rnnkit.search.space",
+    "read_space": "rnnkit.search.space",
+    "run": "rnnkit.search.study",
+    "search_report": "rnnkit.search.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'rnnkit.search' has no attribute {name!r}")
+    if name != "SearchConfig":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "the search needs optuna: pip install 'rnnkit[search]' (or pip install optuna)"
+            ) from None
+    return getattr(importlib.import_module(_API[name]), name)
