@@ -23,10 +23,20 @@ _API = {
     "TextClassifier": "rnnkit.tasks.classify",
     "LanguageModel": "rnnkit.tasks.lm",
     "Translator": "rnnkit.tasks.translate",
+    "Forecaster": "rnnkit.tasks.forecast",
+    "ImageCaptioner": "rnnkit.tasks.caption",
     "load": "rnnkit.tasks",
 }
 
-__all__ = ["LanguageModel", "TextClassifier", "Translator", "__version__", "load"]
+__all__ = [
+    "Forecaster",
+    "ImageCaptioner",
+    "LanguageModel",
+    "TextClassifier",
+    "Translator",
+    "__version__",
+    "load",
+]
 
 
 def __getattr__(name: str) -> Any:

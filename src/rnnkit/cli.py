@@ -40,7 +40,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("rnnkit.commands.predict", "predict with a trained model on new inputs"),
     "generate": ("rnnkit.commands.generate", "generate text with a trained language model"),
     "translate": ("rnnkit.commands.translate", "translate text with a trained translation model"),
+    "forecast": (
+        "rnnkit.commands.forecast",
+        "forecast past the end of a series with a trained forecaster, with intervals and a plot",
+    ),
+    "detect": (
+        "rnnkit.commands.detect",
+        "flag anomalies in a series from a trained forecaster's errors (NAB windows scored)",
+    ),
+    "caption": ("rnnkit.commands.caption", "caption images with a trained captioning model"),
     "visualize": ("rnnkit.commands.visualize", "show a language model's hidden units on a text"),
+    "search": (
+        "rnnkit.commands.search",
+        "search a task's settings with Optuna: grid, random, TPE or Gaussian process",
+    ),
 }
 
 

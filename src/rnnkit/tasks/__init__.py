@@ -23,6 +23,8 @@ TASKS: dict[str, tuple[str, str]] = {
     "classify": ("rnnkit.tasks.classify", "TextClassifier"),
     "lm": ("rnnkit.tasks.lm", "LanguageModel"),
     "translate": ("rnnkit.tasks.translate", "Translator"),
+    "forecast": ("rnnkit.tasks.forecast", "Forecaster"),
+    "caption": ("rnnkit.tasks.caption", "ImageCaptioner"),
 }
 
 

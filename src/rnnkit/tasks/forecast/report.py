@@ -1,0 +1,112 @@
+"""Text for people: the score table with the baselines, forecast tables, detection reports."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rnnkit.data.timeseries import TimeSeries
+
+__all__ = [
+    "METRICS",
+    "detection_report",
+    "forecast_cell",
+    "forecast_table",
+    "score_table",
+    "stamp",
+    "time_axis",
+]
+
+METRICS = ("mae", "rmse", "mape", "smape", "mase")
+
+
+def stamp(time: Any) -> Any:
+    """A time as ISO text, a position as an int (JSON-ready)."""
+    return time.isoformat() if hasattr(time, "isoformat") else int(time)
+
+
+def detection_report(result: dict[str, Any]) -> str:
+    """What ``rnnkit detect`` prints: the flagged steps and the scores against the windows."""
+    lines = [
+        f"{result['data']}: {len(result['anomalies'])} of {result['n']} steps flagged "
+        f"(z above {result['threshold']:.2f}; errors standardised by the first "
+        f"{result['probation']} steps)"
+    ]
+    for row in result["anomalies"][:20]:
+        lines.append(f"  {row['time']}  z {row['score']:.2f}")
+    if len(result["anomalies"]) > 20:
+        lines.append(f"  ... and {len(result['anomalies']) - 20} more (--json lists all)")
+    if "windows" in result:
+        precision, recall = result["precision"], result["recall"]
+        lines.append(
+            f"windows: {result['windows_detected']} of {result['windows']} detected; "
+            f"precision {_number(precision)}, recall {_number(recall)}, "
+            f"{result['false_positives']} flag(s) outside every window"
+        )
+    if result["plot"]:
+        lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+def time_axis(series: TimeSeries) -> list[Any]:
+    """The series' times, or positions for a series without times."""
+    return list(series.times) if series.times else list(range(len(series)))
+
+
+def forecast_cell(value: float, lower: float, upper: float) -> dict[str, float]:
+    """One target's forecast at one step, with its interval when it has one."""
+    row = {"forecast": round(float(value), 6)}
+    if lower != upper:
+        row.update(lower=round(float(lower), 6), upper=round(float(upper), 6))
+    return row
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def score_table(result: dict[str, Any], scores: dict[str, dict], coverage: float) -> str:
+    """The models side by side, and whether the model beats the best baseline."""
+    lines = [
+        f"{result['data']}, {result['split']}: {result['n']} walk-forward origins x "
+        f"{result['horizon']} step(s), season {result['season']}",
+        f"{'':16}" + "".join(f"{m.upper():>10}" for m in METRICS),
+    ]
+    for name, values in scores.items():
+        label = "rnn (this model)" if name == "model" else name
+        cells = "".join(
+            f"{_number(values[m], 2 if m in ('mape', 'smape') else 4):>10}" for m in METRICS
+        )
+        lines.append(f"{label:16}{cells}")
+    if result["coverage"] is not None:
+        lines.append(f"interval coverage {result['coverage']:.1%} (nominal {coverage:.0%})")
+    if result["direction_accuracy"] is not None:
+        up = result["up_share"]
+        lines.append(
+            f"direction from the last value: right {result['direction_accuracy']:.1%} of the "
+            f"time; always the majority move would be {max(up, 1 - up):.1%} (up {up:.1%})"
+        )
+    others = {k: v["mae"] for k, v in scores.items() if k != "model"}
+    if others:
+        best = min(others, key=others.get)
+        verdict = "beats" if scores["model"]["mae"] < others[best] else "does NOT beat"
+        lines.append(f"the model {verdict} the best baseline by MAE ({best}: {others[best]:.4f})")
+    return "\n".join(lines)
+
+
+def forecast_table(result: dict[str, Any]) -> str:
+    """One line per forecast step: the time, each target's forecast and interval."""
+    lines = []
+    for row in result["forecast"]:
+        cells = []
+        for name, value in row.items():
+            if name == "time":
+                continue
+            text = f"{name} {value['forecast']:.4f}"
+            if "lower" in value:
+                text += f" [{value['lower']:.4f}, {value['upper']:.4f}]"
+            cells.append(text)
+        lines.append(f"{row['time'] or '':20} " + "  ".join(cells))
+    return "\n".join(lines)
