@@ -402,7 +402,7 @@ class Forecaster(Task):
             history=(time_axis(series), series.targets),
             forecast=(x_future, values, lower, upper),
             names=series.target_names,
-            title=f"{series.source}: {steps}-step forecast",
+            title=f"{_name(data, settings.source, series.source)}: {steps}-step forecast",
         )
         rows = [
             {"time": None if t is None else t.isoformat(),
@@ -548,3 +548,9 @@ class Forecaster(Task):
         return "\n\n".join(
             f"{row['input'][:60]}\n{forecast_table({'forecast': row['forecast']})}" for row in rows
         )
+
+
+def _name(data: Any, source: str | None, path: str) -> str:
+    """What a plot calls the series: the name or path the user gave (a dataset name such as
+    airline, not the file it resolved to), else the file."""
+    return data if isinstance(data, str) else (source if data is None and source else path)
