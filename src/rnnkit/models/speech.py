@@ -1,0 +1,103 @@
+"""Many-to-one over audio frames: a sequence of feature vectors (log-mel or MFCC) in, one class out.
+
+x_1..x_T                                       normalised features   (N, T, F)
+h_1..h_T = RNN(x_1..x_T)                       stacked (bi)RNN, packed by length (N, T, D*H)
+v = pool(h_1..h_{T_n})                         last/mean/max/attention (N, D*H)
+logits = W dropout(v) + b                      (N, C)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.models.pooling import POOLINGS, SequencePooling
+from rnnkit.models.recurrent import CELLS, build_recurrent
+from rnnkit.nn.init import INIT_NAMES
+from rnnkit.settings import Settings
+
+__all__ = ["SpeechClassifierConfig", "SpeechClassifierModel"]
+
+
+@dataclass
+class SpeechClassifierConfig(Settings):
+    """Everything needed to rebuild a :class:`SpeechClassifierModel` (saved in config.json).
+
+    Args:
+        input_size: features per frame (from the features).
+        num_classes: output classes (from the labels).
+        hidden: hidden units per direction.
+        layers: stacked recurrent layers.
+        cell: the recurrent cell.
+        bidirectional: read each recording both ways.
+        pooling: over time: the last state, the mean, the max, or attention.
+        dropout: between recurrent layers and before the output layer.
+        input_dropout: on the feature frames.
+        init: recurrent weight initialisation (orthogonal, xavier_uniform, uniform, ...).
+        forget_bias: LSTM forget-gate bias.
+    """
+
+    KIND: ClassVar[str] = "model setting"
+    CHOICES: ClassVar[dict[str, Any]] = {"cell": CELLS, "pooling": POOLINGS, "init": INIT_NAMES}
+    RANGES: ClassVar[dict[str, str]] = {
+        "input_size": "[1, inf)",
+        "num_classes": "[2, inf)",
+        "hidden": "[1, inf)",
+        "layers": "[1, inf)",
+        "dropout": "[0, 1)",
+        "input_dropout": "[0, 1)",
+    }
+
+    input_size: int
+    num_classes: int
+    hidden: int = 128
+    layers: int = 2
+    cell: str = "gru"
+    bidirectional: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.2
+    input_dropout: float = 0.0
+    init: str | None = "orthogonal"
+    forget_bias: float | None = 1.0
+
+
+class SpeechClassifierModel(nn.Module):
+    """Feature frames → stacked uni/bidirectional RNN/LSTM/GRU → pooling → dropout → linear.
+
+    Inputs: features (N, T, F) float, zero-padded after each recording's end; lengths (N,)
+    int64 frames per recording (on any device). Output: logits (N, num_classes).
+    """
+
+    def __init__(self, config: SpeechClassifierConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.input_dropout = nn.Dropout(c.input_dropout)
+        self.rnn = build_recurrent(
+            c.cell,
+            c.input_size,
+            c.hidden,
+            c.layers,
+            bidirectional=c.bidirectional,
+            dropout=c.dropout,
+            init=c.init,
+            forget_bias=c.forget_bias if c.cell == "lstm" else None,
+        )
+        features = c.hidden * (2 if c.bidirectional else 1)
+        self.pool = SequencePooling(c.pooling, features)
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(features, c.num_classes)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
+        frames = self.input_dropout(features)  # (N, T, F)
+        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, state = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(
+            packed_out, batch_first=True, total_length=features.shape[1]
+        )  # (N, T, D*H)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
+        top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
+        pooled = self.pool(outputs, lengths, top)  # (N, D*H)
+        return self.head(self.dropout(pooled))  # (N, C)

@@ -1,0 +1,175 @@
+"""``create_app``: the FastAPI app over loaded task objects.
+
+Routes: ``GET /health``; ``GET /v1/models`` and ``GET /v1/models/{name}`` (task, settings,
+metrics); ``POST /v1/models/{name}/predict`` with the model's task's body (see
+``rnnkit.serve.schemas``); for a language model also ``POST /v1/models/{name}/generate``
+(``?stream=true``: server-sent events), for a captioner ``POST /v1/models/{name}/caption`` (a
+multipart image upload). Each model's routes are its own, so the OpenAPI schema gives each the
+exact body it takes.
+
+Safety: the request body is read under a size limit (413) before any endpoint sees it; the
+optional API key is compared in constant time (401); the inference runs in a worker thread
+under the model's lock, within the timeout (504); every failure is a JSON error (see
+``rnnkit.serve.errors``). No CORS headers are sent.
+"""
+
+import functools
+import hmac
+import threading
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, UploadFile
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from rnnkit import __version__
+from rnnkit.errors import UserError
+from rnnkit.serve.errors import install_error_handlers
+from rnnkit.serve.handlers import HANDLERS, caption_files, check_image
+from rnnkit.serve.limits import BodyLimit
+from rnnkit.serve.models import ServedModel, describe, json_ready
+from rnnkit.serve.schemas import request_models
+from rnnkit.serve.settings import ServeSettings
+from rnnkit.serve.stream import stream_generation, timeout_message
+
+__all__ = ["create_app"]
+
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
+BEARER = HTTPBearer(auto_error=False, description="the API key as a bearer token")
+
+
+def create_app(models: dict[str, ServedModel], limits: ServeSettings | None = None) -> FastAPI:
+    """The app serving ``models`` (name -> loaded model) within ``limits``."""
+    limits = limits or ServeSettings()
+    unserved = sorted({m.task.NAME for m in models.values()} - set(HANDLERS))
+    if unserved:
+        raise UserError(
+            f"rnnkit serve cannot serve {unserved[0]!r} models yet; expected models of: "
+            f"{', '.join(HANDLERS)}"
+        )
+    app = FastAPI(
+        title="rnnkit",
+        version=__version__,
+        description="Trained rnnkit models over HTTP: "
+        + ", ".join(f"{name} ({model.task.NAME})" for name, model in models.items()),  # fmt: skip
+    )
+    app.state.models, app.state.limits = models, limits
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
+    key = Depends(api_key_check(limits.api_key))
+    requests = request_models(limits)
+
+    @app.get("/health", summary="whether the server is up (no API key needed)")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "models": list(models)}
+
+    @app.get("/v1/models", dependencies=[key], summary="the models served")
+    async def list_models() -> dict[str, Any]:
+        return {"models": [describe(model) for model in models.values()]}
+
+    for model in models.values():
+        add_model_routes(app, model, requests, limits, key)
+
+    @app.api_route("/v1/models/{name}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"],
+                   include_in_schema=False, dependencies=[key])  # fmt: skip
+    @app.api_route("/v1/models/{name}", methods=["GET", "POST", "PUT", "DELETE"],
+                   include_in_schema=False, dependencies=[key])  # fmt: skip
+    async def unknown(name: str, rest: str = "") -> None:
+        if name not in models:
+            raise HTTPException(404, f"no model named {name!r}; expected one of: "
+                                f"{', '.join(models)}")  # fmt: skip
+        raise HTTPException(404, f"model {name!r} has no such endpoint; see GET /docs")
+
+    return app
+
+
+def add_model_routes(
+    app: FastAPI, model: ServedModel, requests: dict[str, Any], limits: ServeSettings, key: Any
+) -> None:
+    """``GET /v1/models/{name}``, ``POST .../predict`` and the task's own endpoints."""
+    name, task = model.name, model.task.NAME
+    handler, body_model = HANDLERS[task], requests[task]
+    prefix = f"/v1/models/{name}"
+
+    async def info() -> dict[str, Any]:
+        return describe(model)
+
+    async def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        call = functools.partial(handler, model, body.given(), limits)
+        return await in_worker(call, limits)
+
+    app.get(prefix, dependencies=[key], summary=f"the {task} model {name}",
+            operation_id=f"describe_{name}", tags=[name])(info)  # fmt: skip
+    app.post(f"{prefix}/predict", dependencies=[key], summary=body_model.__doc__,
+             operation_id=f"predict_{name}", tags=[name])(predict)  # fmt: skip
+    if task == "lm":
+
+        async def generate(
+            body: body_model,  # type: ignore[valid-type]
+            stream: Annotated[
+                bool, Query(description="server-sent events of the text as it comes")
+            ] = False,
+        ) -> Any:
+            if stream:
+                return await stream_generation(model, body.given(), limits)
+            return await in_worker(functools.partial(handler, model, body.given(), limits), limits)
+
+        app.post(f"{prefix}/generate", dependencies=[key], operation_id=f"generate_{name}",
+                 summary="generate text; ?stream=true for server-sent events", tags=[name],
+                 )(generate)  # fmt: skip
+    if task == "caption":
+
+        async def caption(
+            image: Annotated[UploadFile, File(description="an image file (PNG, JPEG, ...)")],
+            beam: Annotated[int | None, Form(ge=1, le=limits.max_beam)] = None,
+            n_best: Annotated[int | None, Form(ge=1, le=limits.max_beam)] = None,
+            max_length: Annotated[int | None, Form(ge=1, le=limits.max_length)] = None,
+        ) -> dict[str, Any]:
+            data = await image.read()
+            check_image(data, "the image", limits)
+            options = {k: v for k, v in
+                       {"beam": beam, "n_best": n_best, "max_length": max_length}.items()
+                       if v is not None}  # fmt: skip
+
+            def work(stop: threading.Event) -> dict[str, Any]:
+                return {"predictions": caption_files(model, [data], options)}
+
+            return await in_worker(work, limits)
+
+        app.post(f"{prefix}/caption", dependencies=[key], operation_id=f"caption_{name}",
+                 summary="caption one uploaded image (multipart/form-data)", tags=[name],
+                 )(caption)  # fmt: skip
+
+
+async def in_worker(call: Any, limits: ServeSettings) -> Any:
+    """``call(stop)`` in a worker thread; past the timeout: 504, with ``stop`` set so a call
+    that can stop early (a generation) does."""
+    stop = threading.Event()
+    try:
+        with anyio.fail_after(limits.timeout):
+            result = await anyio.to_thread.run_sync(call, stop, abandon_on_cancel=True)
+    except TimeoutError:
+        stop.set()
+        raise HTTPException(504, timeout_message(limits)) from None
+    return json_ready(result)
+
+
+def api_key_check(api_key: str | None) -> Any:
+    """A dependency refusing (401) a request without ``api_key`` in its X-API-Key header or
+    as its bearer token, compared in constant time; no key: every request is let in."""
+
+    async def check(
+        header: Annotated[str | None, Depends(API_KEY_HEADER)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> None:
+        if api_key is None:
+            return
+        given = header if header is not None else (bearer.credentials if bearer else "")
+        if not hmac.compare_digest(given.encode(), api_key.encode()):
+            raise HTTPException(
+                401, "a valid API key is needed: expected the X-API-Key header or "
+                "'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+
+    return check

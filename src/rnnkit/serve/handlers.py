@@ -1,0 +1,184 @@
+"""What each task's endpoint does with a checked request body: call the task's verb (in a
+worker thread, under the model's lock) and shape its result as JSON. Nothing of a task is
+re-implemented here, and nothing of a request becomes a path on this machine: inputs reach the
+task as in-memory values (an uploaded image only as a file the server names itself)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from threading import Event
+from typing import Any
+
+from rnnkit.errors import UserError
+from rnnkit.serve.models import ServedModel
+from rnnkit.serve.settings import ServeSettings
+from rnnkit.tasks.lm.generate import DEFAULT_LENGTH
+
+__all__ = [
+    "HANDLERS",
+    "Handler",
+    "Stopped",
+    "caption_files",
+    "check_image",
+    "decode_image",
+    "generation_options",
+]
+
+DROPPED = ("report", "plot")  # what a verb returns for people or for files: not for the API
+
+
+def classify(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input", "label", "probabilities"}, ...]}`` of the texts."""
+    return {"predictions": model.call("predict_rows", body["texts"])}
+
+
+class Stopped(Exception):
+    """Raised in a generation whose request timed out or whose client went away."""
+
+
+def generation_options(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event,
+    on_text: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """``generate``'s keywords from a body: its default length capped at the server's limit,
+    and an ``on_text`` that passes each piece on and ends the generation once ``stop`` is set."""
+
+    def each_piece(piece: str) -> None:
+        if stop.is_set():
+            raise Stopped
+        if on_text is not None:
+            on_text(piece)
+
+    options = dict(body, on_text=each_piece)
+    prime = options.pop("prime", "")
+    if "length" not in options:
+        level = model.task.settings["data"].level
+        options["length"] = min(DEFAULT_LENGTH[level], limits.max_length)
+    return {"prime": prime, **options}
+
+
+def generate(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """What ``LanguageModel.generate`` returns for the prime and sampling settings."""
+    return model.call("generate", **generation_options(model, body, limits, stop))
+
+
+def translate(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input", "output", "score"}, ...]}`` of the sentences."""
+    sentences = body.pop("sentences")
+    return {"predictions": model.call("translate", sentences, **body)}
+
+
+def forecast(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``Forecaster.forecast`` of the posted series (a pandas series when dated)."""
+    values, stamps = body.pop("values"), body.pop("timestamps", None)
+    needed = model.task.settings["data"].input_length + 1  # as Forecaster.predict_rows asks
+    if len(values) < needed:  # Forecaster.forecast itself would read a shorter window
+        raise UserError(
+            f"{len(values)} values are too few; expected at least {needed} (input_length + 1)"
+        )
+    series: Any = values
+    if stamps is not None:
+        if len(stamps) != len(values):
+            raise UserError(
+                f"{len(stamps)} timestamps for {len(values)} values; expected one per value"
+            )
+        try:
+            import pandas as pd
+        except ImportError:
+            raise UserError(
+                "timestamps need pandas on the server (pip install 'rnnkit[pandas]'); expected "
+                "values alone"
+            ) from None
+        targets = model.task.preprocessing.history.target_names  # the names the model knows
+        if isinstance(values[0], list) or len(targets) != 1:
+            raise UserError(
+                "timestamps go with a model of one target so far; expected values as one "
+                "number per step for such a model, or no timestamps"
+            )
+        index = pd.DatetimeIndex([s.replace(tzinfo=None) for s in stamps])
+        series = pd.Series(values, index=index, name=targets[0])
+    result = model.call("forecast", body.get("steps"), data=series)
+    return {key: value for key, value in result.items() if key not in DROPPED}
+
+
+def caption(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input": position, "output", "log_prob", "score"}, ...]}``."""
+    images = [decode_image(text, i, limits) for i, text in enumerate(body.pop("images"))]
+    return {"predictions": caption_files(model, images, body)}
+
+
+def caption_files(
+    model: ServedModel, images: list[bytes], options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The captions of image files given as bytes: written to a temporary folder under names
+    the server chooses, captioned, and deleted; each row's ``input`` is the image's position."""
+    with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
+        paths = []
+        for i, data in enumerate(images):
+            path = Path(folder) / f"image-{i}"
+            path.write_bytes(data)
+            paths.append(path)
+        rows = model.call("caption", paths, **options)
+    return [{**row, "input": i} for i, row in enumerate(rows)]
+
+
+def decode_image(text: str, index: int, limits: ServeSettings) -> bytes:
+    """The bytes of the base64 image ``index``, checked to be an image Pillow reads and no
+    larger than ``max_image_pixels`` (only its header is read for that)."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError(
+            f"image {index} is not valid base64; expected a base64-encoded image file"
+        ) from None
+    check_image(data, f"image {index}", limits)
+    return data
+
+
+def check_image(data: bytes, what: str, limits: ServeSettings) -> None:
+    """A UserError unless ``data`` is an image file within ``max_image_pixels``."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise UserError(
+            "captioning needs Pillow on the server (pip install 'rnnkit[image]')"
+        ) from None
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise UserError(
+            f"{what} is not an image file Pillow can read; expected PNG, JPEG, ..."
+        ) from None
+    if width * height > limits.max_image_pixels:
+        raise UserError(
+            f"{what} has {width}x{height} pixels; expected at most {limits.max_image_pixels:,}"
+        )
+
+
+# (model, the request's options, the limits, the stop flag) -> the JSON answer
+Handler = Callable[[ServedModel, dict[str, Any], ServeSettings, Event], dict[str, Any]]
+
+# task name -> what its predict endpoint does
+HANDLERS: dict[str, Handler] = {
+    "classify": classify,
+    "lm": generate,
+    "translate": translate,
+    "forecast": forecast,
+    "caption": caption,
+}

@@ -1,0 +1,108 @@
+"""The request bodies of each task's endpoints, as pydantic models whose limits come from the
+server's settings, so the OpenAPI schema states them and a body outside them is a 422.
+
+An optional field left out (or null) means the task's own default; the defaults are written
+once, in the task's verbs.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rnnkit.serve.settings import ServeSettings
+
+__all__ = ["request_models"]
+
+
+class Request(BaseModel):
+    """A request body: unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def given(self) -> dict[str, Any]:
+        """The fields the client set (not null): the options passed on to the task."""
+        return self.model_dump(exclude_none=True)
+
+
+def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
+    """Task name -> its predict request model (and "generate" -> a language model's), with
+    ``limits``' bounds on batch size, text length and generation length."""
+    text = Annotated[str, StringConstraints(max_length=limits.max_text_length)]
+    batch = {"min_length": 1, "max_length": limits.max_batch}
+
+    def beam_field() -> Any:
+        return Field(None, ge=1, le=limits.max_beam, description="beam width; 1: greedy search")
+
+    def alpha_field() -> Any:
+        return Field(None, ge=0, le=10, description="length normalisation exponent")
+
+    def length_field(what: str) -> Any:
+        return Field(None, ge=1, le=limits.max_length, description=f"the most tokens of {what}")
+
+    class ClassifyRequest(Request):
+        """Texts to classify."""
+
+        texts: list[text] = Field(..., **batch, description="the texts to classify")
+
+    class GenerateRequest(Request):
+        """A prime for a language model to continue, and how to sample."""
+
+        prime: text = Field("", description="the text to continue (default: none)")
+        length: int | None = Field(
+            None, ge=0, le=limits.max_length,
+            description="tokens to generate (default: 500 characters or 100 words, at most "
+            "the server's max_length)",
+        )  # fmt: skip
+        temperature: float | None = Field(
+            None, ge=0, le=100, description="softmax temperature; 0: the most likely token"
+        )
+        top_k: int | None = Field(None, ge=1, description="sample among the K likeliest only")
+        top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling mass")
+        greedy: bool | None = Field(None, description="always take the most likely token")
+        seed: int | None = Field(None, ge=0, lt=2**63, description="the same seed, the same text")
+
+    class TranslateRequest(Request):
+        """Sentences to translate, and the beam search."""
+
+        sentences: list[text] = Field(..., **batch, description="the sentences to translate")
+        beam: int | None = beam_field()
+        alpha: float | None = alpha_field()
+        max_length: int | None = length_field("a translation")
+
+    class ForecastRequest(Request):
+        """The latest values of a series (oldest first), to forecast past their end."""
+
+        values: list[float] | list[list[float]] = Field(
+            ..., min_length=2, max_length=limits.max_text_length,
+            description="the series: one number per step, or one list per step for a model "
+            "of several targets",
+        )  # fmt: skip
+        timestamps: list[datetime] | None = Field(
+            None, max_length=limits.max_text_length,
+            description="the time of each value (ISO 8601), for dated forecasts",
+        )  # fmt: skip
+        steps: int | None = Field(
+            None, ge=1, le=limits.max_length, description="steps to forecast (default: the horizon)"
+        )
+
+    class CaptionRequest(Request):
+        """Images to caption, each a base64-encoded image file (PNG, JPEG, ...)."""
+
+        images: list[Annotated[str, StringConstraints(max_length=limits.max_request_bytes)]] = (
+            Field(..., **batch, description="base64-encoded image files")
+        )
+        beam: int | None = beam_field()
+        alpha: float | None = alpha_field()
+        n_best: int | None = Field(None, ge=1, le=limits.max_beam,
+                                   description="captions per image, best first")  # fmt: skip
+        max_length: int | None = length_field("a caption")
+
+    return {
+        "classify": ClassifyRequest,
+        "lm": GenerateRequest,
+        "generate": GenerateRequest,
+        "translate": TranslateRequest,
+        "forecast": ForecastRequest,
+        "caption": CaptionRequest,
+    }

@@ -1,0 +1,7 @@
+"""Speech: spoken-digit recognition from WAV files — data and splits (``data``), the objective,
+and the task object ``SpeechClassifier`` (features in :mod:`rnnkit.data.audio`, the model in
+:mod:`rnnkit.models.speech`)."""
+
+from rnnkit.tasks.speech.task import SpeechClassifier
+
+__all__ = ["SpeechClassifier"]
