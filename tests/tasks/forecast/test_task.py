@@ -34,6 +34,13 @@ def test_walk_forward_forecasts_a_sine_within_tolerance(sine_model):
     np.testing.assert_allclose(values, expected, atol=0.15)
 
 
+def test_a_series_shorter_than_the_window_is_refused(sine_model):
+    """Eleven values for a model reading twelve would be read as a shorter window."""
+    with pytest.raises(UserError, match="11 time steps; expected at least 12"):
+        sine_model.forecast(data=SINE[:11].tolist())
+    assert len(sine_model.forecast(data=SINE[:12].tolist())["forecast"]) == 3
+
+
 def test_a_spike_in_a_sine_is_detected(sine_model, tmp_path):
     spiked = SINE.copy()
     spiked[200] += 3

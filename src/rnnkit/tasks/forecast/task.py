@@ -74,8 +74,21 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
-        return cls(Scaler.from_dict(values["scaler"]), int(values["season"]),
+        """What ``to_dict`` wrote; ``KeyError``/``TypeError``/``ValueError`` for anything else
+        (a scaler whose columns are not the history's, a season below 1)."""
+        prep = cls(Scaler.from_dict(values["scaler"]), values["season"],
                    TimeSeries.from_dict(values["history"]))  # fmt: skip
+        history, scaler = prep.history, prep.scaler
+        if type(prep.season) is not int or prep.season < 1:
+            raise ValueError(f"season {prep.season!r} is not a whole number >= 1")
+        if (
+            len(scaler.target_shift) != history.targets.shape[1]
+            or len(scaler.feature_shift) != history.features.shape[1]
+        ):
+            raise ValueError("the scaler's columns are not the history's")
+        if scaler.logged and (history.targets <= 0).any():
+            raise ValueError(f"transform {scaler.transform!r} with a history not above 0")
+        return prep
 
 
 class Forecaster(Task):
@@ -162,9 +175,15 @@ class Forecaster(Task):
         return Preprocessing(scaler, season, series.tail(HISTORY_KEPT))
 
     def restore_preprocessing(self, checkpoint: Checkpoint) -> Preprocessing:
+        data = self.settings["data"]
         try:  # a damaged or hand-edited artifact is said in one line
-            return Preprocessing.from_dict(checkpoint.artifacts["preprocessing"])
-        except (KeyError, TypeError, ValueError) as error:
+            prep = Preprocessing.from_dict(checkpoint.artifacts["preprocessing"])
+            needed = data.input_length + (1 if prep.scaler.differenced else 0)
+            if len(prep.history) < needed:
+                raise ValueError(f"a history of {len(prep.history)} steps; at least {needed} "
+                                 "are needed to forecast")  # fmt: skip
+            return prep
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise UserError(
                 f"{checkpoint.path / 'preprocessing.json'}: expected a forecaster's scaler, "
                 f"season and history, got a damaged file ({type(error).__name__}: {error})"
@@ -515,9 +534,21 @@ class Forecaster(Task):
             settings = self._model_columns()
             path = Path(data).expanduser()
             if path.is_file():
-                return read_series(path, **settings.reader_options())
-            return load_series_source(settings, str(data))
-        return in_memory_series(data, self.settings["data"])
+                series = read_series(path, **settings.reader_options())
+            else:
+                series = load_series_source(settings, str(data))
+        else:
+            series = in_memory_series(data, self.settings["data"])
+        window = self.settings["data"].input_length
+        needed = window + (1 if self.preprocessing.scaler.differenced else 0)
+        if len(series) < needed:  # a shorter series would be read as a shorter window
+            raise UserError(
+                f"the series has {len(series)} time steps; expected at least {needed} "
+                f"(the model reads windows of input_length {window}"
+                + (", plus one step to difference" if needed > window else "")
+                + ")"
+            )
+        return series
 
     def predict_rows(self, inputs: list[str]) -> list[dict[str, Any]]:
         """The next ``horizon`` steps after each input: a CSV file of the series (the model's
@@ -535,11 +566,6 @@ class Forecaster(Task):
                         f"{text[:60]!r} is neither a file nor a list of numbers; expected a "
                         "CSV file of the series or its latest values, e.g. '112, 118, 132'"
                     ) from None
-                if len(history) < self.settings["data"].input_length + 1:
-                    raise UserError(
-                        f"{len(history)} values are too few; expected at least "
-                        f"{self.settings['data'].input_length + 1} (input_length + 1)"
-                    )
             forecast = self.forecast(data=history)
             rows.append({"input": text, "forecast": forecast["forecast"]})
         return rows
