@@ -1,15 +1,18 @@
-"""Reports for people: a confusion matrix as a text table and as a picture."""
+"""Reports for people: a classifier's evaluation (metrics, a confusion matrix as a text table and
+as a picture), shared by the tasks that classify (texts, recordings)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from rnnkit.atomic import atomic_path
+from rnnkit.train.metrics import confusion_matrix
 
-__all__ = ["confusion_table", "save_confusion_plot"]
+__all__ = ["confusion_table", "evaluation_report", "save_confusion_plot"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +65,40 @@ def save_confusion_plot(matrix: torch.Tensor, classes: list[str], path: Path, ti
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110)
     return True
+
+
+def evaluation_report(
+    scores: dict[str, Any],
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    classes: list[str],
+    *,
+    where: str,
+    split: str,
+    unit: str,
+    plot: Path | None = None,
+) -> dict[str, Any]:
+    """The dict ``evaluate`` returns (and ``rnnkit evaluate --json`` prints): the objective's
+    ``scores`` (loss, accuracy, macro-F1, ...) of ``logits`` (N, C) against ``targets`` (N,),
+    the confusion matrix, the plot drawn into ``plot`` (when given), and a text report that
+    counts the examples in ``unit`` ("examples", "recordings")."""
+    matrix = confusion_matrix(logits, targets, len(classes))  # (C, C)
+    drawn = plot is not None and save_confusion_plot(
+        matrix, classes, Path(plot), title=f"{where}, {split}"
+    )
+    metrics = {
+        "split": split,
+        "data": where,
+        "n": len(targets),
+        **scores,
+        "classes": classes,
+        "confusion_matrix": matrix.tolist(),
+        "plot": str(plot) if drawn else None,
+    }
+    metrics["report"] = (
+        f"{where}, {split}: {metrics['n']} {unit}\n"
+        f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+        f"loss {metrics['loss']:.4f}\n\n{confusion_table(matrix, classes)}"
+        + (f"\n\nconfusion matrix plot: {plot}" if drawn else "")
+    )
+    return metrics

@@ -38,9 +38,8 @@ from rnnkit.tasks.classify.objective import (
     balanced_weights,
     wants_balance,
 )
-from rnnkit.tasks.classify.report import confusion_table, save_confusion_plot
+from rnnkit.tasks.classify.report import evaluation_report
 from rnnkit.train import Checkpoint, TrainConfig
-from rnnkit.train.metrics import confusion_matrix
 
 __all__ = ["TextClassifier"]
 
@@ -260,27 +259,10 @@ class TextClassifier(Task):
         logits, targets, _ = objective.predictions(
             self.model, _progress(loader, self.verbose, self.model_device)
         )
-        matrix = confusion_matrix(logits, targets, len(prep.labels))  # (C, C)
         classes = [str(c) for c in prep.labels.classes]
-        drawn = plot is not None and save_confusion_plot(
-            matrix, classes, Path(plot), title=f"{where}, {name}"
-        )
-        metrics = {
-            "split": name,
-            "data": where,
-            "n": len(targets),
-            **objective.metrics(logits, targets),
-            "classes": classes,
-            "confusion_matrix": matrix.tolist(),
-            "plot": str(plot) if drawn else None,
-        }
-        metrics["report"] = (
-            f"{where}, {name}: {metrics['n']} examples\n"
-            f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
-            f"loss {metrics['loss']:.4f}\n\n{confusion_table(matrix, classes)}"
-            + (f"\n\nconfusion matrix plot: {plot}" if drawn else "")
-        )
-        return metrics
+        scores = objective.metrics(logits, targets)
+        return evaluation_report(scores, logits, targets, classes, where=where, split=name,
+                                 unit="examples", plot=plot)  # fmt: skip
 
 
 def _progress(loader, verbose: int, device: torch.device):

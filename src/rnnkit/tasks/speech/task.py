@@ -20,7 +20,7 @@ from rnnkit.data.splits import stratified_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechClassifierConfig, SpeechClassifierModel
 from rnnkit.tasks.base import Task, progress_bar
-from rnnkit.tasks.classify.report import confusion_table, save_confusion_plot
+from rnnkit.tasks.classify.report import evaluation_report
 from rnnkit.tasks.speech.data import (
     SpeechBatches,
     SpeechData,
@@ -33,7 +33,6 @@ from rnnkit.tasks.speech.data import (
 )
 from rnnkit.tasks.speech.objective import SpeechObjective
 from rnnkit.train import Checkpoint, TrainConfig
-from rnnkit.train.metrics import confusion_matrix
 
 __all__ = ["SpeechClassifier"]
 
@@ -286,24 +285,7 @@ class SpeechClassifier(Task):
         objective = SpeechObjective(len(prep.labels))
         logits = self._logits(found.features, batch_size)  # (N, C)
         targets = torch.tensor(prep.labels.encode(found.labels))  # (N,)
-        matrix = confusion_matrix(logits, targets, len(prep.labels))  # (C, C)
         classes = [str(c) for c in prep.labels.classes]
-        drawn = plot is not None and save_confusion_plot(
-            matrix, classes, Path(plot), title=f"{where}, {name}"
-        )
-        metrics = {
-            "split": name,
-            "data": where,
-            "n": len(targets),
-            **objective.metrics(logits, targets),
-            "classes": classes,
-            "confusion_matrix": matrix.tolist(),
-            "plot": str(plot) if drawn else None,
-        }
-        metrics["report"] = (
-            f"{where}, {name}: {metrics['n']} recordings\n"
-            f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
-            f"loss {metrics['loss']:.4f}\n\n{confusion_table(matrix, classes)}"
-            + (f"\n\nconfusion matrix plot: {plot}" if drawn else "")
-        )
-        return metrics
+        scores = objective.metrics(logits, targets)
+        return evaluation_report(scores, logits, targets, classes, where=where, split=name,
+                                 unit="recordings", plot=plot)  # fmt: skip
