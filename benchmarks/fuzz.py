@@ -2,8 +2,11 @@
 nothing but the data or rnnkit's own ``UserError`` out.
 
 The targets are the test suite's (``tests/data/test_fuzz_loaders.py``: CSV/TSV tables, text
-files, labelled and text folders, parallel corpora; ``tests/tasks/test_checkpoint_fuzz.py``:
-checkpoint JSON files and the training state of tiny trained runs of classify, lm and translate),
+files, labelled and text folders, parallel corpora, images (real Flickr8k JPEGs and their
+re-encodings, mutated), captioned-image tables and Flickr8k layouts, time-series CSVs (the real
+series of ``$RNNKIT_DATA/timeseries``, mutated, and random ones);
+``tests/tasks/test_checkpoint_fuzz.py``: checkpoint JSON files and the training state of tiny
+trained runs of classify, lm, translate, caption and forecast),
 plus the tar reader with the hostile-archive tests' building blocks. Each target runs
 ``--examples`` hypothesis examples (random, not the suite's fixed ones); the table gives the calls,
 how many ended in a ``UserError`` and how many in any other exception (a bug: the first few are

@@ -1,6 +1,7 @@
 """A checkpoint is untrusted input (issue 13, items 4 and 5): hypothesis mutates the JSON files
-of tiny trained runs of classify, lm and translate (config.json, the vocabularies, labels,
-tokenizer specs, warmup.json: a value replaced by any JSON value, a key deleted or added, the
+of tiny trained runs of classify, lm, translate, caption and forecast (config.json, the
+vocabularies, labels, tokenizer specs, warmup.json, a forecaster's preprocessing.json: a value
+replaced by any JSON value, a key deleted or added, the
 whole file replaced, or its bytes) and the training state of their last/ checkpoint; loading the
 run (``rnnkit.tasks.load``), using it and evaluating it, or resuming it, ends in the result or in
 a ``UserError``, never another exception. And a ``data.source`` in config.json pointing at a file
@@ -25,6 +26,8 @@ from rnnkit.errors import UserError
 from rnnkit.tasks import load, task_class
 
 from .tiny_runs import CORE, synthetic_data, train
+
+FUZZED = (*CORE, "caption", "forecast")  # the tasks whose checkpoints are fuzzed
 
 BRIEF = settings(
     max_examples=6,
@@ -105,24 +108,29 @@ def _mutate(document, picks, action, value):
     return document
 
 
-def _use(task_name: str, folder: Path) -> None:
+def _use(task_name: str, folder: Path, picture: Path) -> None:
     """Load a checkpoint and use it the ways a user would: predict, generate, translate,
-    evaluate."""
+    caption ``picture``, forecast, evaluate."""
     task = load(folder, device="cpu")
     task.verbose = 0
     if task_name == "classify":
         task.predict(["a good film", "bad"])
     elif task_name == "lm":
         task.generate("the", 5, seed=0)
-    else:
+    elif task_name == "translate":
         task.translate(["ein hund"], beam=2)
+    elif task_name == "caption":
+        task.caption([picture], beam=2)
+    else:
+        task.forecast(steps=4)
     task.evaluate()
 
 
 def make_runs(root: Path) -> dict[str, Path]:
-    """task -> a one-epoch tiny run of it under ``root``, on a few synthetic lines."""
+    """task -> a one-epoch tiny run of it under ``root``, on a few synthetic lines (pictures, a
+    series)."""
     data, runs = synthetic_data(root), {}
-    for name in CORE:
+    for name in FUZZED:
         runs[name] = root / f"run-{name}"
         train(name, ["--data", data[name]], runs[name], "--epochs", "1")
     return runs
@@ -146,7 +154,7 @@ def checkpoint_targets(root: Path, runs: dict[str, Path] | None = None) -> dict:
                 document = json.loads(path.read_text(encoding="utf-8"))
                 path.write_text(json.dumps(_mutate(document, picks, action, value)),
                                 encoding="utf-8")  # fmt: skip
-            _use(name, folder)
+            _use(name, folder, runs[name].parent / "pictures" / "0.png")
 
         return json_mutations(), read
 
@@ -163,9 +171,9 @@ def checkpoint_targets(root: Path, runs: dict[str, Path] | None = None) -> dict:
         return state_mutations(), read
 
     targets = {}
-    for name in CORE:
+    for name in FUZZED:
         targets[f"checkpoint JSON ({name})"] = json_target(name)
-    for name in CORE:
+    for name in FUZZED:
         targets[f"training state ({name})"] = state_target(name)
     return targets
 
@@ -190,7 +198,7 @@ def _only_user_errors(target, case, work: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["checkpoint JSON", "training state"])
-@pytest.mark.parametrize("task", CORE)
+@pytest.mark.parametrize("task", FUZZED)
 def test_damaged_checkpoints_raise_only_user_errors(targets, tmp_path, task, kind):
     strategy, target = targets[f"{kind} ({task})"]
 
@@ -202,7 +210,7 @@ def test_damaged_checkpoints_raise_only_user_errors(targets, tmp_path, task, kin
     check()
 
 
-@pytest.mark.parametrize("task", CORE)
+@pytest.mark.parametrize("task", FUZZED)
 @pytest.mark.parametrize("source", ["/etc/passwd", "a file", "a binary file", "a folder"])
 def test_a_data_source_elsewhere_is_refused_without_quoting_it(capsys, tmp_path, runs, task,
                                                                  source):  # fmt: skip
@@ -247,7 +255,8 @@ def test_a_data_source_elsewhere_is_refused_without_quoting_it(capsys, tmp_path,
 def test_what_the_fuzzing_found_is_refused(runs, tmp_path):
     """Regressions from benchmarks/fuzz.py: an Adam moment saved as one number (was a
     RuntimeError in the first step after resuming), a translation vocabulary without its <eos>
-    token (was a RuntimeError while translating)."""
+    token (was a RuntimeError while translating), a caption vocabulary without it (a TypeError
+    in the beam search), a forecaster's scale of null (a TypeError while forecasting)."""
     run = tmp_path / "lm"
     shutil.copytree(runs["lm"], run)
     path = run / "last" / "training_state.pt"
@@ -264,3 +273,19 @@ def test_what_the_fuzzing_found_is_refused(runs, tmp_path):
     (folder / "src_vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     with pytest.raises(UserError, match="src_vocab.json has no eos token"):
         load(folder, device="cpu").translate(["ein hund"])
+
+    folder = tmp_path / "caption"  # no <eos> (was a TypeError in the beam search)
+    shutil.copytree(runs["caption"] / "best", folder)
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    vocab["specials"]["eos"] = None
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    with pytest.raises(UserError, match="vocab.json has no eos token"):
+        load(folder, device="cpu")
+
+    folder = tmp_path / "forecast"  # a scale of null (was a TypeError while forecasting)
+    shutil.copytree(runs["forecast"] / "best", folder)
+    prep = json.loads((folder / "preprocessing.json").read_text(encoding="utf-8"))
+    prep["scaler"]["target_scale"] = [None]
+    (folder / "preprocessing.json").write_text(json.dumps(prep), encoding="utf-8")
+    with pytest.raises(UserError, match="target_scale must be a list of finite numbers"):
+        load(folder, device="cpu").forecast(steps=2)

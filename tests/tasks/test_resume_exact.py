@@ -37,8 +37,14 @@ def straight(slices, tmp_path_factory):
     return get
 
 
+@pytest.fixture(autouse=True)
+def _private_image_cache(tmp_path_factory, monkeypatch):
+    """Captioning runs cache their decoded images: in this session's folder."""
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path_factory.getbasetemp() / "rnnkit-cache"))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("task", CORE)
+@pytest.mark.parametrize("task", [*CORE, "caption", "forecast"])
 def test_resumed_run_equals_the_straight_run(tmp_path, slices, straight, task):
     resumed = tmp_path / "resumed"
     train(task, slices[task], resumed, "--epochs", "2", *EPOCHS)

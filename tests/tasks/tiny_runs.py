@@ -5,8 +5,10 @@ two."""
 import csv
 import gzip
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 from safetensors.torch import load_file
 
 from rnnkit.cli import main
@@ -21,12 +23,18 @@ TINY = {
            "--sample-length", "0"],
     "translate": ["--embed", "4", "--encoder-hidden", "4", "--hidden", "4", "--tokens", "word",
                   "--min-freq", "1", "--src-vocab", "16", "--tgt-vocab", "16"],
+    "caption": ["--image-size", "16", "--channels", "4", "--stages", "2", "--embed", "8",
+                "--hidden", "8", "--attention-size", "8", "--min-freq", "1", "--bleu-images", "4",
+                "--batch-size", "8"],
+    "forecast": ["--hidden", "4", "--input-length", "12", "--horizon", "2", "--batch-size", "16",
+                 "--test-size", "24", "--val-size", "24"],
 }  # fmt: skip
 QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
 
 
 def synthetic_data(root: Path) -> dict[str, Path]:
-    """A few lines of data for each core task under ``root``: task -> its --data path."""
+    """A few lines of data for each core task, captioning (six pictures) and forecasting (a
+    daily series) under ``root``: task -> its --data path."""
     rows = ["text,label"] + [f'"{w} film {i}",{w}' for i in range(10) for w in ("good", "bad")]
     (root / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (root / "corpus.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
@@ -35,13 +43,31 @@ def synthetic_data(root: Path) -> dict[str, Path]:
     for split, n in (("train", 16), ("val", 4)):
         (pairs / f"{split}.de").write_text("".join(f"ein hund {i}\n" for i in range(n)))
         (pairs / f"{split}.en").write_text("".join(f"a dog {i}\n" for i in range(n)))
-    return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs}
+    from PIL import Image  # the image extra
+
+    pictures = root / "pictures"  # six 16 px pictures (colour ramps), two captions each
+    pictures.mkdir()
+    rows = ["image,caption"]
+    for i, colour in enumerate(("red", "green", "blue", "grey", "dark", "light")):
+        pixels = np.full((16, 16, 3), 40 * i, dtype=np.uint8)
+        pixels[:, :, i % 3] = np.linspace(0, 255, 16, dtype=np.uint8)
+        Image.fromarray(pixels).save(pictures / f"{i}.png")
+        rows += [f"{i}.png,a {colour} picture", f"{i}.png,the {colour} square"]
+    (pictures / "captions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    days = np.arange(120)
+    values = 10 + 3 * np.sin(2 * np.pi * days / 7) + days / 30
+    lines = ["date,value"] + [f"{date(2020, 1, 1) + timedelta(days=int(d))},{v:.4f}"
+                              for d, v in zip(days, values)]  # fmt: skip
+    (root / "series.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs,
+            "caption": pictures / "captions.csv", "forecast": root / "series.csv"}  # fmt: skip
 
 
 def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
     """Small real data for each core task: task -> its data options. classify: 120 GOP-debate
     tweets; lm: the first 12,000 characters of Tiny Shakespeare; translate: the first 60
-    training and 8 validation pairs of Multi30k."""
+    training and 8 validation pairs of Multi30k; caption: the first 12 images of each Flickr8k
+    split; forecast: the airline passengers series."""
     text = (data_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:12000]
     (root / "shakespeare.txt").write_text(text, encoding="utf-8")
     pairs = root / "m30k"
@@ -53,6 +79,8 @@ def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
             ) as f:
                 (pairs / f"{split}.{lang}").write_text("".join(next(f) for _ in range(n)))
     return {
+        "caption": ["--data", "flickr8k", "--limit", "12"],
+        "forecast": ["--data", "airline", "--transform", "log-diff"],
         "classify": ["--data", "gop-debate", "--limit", "120"],
         "lm": ["--data", str(root / "shakespeare.txt"), "--batch-size", "8"],
         "translate": ["--data", str(pairs), "--batch-size", "16"],

@@ -160,10 +160,11 @@ def read_caption_table(
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in next(reader, [])]
     missing = [c for c in (image_column, caption_column) if c not in header]
-    if missing:
+    if missing:  # a header of one column may be any file's first line: not quoted
+        got = f"got {header}" if len(header) > 1 else f"found no {delimiter!r}-separated header"
         raise UserError(
             f"{table}: expected the columns {image_column!r} and {caption_column!r} (set "
-            f"image_column / caption_column), got {header}"
+            f"image_column / caption_column), {got}"
         )
     i, c = header.index(image_column), header.index(caption_column)
     base = table.parent
@@ -180,11 +181,19 @@ def read_caption_table(
             continue
         image = Path(name)
         if not image.is_absolute():
-            image = next((r / name for r in roots if (r / name).exists()), base / name)
+            image = next((r / name for r in roots if _exists(r / name)), base / name)
         rows.append((image, caption))
     if not rows:
         raise UserError(f"{table}: no image,caption rows; expected at least one")
     return {"train": _group(rows)}
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a name the file system refuses (too long) does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def read_captions(path: str | os.PathLike[str], **options) -> dict[str, CaptionedImages]:

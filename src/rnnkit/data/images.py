@@ -10,7 +10,8 @@ composited over white; the shorter side is resized to ``size`` (bicubic) and the
 Many files (:func:`decode_images`) skip the bad ones and count them by reason, so a damaged file
 is reported once before training, never met mid-epoch. :func:`cached_images` keeps the decoded
 array of a list of files in one safetensors file, keyed by the files (path, size, modification
-time) and the decoding settings, so later runs and epochs do not decode JPEGs again.
+time) and the decoding settings, so later runs and epochs do not decode JPEGs again; a cache file
+whose pixels do not match the digest stored with them is decoded again.
 
 Batches (:func:`normalize`, :func:`augment`): uint8 ``(N, 3, S, S)`` to float, standardised with
 the ImageNet mean and standard deviation; training batches get a random horizontal flip and a
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
+CACHE_VERSION = 2  # bump when decoding or the cache file changes, so old caches are not reused
 
 
 class ImageError(Exception):
@@ -76,7 +77,11 @@ def read_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
     docstring); raises :class:`ImageError` when it cannot be read."""
     Image = _pillow()
     path = Path(path)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        is_file = False
+    if not is_file:
         raise ImageError(path, "missing")
     try:
         with Image.open(path) as image:
@@ -178,24 +183,21 @@ def cached_images(
 ) -> DecodedImages:
     """:func:`decode_images`, read from / written to ``cache_dir/<key>.safetensors`` (``None``:
     no cache). The key changes when a file or the settings change."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     if cache_dir is None:
         return decode_images(paths, size, verbose=verbose)
     path = cache_dir / f"images-{size}px-{_cache_key(paths, size)}.safetensors"
     if path.is_file():
         try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as handle:
-                meta = json.loads(handle.metadata()["decoded"])
-            pixels = load_file(str(path))["pixels"]
-            logger.info("images: read %d decoded images from the cache %s", len(pixels), path)
-            return DecodedImages(pixels, meta["kept"], meta["skipped"])
+            decoded = _read_cache(path, size, len(paths))
+            logger.info("images: read %d decoded images from the cache %s", len(decoded.kept),
+                        path)  # fmt: skip
+            return decoded
         except Exception as error:  # a damaged cache file is decoded again, never trusted
             logger.warning("ignoring the damaged image cache %s (%s)", path, error)
     decoded = decode_images(paths, size, verbose=verbose)
-    meta = {"kept": decoded.kept, "skipped": decoded.skipped}
+    meta = {"kept": decoded.kept, "skipped": decoded.skipped, "digest": _digest(decoded.pixels)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
@@ -204,6 +206,36 @@ def cached_images(
     except OSError as error:
         logger.warning("could not write the image cache %s (%s)", path, error)
     return decoded
+
+
+def _digest(pixels: torch.Tensor) -> str:
+    """A digest of the bytes of ``pixels``, stored with them to detect a damaged cache file."""
+    return hashlib.blake2b(pixels.contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+
+
+def _read_cache(path: Path, size: int, count: int) -> DecodedImages:
+    """The decoded images in the cache file ``path``; ``ValueError`` (or the reader's error)
+    when the file does not hold what :func:`cached_images` wrote: ``count`` files' uint8
+    ``(N, 3, size, size)`` pixels with the digest of their bytes."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["decoded"])
+    pixels = load_file(str(path))["pixels"]
+    kept, skipped = meta["kept"], meta["skipped"]
+    if (
+        pixels.dtype != torch.uint8
+        or tuple(pixels.shape[1:]) != (3, size, size)
+        or not isinstance(kept, list)
+        or len(kept) != len(pixels)
+        or not all(isinstance(i, int) and 0 <= i < count for i in kept)
+        or not isinstance(skipped, dict)
+        or not all(isinstance(f, list) for f in skipped.values())
+        or meta["digest"] != _digest(pixels)
+    ):
+        raise ValueError("its pixels or their listing do not match what was written")
+    return DecodedImages(pixels, kept, skipped)
 
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:

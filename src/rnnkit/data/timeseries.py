@@ -74,11 +74,14 @@ DATE_FORMATS = (
     "%Y",
 )
 MISSING_POLICIES = ("interpolate", "ffill", "refuse")
+FREQUENCY_KINDS = ("months", "fixed", "business", "irregular", "index")
 DUPLICATE_POLICIES = ("refuse", "mean", "first", "last")
 MISSING_MARKERS = {"", "na", "nan", "n/a", "null", "none", "?", "-", "#n/a"}
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "month", "year", "day", "ds", "period")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 DAY = 86400.0
+# missing time steps filled at most: this many, or this many times the rows read if more
+MAX_FILLED_STEPS, MAX_FILLED_PER_ROW = 10_000, 10
 
 
 def parse_number(text: str) -> float | None:
@@ -146,7 +149,13 @@ class Frequency:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Frequency:
-        return cls(values["kind"], float(values["step"]), values["name"], int(values["season"]))
+        """The frequency ``to_dict`` wrote; ``TypeError``/``ValueError`` for anything else."""
+        kind, step, season = values["kind"], float(values["step"]), values["season"]
+        if kind not in FREQUENCY_KINDS or not math.isfinite(step) or step <= 0:
+            raise ValueError(f"frequency kind {kind!r} and step {step} are not a frequency")
+        if type(season) is not int or season < 1 or not isinstance(values["name"], str):
+            raise ValueError(f"frequency season {season!r} is not a whole number >= 1")
+        return cls(kind, step, values["name"], season)
 
     def future(self, last: datetime | None, steps: int) -> list[datetime | None]:
         """The ``steps`` times after ``last`` (None where the series has no times)."""
@@ -251,9 +260,21 @@ class TimeSeries:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TimeSeries:
+        """The series ``to_dict`` wrote; ``TypeError``/``ValueError`` for anything else."""
         times = values["times"]
         targets = np.asarray(values["targets"], dtype=np.float64)  # (T, k)
         c = len(values["feature_names"])
+        names = [*values["target_names"], *values["feature_names"]]
+        if not all(isinstance(name, str) for name in names) or not values["target_names"]:
+            raise ValueError("target_names and feature_names must be lists of names")
+        if times is not None and (not isinstance(times, list) or len(times) != len(targets)):
+            raise ValueError("times must be one time per row, or null")
+        if not len(targets) or not np.isfinite(targets).all():
+            raise ValueError("targets must be rows of finite numbers")
+        if not isinstance(values["source"], str) or not isinstance(
+            values["date_format"], (str, type(None))
+        ):
+            raise ValueError("source must be text and date_format text or null")
         return cls(
             None if times is None else [datetime.fromisoformat(t) for t in times],
             targets.reshape(len(targets), len(values["target_names"])),
@@ -277,6 +298,9 @@ def _find_column(name: str, header: list[str], path: Path, option: str) -> int:
     folded = [h.lower() for h in header]
     if name.lower() in folded:
         return folded.index(name.lower())
+    if len(header) < 2:  # a header of one column may be any file's first line: not quoted
+        raise UserError(f"{path}: no column {name!r} (from {option}); expected a CSV/TSV with a "
+                        "header row naming a time column and value columns")  # fmt: skip
     raise UserError(
         f"{path}: no column {name!r} (from {option}); available columns: "
         f"{', '.join(repr(h) for h in header)}"
@@ -352,7 +376,7 @@ def read_series(
     values = _numbers(rows, target_index + feature_index, header, path)  # (T, k + c)
     lines = np.array([line for line, _ in rows])
     notes: list[str] = []
-    order = np.argsort(np.array([t.timestamp() for t in times]), kind="stable")
+    order = np.array(sorted(range(len(times)), key=times.__getitem__), dtype=np.int64)  # stable
     if (order != np.arange(len(order))).any():
         notes.append(f"sorted {int((order != np.arange(len(order))).sum())} rows into time order")
         times, values, lines = [times[i] for i in order], values[order], lines[order]
@@ -441,6 +465,11 @@ def _numbers(
                     f"{path}, line {line}: column {header[index]!r} has {row[index].strip()!r}; "
                     "expected a number (or an empty cell for a missing value)"
                 ) from None
+            if value is not None and math.isinf(value):
+                raise UserError(
+                    f"{path}, line {line}: column {header[index]!r} has {row[index].strip()!r}, "
+                    "an infinite value; expected a finite number (or an empty cell)"
+                )
             out[r, c] = np.nan if value is None else value
     return out
 
@@ -466,6 +495,13 @@ def _fill(
         position = np.arange(len(times), dtype=np.float64)
     position = position.astype(np.int64)
     gaps = int(position[-1] + 1 - len(position))
+    if gaps > max(MAX_FILLED_STEPS, MAX_FILLED_PER_ROW * len(position)):
+        raise UserError(
+            f"{path}: {len(position)} {frequency.name} rows from {times[0].isoformat()} to "
+            f"{times[-1].isoformat()} leave {gaps:,} time steps missing, too many to fill; "
+            f"expected at most {max(MAX_FILLED_STEPS, MAX_FILLED_PER_ROW * len(position)):,} "
+            "(check the time column and --date-format)"
+        )
     holes = int(np.isnan(values).any(axis=1).sum())
     if not gaps and not holes:
         return times, values

@@ -48,6 +48,12 @@ def test_frozen_features_stand_in_for_the_images(dogs, tmp_path, monkeypatch):
     assert len(list((tmp_path / "features").glob("*.safetensors"))) == 1
     again = frozen_features(few, model, "test", device=torch.device("cpu"), verbose=0)
     assert torch.equal(again.pixels, encoded.pixels)  # read back from the cache
+    (cache,) = (tmp_path / "features").glob("*.safetensors")
+    damaged = bytearray(cache.read_bytes())
+    damaged[-1] ^= 0x40  # a feature's byte changed: computed again, not trusted
+    cache.write_bytes(bytes(damaged))
+    again = frozen_features(few, model, "test", device=torch.device("cpu"), verbose=0)
+    assert torch.equal(again.pixels, encoded.pixels)
     model.eval()
     captions = torch.tensor([[1, 4, 5, 2]] * 3)
     with torch.no_grad():

@@ -148,7 +148,14 @@ class CaptionText:
         tokenizer = tokenizer_from_dict(artifacts["tokenizer"])
         if not isinstance(tokenizer, SubwordTokenizer):
             raise UserError("the checkpoint's caption tokenizer is not a learned tokenizer")
-        return cls(tokenizer, Vocabulary.from_dict(artifacts["vocab"]), lowercase)
+        vocab = Vocabulary.from_dict(artifacts["vocab"], "vocab.json")
+        missing = [name for name in ("bos", "eos") if getattr(vocab, f"{name}_index") is None]
+        if missing:
+            raise UserError(
+                f"the checkpoint's vocab.json has no {' or '.join(missing)} token; expected the "
+                "<bos> and <eos> tokens a caption vocabulary holds"
+            )
+        return cls(tokenizer, vocab, lowercase)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 A pretrained encoder that never trains gives the same features for an image in every epoch, so
 they are computed once per split (float16, ``(N, L, D)``) and kept in the user cache under a key
-of the decoded pixels' bytes and the encoder's name; the captioner then reads them instead of
-images (:meth:`rnnkit.models.captioner.Captioner.regions`).
+of the decoded pixels' bytes and the encoder's name, with a digest of their bytes (a cache file
+that does not match it is computed again); the captioner then reads them instead of images
+(:meth:`rnnkit.models.captioner.Captioner.regions`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def frozen_features(
     if use_cache and path.is_file():
         try:
             features = load_file(str(path))["features"]
+            if len(features) != len(split) or _digest(features) != _stored_digest(path):
+                raise ValueError("its features do not match what was written")
             logger.info("%s split: read the %s features from the cache %s", name,
                         model.config.encoder, path)  # fmt: skip
             return CaptionSplit(features, split.paths, split.captions)
@@ -66,7 +69,20 @@ def frozen_features(
     if use_cache:
         try:
             with atomic_path(path) as tmp:
-                save_file({"features": features.contiguous()}, str(tmp))
+                save_file({"features": features.contiguous()}, str(tmp),
+                          metadata={"digest": _digest(features)})  # fmt: skip
         except OSError as error:
             logger.warning("could not write the feature cache %s (%s)", path, error)
     return CaptionSplit(features, split.paths, split.captions)
+
+
+def _digest(features: torch.Tensor) -> str:
+    """A digest of the bytes of ``features``, stored with them to detect a damaged cache."""
+    return hashlib.blake2b(features.contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+
+
+def _stored_digest(path) -> str | None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return (handle.metadata() or {}).get("digest")

@@ -14,13 +14,14 @@ the raw series: with differences, ``z[0]`` is undefined and the first origin mov
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from rnnkit.data.registry import DATASETS
 from rnnkit.data.resolve import load_dataset, resolve
@@ -39,6 +40,7 @@ from rnnkit.settings import Settings
 __all__ = [
     "SCALES",
     "TRANSFORMS",
+    "EpochShuffle",
     "ForecastData",
     "Scaler",
     "Splits",
@@ -329,7 +331,23 @@ class Scaler:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Scaler:
-        return cls(**values)
+        """The scaler ``to_dict`` wrote; ``TypeError``/``ValueError`` for anything else."""
+        scaler = cls(**values)  # TypeError: a key missing or unknown
+        if scaler.transform not in TRANSFORMS:
+            raise ValueError(f"transform {scaler.transform!r} is not one of {TRANSFORMS}")
+        for name in ("target_shift", "target_scale", "feature_shift", "feature_scale"):
+            numbers = getattr(scaler, name)
+            if not isinstance(numbers, list) or not all(
+                type(x) in (int, float) and np.isfinite(x) for x in numbers
+            ):
+                raise ValueError(f"{name} must be a list of finite numbers")
+        if len(scaler.target_shift) != len(scaler.target_scale) or len(scaler.feature_shift) != len(
+            scaler.feature_scale
+        ):
+            raise ValueError("the shifts and scales differ in length")
+        if 0 in scaler.target_scale or 0 in scaler.feature_scale:
+            raise ValueError("a scale is 0")
+        return scaler
 
 
 def _transformed(values: np.ndarray, transform: str) -> np.ndarray:
@@ -406,8 +424,27 @@ def make_splits(series: TimeSeries, data: ForecastData) -> Splits:
     return splits
 
 
+class EpochShuffle(Sampler[int]):
+    """The indices ``0..n-1`` in an order drawn from the seed and the epoch (the trainer calls
+    ``set_epoch`` before each pass), so a resumed run's epoch k is shuffled as the epoch k of a
+    run never stopped."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+
 def loader(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
-    """A DataLoader of (inputs, targets) windows; shuffled with a seeded generator."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    """A DataLoader of (inputs, targets) windows; shuffled per epoch (:class:`EpochShuffle`)."""
     dataset = TensorDataset(inputs, targets)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    sampler = EpochShuffle(len(dataset), seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
