@@ -44,7 +44,7 @@ def _private_image_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", [*CORE, "caption", "forecast"])
+@pytest.mark.parametrize("task", [*CORE, "caption", "forecast", "speech"])
 def test_resumed_run_equals_the_straight_run(tmp_path, slices, straight, task):
     resumed = tmp_path / "resumed"
     train(task, slices[task], resumed, "--epochs", "2", *EPOCHS)

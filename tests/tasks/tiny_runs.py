@@ -28,6 +28,7 @@ TINY = {
                 "--batch-size", "8"],
     "forecast": ["--hidden", "4", "--input-length", "12", "--horizon", "2", "--batch-size", "16",
                  "--test-size", "24", "--val-size", "24"],
+    "speech": ["--hidden", "4", "--layers", "1", "--batch-size", "8"],
 }  # fmt: skip
 QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
 
@@ -67,7 +68,7 @@ def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
     """Small real data for each core task: task -> its data options. classify: 120 GOP-debate
     tweets; lm: the first 12,000 characters of Tiny Shakespeare; translate: the first 60
     training and 8 validation pairs of Multi30k; caption: the first 12 images of each Flickr8k
-    split; forecast: the airline passengers series."""
+    split; forecast: the airline passengers series; speech: 24 FSDD recordings of each split."""
     text = (data_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:12000]
     (root / "shakespeare.txt").write_text(text, encoding="utf-8")
     pairs = root / "m30k"
@@ -81,6 +82,7 @@ def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
     return {
         "caption": ["--data", "flickr8k", "--limit", "12"],
         "forecast": ["--data", "airline", "--transform", "log-diff"],
+        "speech": ["--data", "fsdd", "--limit", "24"],
         "classify": ["--data", "gop-debate", "--limit", "120"],
         "lm": ["--data", str(root / "shakespeare.txt"), "--batch-size", "8"],
         "translate": ["--data", str(pairs), "--batch-size", "16"],
