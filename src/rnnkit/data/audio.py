@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.data.files import skipped_summary
 from rnnkit.errors import UserError
 
 __all__ = [
@@ -155,14 +156,7 @@ class ReadAudio:
 
     def summary(self, total: int) -> str:
         """One line: how many were read and which were skipped, by reason."""
-        line = f"{len(self.kept):,} of {total:,} recordings read"
-        if self.skipped:
-            reasons = ", ".join(
-                f"{len(files)} {reason} (e.g. {Path(files[0]).name})"
-                for reason, files in sorted(self.skipped.items())
-            )
-            line += f"; skipped {reasons}"
-        return line
+        return skipped_summary(len(self.kept), total, "recordings read", self.skipped)
 
 
 def read_wavs(paths: Sequence[str | os.PathLike[str]], sample_rate: int) -> ReadAudio:

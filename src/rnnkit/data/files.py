@@ -32,6 +32,7 @@ __all__ = [
     "read_json",
     "read_text_file",
     "sha256_file",
+    "skipped_summary",
     "write_json",
 ]
 
@@ -145,3 +146,16 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def skipped_summary(read: int, total: int, done: str, skipped: dict[str, list[str]]) -> str:
+    """One line for a batch of files: how many of ``total`` were ``done`` ("images decoded")
+    and which were skipped, by reason (reason -> the files), with one file named for each."""
+    line = f"{read:,} of {total:,} {done}"
+    if skipped:
+        reasons = ", ".join(
+            f"{len(files)} {reason} (e.g. {Path(files[0]).name})"
+            for reason, files in sorted(skipped.items())
+        )
+        line += f"; skipped {reasons}"
+    return line

@@ -33,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rnnkit.atomic import atomic_path
+from rnnkit.data.files import skipped_summary
 from rnnkit.errors import UserError
 
 __all__ = [
@@ -127,14 +128,7 @@ class DecodedImages:
 
     def summary(self, total: int) -> str:
         """One line: how many were decoded and which were skipped, by reason."""
-        line = f"{len(self.kept):,} of {total:,} images decoded"
-        if self.skipped:
-            reasons = ", ".join(
-                f"{len(files)} {reason} (e.g. {Path(files[0]).name})"
-                for reason, files in sorted(self.skipped.items())
-            )
-            line += f"; skipped {reasons}"
-        return line
+        return skipped_summary(len(self.kept), total, "images decoded", self.skipped)
 
 
 def decode_images(

@@ -12,9 +12,22 @@ import torch
 from rnnkit.atomic import atomic_path
 from rnnkit.train.metrics import confusion_matrix
 
-__all__ = ["confusion_table", "evaluation_report", "save_confusion_plot"]
+__all__ = ["confusion_table", "evaluation_report", "prediction_rows", "save_confusion_plot"]
 
 logger = logging.getLogger(__name__)
+
+
+def prediction_rows(inputs: list[Any], probabilities: Any, classes: Any) -> list[dict[str, Any]]:
+    """One JSON-ready dict per input (what ``rnnkit predict --json`` prints): the input, its most
+    probable label and every class's probability; ``probabilities`` (N, C) in ``classes`` order."""
+    return [
+        {
+            "input": item,
+            "label": classes[int(p.argmax())],
+            "probabilities": {str(c): round(float(q), 6) for c, q in zip(classes, p)},
+        }
+        for item, p in zip(inputs, probabilities)
+    ]
 
 
 def confusion_table(matrix: torch.Tensor, classes: list[str]) -> str:

@@ -38,7 +38,7 @@ from rnnkit.tasks.classify.objective import (
     balanced_weights,
     wants_balance,
 )
-from rnnkit.tasks.classify.report import evaluation_report
+from rnnkit.tasks.classify.report import evaluation_report, prediction_rows
 from rnnkit.train import Checkpoint, TrainConfig
 
 __all__ = ["TextClassifier"]
@@ -208,14 +208,7 @@ class TextClassifier(Task):
         texts = text_list(texts)
         probabilities = self.predict_proba(texts)
         classes = self.preprocessing.labels.classes
-        return [
-            {
-                "input": text,
-                "label": classes[int(p.argmax())],
-                "probabilities": {str(c): round(float(q), 6) for c, q in zip(classes, p)},
-            }
-            for text, p in zip(texts, probabilities)
-        ]
+        return prediction_rows(texts, probabilities, classes)
 
     def predict_report(self, rows: list[dict[str, Any]]) -> str:
         return "\n".join(

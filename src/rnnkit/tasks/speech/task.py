@@ -20,7 +20,7 @@ from rnnkit.data.splits import stratified_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechClassifierConfig, SpeechClassifierModel
 from rnnkit.tasks.base import Task, progress_bar
-from rnnkit.tasks.classify.report import evaluation_report
+from rnnkit.tasks.classify.report import evaluation_report, prediction_rows
 from rnnkit.tasks.speech.data import (
     SpeechBatches,
     SpeechData,
@@ -231,14 +231,7 @@ class SpeechClassifier(Task):
         """Each file with its label and class probabilities (what `rnnkit predict` prints)."""
         files = [str(i) for i in inputs]
         probabilities, classes = self.predict_proba(files), self.preprocessing.labels.classes
-        return [
-            {
-                "input": name,
-                "label": classes[int(p.argmax())],
-                "probabilities": {str(c): round(float(q), 6) for c, q in zip(classes, p)},
-            }
-            for name, p in zip(files, probabilities)
-        ]
+        return prediction_rows(files, probabilities, classes)
 
     def predict_report(self, rows: list[dict[str, Any]]) -> str:
         return "\n".join(
