@@ -5,6 +5,8 @@ The targets are the test suite's (``tests/data/test_fuzz_loaders.py``: CSV/TSV t
 files, labelled and text folders, parallel corpora, images (real Flickr8k JPEGs and their
 re-encodings, mutated), captioned-image tables and Flickr8k layouts, time-series CSVs (the real
 series of ``$RNNKIT_DATA/timeseries``, mutated, and random ones);
+``tests/data/test_fuzz_audio.py``: WAV files (real FSDD recordings and their re-encodings,
+mutated) through the recordings reader and the speech task's features;
 ``tests/tasks/test_checkpoint_fuzz.py``: checkpoint JSON files and the training state of tiny
 trained runs of classify, lm, translate, caption and forecast),
 plus the tar reader with the hostile-archive tests' building blocks. Each target runs
@@ -107,10 +109,11 @@ def fuzz(name: str, strategy, target, run_case, examples: int, seed: int) -> dic
 
 def run_targets(args: argparse.Namespace, scratch: Path) -> list[dict]:
     """Fuzz each target (tiny runs for the checkpoint targets made under ``scratch``)."""
+    from tests.data.test_fuzz_audio import AUDIO_TARGETS
     from tests.data.test_fuzz_loaders import TARGETS, run_case
     from tests.tasks.test_checkpoint_fuzz import checkpoint_targets
 
-    targets = {**TARGETS, "tar archives": archive_target(), **checkpoint_targets(scratch)}
+    targets = {**TARGETS, **AUDIO_TARGETS, "tar archives": archive_target(), **checkpoint_targets(scratch)}
     rows = []
     for name, (strategy, target) in targets.items():
         if args.only and name not in args.only:

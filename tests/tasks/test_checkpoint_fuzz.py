@@ -1,8 +1,8 @@
 """A checkpoint is untrusted input (issue 13, items 4 and 5): hypothesis mutates the JSON files
-of tiny trained runs of classify, lm, translate, caption and forecast (config.json, the
+of tiny trained runs of classify, lm, translate, caption, forecast and speech (config.json, the
 vocabularies, labels, tokenizer specs, warmup.json, a forecaster's preprocessing.json: a value
 replaced by any JSON value, a key deleted or added, the
-whole file replaced, or its bytes) and the training state of their last/ checkpoint; loading the
+whole file replaced, or its bytes; a speech run's feature normalisation) and the training state of their last/ checkpoint; loading the
 run (``rnnkit.tasks.load``), using it and evaluating it, or resuming it, ends in the result or in
 a ``UserError``, never another exception. And a ``data.source`` in config.json pointing at a file
 that is not the run's data is refused without quoting that file.
@@ -27,7 +27,7 @@ from rnnkit.tasks import load, task_class
 
 from .tiny_runs import CORE, synthetic_data, train
 
-FUZZED = (*CORE, "caption", "forecast")  # the tasks whose checkpoints are fuzzed
+FUZZED = (*CORE, "caption", "forecast", "speech")  # the tasks whose checkpoints are fuzzed
 
 BRIEF = settings(
     max_examples=6,
@@ -108,9 +108,9 @@ def _mutate(document, picks, action, value):
     return document
 
 
-def _use(task_name: str, folder: Path, picture: Path) -> None:
+def _use(task_name: str, folder: Path, data: Path) -> None:
     """Load a checkpoint and use it the ways a user would: predict, generate, translate,
-    caption ``picture``, forecast, evaluate."""
+    caption a picture, forecast, evaluate (the synthetic data under ``data``)."""
     task = load(folder, device="cpu")
     task.verbose = 0
     if task_name == "classify":
@@ -120,7 +120,9 @@ def _use(task_name: str, folder: Path, picture: Path) -> None:
     elif task_name == "translate":
         task.translate(["ein hund"], beam=2)
     elif task_name == "caption":
-        task.caption([picture], beam=2)
+        task.caption([data / "pictures" / "0.png"], beam=2)
+    elif task_name == "speech":
+        task.predict([data / "recordings" / "1_bob_3.wav"])
     else:
         task.forecast(steps=4)
     task.evaluate()
@@ -154,7 +156,7 @@ def checkpoint_targets(root: Path, runs: dict[str, Path] | None = None) -> dict:
                 document = json.loads(path.read_text(encoding="utf-8"))
                 path.write_text(json.dumps(_mutate(document, picks, action, value)),
                                 encoding="utf-8")  # fmt: skip
-            _use(name, folder, runs[name].parent / "pictures" / "0.png")
+            _use(name, folder, runs[name].parent)
 
         return json_mutations(), read
 

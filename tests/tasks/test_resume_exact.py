@@ -44,7 +44,7 @@ def _private_image_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", [*CORE, "caption", "forecast", "speech"])
+@pytest.mark.parametrize("task", [*CORE, "caption", "forecast", "speech", "music"])
 def test_resumed_run_equals_the_straight_run(tmp_path, slices, straight, task):
     resumed = tmp_path / "resumed"
     train(task, slices[task], resumed, "--epochs", "2", *EPOCHS)
@@ -62,11 +62,12 @@ def _rows(run):
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path, slices, straight):
+@pytest.mark.parametrize("task", ["lm", "classify", "translate", "speech"])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path, slices, straight, task):
     """SIGKILL right after the first checkpoint (so in the middle of epoch 2): the resumed run
     takes over the dead run's lock and ends with the straight run's weights and history."""
     killed = tmp_path / "killed"
-    argv = ["train", "lm", *slices["lm"], "--out", str(killed), *TINY["lm"], *QUIET,
+    argv = ["train", task, *slices[task], "--out", str(killed), *TINY[task], *QUIET,
             "--epochs", "4", *EPOCHS]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "rnnkit", *argv], env=env,
@@ -81,8 +82,8 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path, slices, straig
     finished = _rows(killed)
     assert 1 <= finished < 4, f"the kill came after {finished} epochs; expected mid-run"
     assert (killed / ".lock").exists()  # the dead run's lock, stale now
-    assert main(["train", "lm", "--resume", str(killed), "--threads", "1"]) == 0
-    expected, got = run_state(straight("lm")), run_state(killed)
+    assert main(["train", task, "--resume", str(killed), "--threads", "1"]) == 0
+    expected, got = run_state(straight(task)), run_state(killed)
     for part in ("history", "metrics", "last", "best"):
         assert got[part] == expected[part], f"{part} of the run resumed after a kill differs"
     assert not (killed / ".lock").exists()

@@ -4,7 +4,9 @@ two."""
 
 import csv
 import gzip
+import itertools
 import json
+import wave
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,13 +31,14 @@ TINY = {
     "forecast": ["--hidden", "4", "--input-length", "12", "--horizon", "2", "--batch-size", "16",
                  "--test-size", "24", "--val-size", "24"],
     "speech": ["--hidden", "4", "--layers", "1", "--batch-size", "8"],
+    "music": ["--hidden", "4", "--batch-size", "8"],
 }  # fmt: skip
 QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
 
 
 def synthetic_data(root: Path) -> dict[str, Path]:
-    """A few lines of data for each core task, captioning (six pictures) and forecasting (a
-    daily series) under ``root``: task -> its --data path."""
+    """A few lines of data for each core task, captioning (six pictures), forecasting (a daily
+    series) and speech (32 tones) under ``root``: task -> its --data path."""
     rows = ["text,label"] + [f'"{w} film {i}",{w}' for i in range(10) for w in ("good", "bad")]
     (root / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (root / "corpus.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
@@ -60,15 +63,27 @@ def synthetic_data(root: Path) -> dict[str, Path]:
     lines = ["date,value"] + [f"{date(2020, 1, 1) + timedelta(days=int(d))},{v:.4f}"
                               for d, v in zip(days, values)]  # fmt: skip
     (root / "series.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recordings = root / "recordings"  # tones named the FSDD way: digit 0 low, 1 high
+    recordings.mkdir()
+    t = np.arange(800) / 8000  # 0.1 s at 8 kHz
+    for digit, speaker, index in itertools.product((0, 1), ("ann", "bob"), range(8)):
+        tone = 0.3 * np.sin(2 * np.pi * (300 + 500 * digit + 20 * index) * t)
+        with wave.open(str(recordings / f"{digit}_{speaker}_{index}.wav"), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes((tone * 32767).astype("<i2").tobytes())
     return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs,
-            "caption": pictures / "captions.csv", "forecast": root / "series.csv"}  # fmt: skip
+            "caption": pictures / "captions.csv", "forecast": root / "series.csv",
+            "speech": recordings}  # fmt: skip
 
 
 def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
     """Small real data for each core task: task -> its data options. classify: 120 GOP-debate
     tweets; lm: the first 12,000 characters of Tiny Shakespeare; translate: the first 60
     training and 8 validation pairs of Multi30k; caption: the first 12 images of each Flickr8k
-    split; forecast: the airline passengers series; speech: 24 FSDD recordings of each split."""
+    split; forecast: the airline passengers series; speech: 24 FSDD recordings of each split;
+    music: 12 Nottingham pieces of each split."""
     text = (data_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:12000]
     (root / "shakespeare.txt").write_text(text, encoding="utf-8")
     pairs = root / "m30k"
@@ -83,6 +98,7 @@ def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
         "caption": ["--data", "flickr8k", "--limit", "12"],
         "forecast": ["--data", "airline", "--transform", "log-diff"],
         "speech": ["--data", "fsdd", "--limit", "24"],
+        "music": ["--data", "nottingham", "--limit", "12"],
         "classify": ["--data", "gop-debate", "--limit", "120"],
         "lm": ["--data", str(root / "shakespeare.txt"), "--batch-size", "8"],
         "translate": ["--data", str(pairs), "--batch-size", "16"],

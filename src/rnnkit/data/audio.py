@@ -89,9 +89,14 @@ def read_wav(path: str | os.PathLike[str] | bytes, sample_rate: int | None = Non
         AudioError: missing, not a WAV, an unsupported encoding, truncated, or no samples.
     """
     name = "<bytes>" if isinstance(path, bytes) else path
-    if not isinstance(path, bytes) and not Path(path).is_file():
+    try:
+        size = len(path) if isinstance(path, bytes) else Path(path).stat().st_size
+        is_file = isinstance(path, bytes) or Path(path).is_file()
+    except (OSError, ValueError):  # no such file, a name too long, a NUL in it
+        size, is_file = 0, False
+    if not is_file:
         raise AudioError(name, "missing")
-    if len(path) == 0 if isinstance(path, bytes) else Path(path).stat().st_size == 0:
+    if size == 0:
         raise AudioError(name, "empty", "0 bytes")
     try:
         source = io.BytesIO(path) if isinstance(path, bytes) else open(path, "rb")
