@@ -8,7 +8,7 @@ TORCH_PIN ?= torch==2.13.0
 SHARED_DATA := $(abspath ../shared/data)
 export RNNKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: setup demo test lint clean
+.PHONY: setup browser demo test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Debian's chromium, which the browser tests drive (tests/serve/test_web_page.py); quiet, and
+# nothing to do once it is there. Playwright never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # The main job: a character LSTM learns Tiny Shakespeare (shipped with rnnkit) for DEMO_MINUTES on
 # one CPU thread (fastest on a machine shared with other jobs; DEMO_THREADS=2 on an idle one), with a
@@ -34,8 +40,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
-	$(VENV)/bin/pytest
+# RNNKIT_REQUIRE_BROWSER=1: a missing browser fails the browser tests instead of skipping them
+test: lint browser
+	RNNKIT_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 """``create_app``: the FastAPI app over loaded task objects.
 
-Routes: ``GET /health``; ``GET /v1/models`` and ``GET /v1/models/{name}`` (task, settings,
-metrics); ``POST /v1/models/{name}/predict`` with the model's task's body (see
+Routes: ``GET /`` (the web page: ``rnnkit/serve/static``, read once at start-up; see
+``add_page_routes``); ``GET /health``; ``GET /v1/models`` and ``GET /v1/models/{name}`` (task,
+settings, metrics); ``POST /v1/models/{name}/predict`` with the model's task's body (see
 ``rnnkit.serve.schemas``); for a language model also ``POST /v1/models/{name}/generate``
 (``?stream=true``: server-sent events), for a captioner ``POST /v1/models/{name}/caption`` (a
 multipart image upload). Each model's routes are its own, so the OpenAPI schema gives each the
@@ -9,24 +10,28 @@ exact body it takes.
 
 Safety: the request body is read under a size limit (413) before any endpoint sees it; the
 optional API key is compared in constant time (401); the inference runs in a worker thread
-under the model's lock, within the timeout (504); every failure is a JSON error (see
-``rnnkit.serve.errors``). No CORS headers are sent.
+under the model's lock, within the timeout (504) — a classifier's concurrent requests joined
+into one call by dynamic batching (``rnnkit.serve.batching``; ``app.state.batchers``); every
+failure is a JSON error (see ``rnnkit.serve.errors``). No CORS headers are sent.
 """
 
 import functools
 import hmac
 import threading
+from importlib import resources
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from rnnkit import __version__
 from rnnkit.errors import UserError
+from rnnkit.serve.batching import Batcher
 from rnnkit.serve.errors import install_error_handlers
-from rnnkit.serve.handlers import HANDLERS, caption_files, check_image
+from rnnkit.serve.handlers import BATCHED, HANDLERS, caption_files, check_image
 from rnnkit.serve.limits import BodyLimit
 from rnnkit.serve.models import ServedModel, describe, json_ready
 from rnnkit.serve.schemas import request_models
@@ -37,6 +42,20 @@ __all__ = ["create_app"]
 
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
 BEARER = HTTPBearer(auto_error=False, description="the API key as a bearer token")
+
+# the web page's files (in rnnkit/serve/static) -> their media types
+PAGE_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+}
+# the page loads nothing from elsewhere and runs no inline code; uploaded images show as blob:
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 
 
 def create_app(models: dict[str, ServedModel], limits: ServeSettings | None = None) -> FastAPI:
@@ -54,11 +73,13 @@ def create_app(models: dict[str, ServedModel], limits: ServeSettings | None = No
         description="Trained rnnkit models over HTTP: "
         + ", ".join(f"{name} ({model.task.NAME})" for name, model in models.items()),  # fmt: skip
     )
-    app.state.models, app.state.limits = models, limits
+    app.state.models, app.state.limits, app.state.batchers = models, limits, {}
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
     key = Depends(api_key_check(limits.api_key))
     requests = request_models(limits)
+
+    add_page_routes(app)
 
     @app.get("/health", summary="whether the server is up (no API key needed)")
     async def health() -> dict[str, Any]:
@@ -91,11 +112,21 @@ def add_model_routes(
     name, task = model.name, model.task.NAME
     handler, body_model = HANDLERS[task], requests[task]
     prefix = f"/v1/models/{name}"
+    batched = BATCHED.get(task) if limits.max_batch_size > 1 else None
+    if batched is not None:
+        items_field, verb, rows_key = batched
+        batcher = Batcher(model, verb, limits.max_batch_size, limits.max_batch_delay_ms / 1000)
+        app.state.batchers[name] = batcher
 
     async def info() -> dict[str, Any]:
         return describe(model)
 
     async def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        if batched is not None:
+            options = body.given()
+            items = options.pop(items_field)
+            rows = await within_timeout(batcher.submit(items, options), limits)
+            return json_ready({rows_key: rows})
         call = functools.partial(handler, model, body.given(), limits)
         return await in_worker(call, limits)
 
@@ -142,17 +173,43 @@ def add_model_routes(
                  )(caption)  # fmt: skip
 
 
+def add_page_routes(app: FastAPI) -> None:
+    """``GET /`` (the page) and ``GET /static/{file}`` for each of :data:`PAGE_FILES`, read
+    once here: no request names a file on this machine. The page needs no API key (it holds
+    no data; it asks for the key when the API answers 401)."""
+    static = resources.files("rnnkit.serve") / "static"
+    files = {name: (static / name).read_bytes() for name in PAGE_FILES}
+
+    def route(name: str) -> Any:
+        async def page_file() -> Response:
+            return Response(files[name], media_type=PAGE_FILES[name], headers=PAGE_HEADERS)
+
+        return page_file
+
+    app.get("/", include_in_schema=False)(route("index.html"))
+    for name in PAGE_FILES:
+        app.get(f"/static/{name}", include_in_schema=False)(route(name))
+
+
 async def in_worker(call: Any, limits: ServeSettings) -> Any:
     """``call(stop)`` in a worker thread; past the timeout: 504, with ``stop`` set so a call
     that can stop early (a generation) does."""
     stop = threading.Event()
+    work = anyio.to_thread.run_sync(call, stop, abandon_on_cancel=True)
+    return json_ready(await within_timeout(work, limits, stop))
+
+
+async def within_timeout(
+    awaitable: Any, limits: ServeSettings, stop: threading.Event | None = None
+) -> Any:
+    """What ``awaitable`` gives; past the timeout: 504 (and ``stop`` set)."""
     try:
         with anyio.fail_after(limits.timeout):
-            result = await anyio.to_thread.run_sync(call, stop, abandon_on_cancel=True)
+            return await awaitable
     except TimeoutError:
-        stop.set()
+        if stop is not None:
+            stop.set()
         raise HTTPException(504, timeout_message(limits)) from None
-    return json_ready(result)
 
 
 def api_key_check(api_key: str | None) -> Any:

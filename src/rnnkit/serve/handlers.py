@@ -20,6 +20,7 @@ from rnnkit.serve.settings import ServeSettings
 from rnnkit.tasks.lm.generate import DEFAULT_LENGTH
 
 __all__ = [
+    "BATCHED",
     "HANDLERS",
     "Handler",
     "Stopped",
@@ -173,6 +174,13 @@ def check_image(data: bytes, what: str, limits: ServeSettings) -> None:
 
 # (model, the request's options, the limits, the stop flag) -> the JSON answer
 Handler = Callable[[ServedModel, dict[str, Any], ServeSettings, Event], dict[str, Any]]
+
+# task name -> how its predict requests join into one call (rnnkit.serve.batching): the body's
+# list of items, the task's verb over such a list (one row an item), and the answer's key of
+# the rows — what ``HANDLERS[task]`` answers, computed for several requests at once
+BATCHED: dict[str, tuple[str, str, str]] = {
+    "classify": ("texts", "predict_rows", "predictions"),
+}
 
 # task name -> what its predict endpoint does
 HANDLERS: dict[str, Handler] = {

@@ -31,6 +31,11 @@ class ServeSettings(Settings):
         max_image_pixels: the most pixels (width x height) of an uploaded image.
         max_beam: the widest beam a translation or caption request may ask for.
         timeout: seconds one request may compute before it is answered with 504.
+        max_batch_size: dynamic batching: the most texts one forward pass of a classifier joins
+            from concurrent requests; 1: each request alone.
+        max_batch_delay_ms: dynamic batching: how long, in milliseconds, the first request of a
+            batch waits for others to join it (those that come while the model is busy join
+            the next batch anyway); 0: no wait.
     """
 
     host: str = "127.0.0.1"
@@ -43,6 +48,8 @@ class ServeSettings(Settings):
     max_image_pixels: int = 40_000_000
     max_beam: int = 16
     timeout: float = 60.0
+    max_batch_size: int = 32
+    max_batch_delay_ms: float = 2.0
 
     KIND: ClassVar[str] = "serve setting"
     RANGES: ClassVar[dict[str, str]] = {
@@ -54,6 +61,8 @@ class ServeSettings(Settings):
         "max_image_pixels": "[1, inf)",
         "max_beam": "[1, inf)",
         "timeout": "(0, inf)",
+        "max_batch_size": "[1, inf)",
+        "max_batch_delay_ms": "[0, inf)",
     }
 
     def check(self) -> None:
