@@ -26,6 +26,7 @@ _API = {
     "Forecaster": "rnnkit.tasks.forecast",
     "ImageCaptioner": "rnnkit.tasks.caption",
     "SpeechClassifier": "rnnkit.tasks.speech",
+    "MusicModel": "rnnkit.tasks.music",
     "load": "rnnkit.tasks",
 }
 
@@ -33,6 +34,7 @@ __all__ = [
     "Forecaster",
     "ImageCaptioner",
     "LanguageModel",
+    "MusicModel",
     "SpeechClassifier",
     "TextClassifier",
     "Translator",

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rnnkit.commands.train", "train a model for a task and save it as a run folder"),
     "evaluate": ("rnnkit.commands.evaluate", "evaluate a trained model on a data split"),
     "predict": ("rnnkit.commands.predict", "predict with a trained model on new inputs"),
-    "generate": ("rnnkit.commands.generate", "generate text with a trained language model"),
+    "generate": ("rnnkit.commands.generate", "generate text or music with a trained model"),
     "translate": ("rnnkit.commands.translate", "translate text with a trained translation model"),
     "forecast": (
         "rnnkit.commands.forecast",

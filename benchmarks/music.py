@@ -1,0 +1,102 @@
+"""Polyphonic music (issue #17): test NLL per time step (nats, summed over the 88 keys, averaged
+over every frame of the test pieces) and frame accuracy of rnnkit's RNN/LSTM/GRU on Nottingham,
+MuseData and Piano-midi.de, beside the baselines scored on the same frames and published numbers.
+
+    RNNKIT_DATA=../shared/data python benchmarks/music.py --minutes 30          # the real run
+    RNNKIT_DATA=../shared/data python benchmarks/music.py --datasets nottingham --cells lstm \\
+        --minutes 0.5 --extra "--limit 40 --hidden 32" --name smoke --threads 1   # a quick check
+
+Baselines (fitted on the training frames, add-one smoothed): each key on with its training
+frequency; a per-key two-state Markov chain; repeating the previous frame (accuracy only).
+Published (NLL per time step): Nottingham — LSTM 3.29, GRU 3.46, tanh RNN 4.05 (Chung et al.
+2014), TCN 3.07 (Bai et al. 2018), RNN-NADE 2.31 (Boulanger-Lewandowski et al. 2012);
+MuseData — RNN 6.99, Piano-midi.de — RNN 7.46 (Pascanu et al. 2013). The best epoch is chosen on
+the validation split; the test split is scored once at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from quality import RESULTS, machine_info, run_json
+
+DATASETS = ("nottingham", "musedata", "piano-midi")
+CELLS = ("rnn", "lstm", "gru")
+PUBLISHED = {  # dataset -> model -> NLL per time step
+    "nottingham": {"LSTM (Chung 2014)": 3.29, "GRU (Chung 2014)": 3.46,
+                   "tanh RNN (Chung 2014)": 4.05, "TCN (Bai 2018)": 3.07,
+                   "RNN-NADE (Boulanger-L. 2012)": 2.31},
+    "musedata": {"RNN (Pascanu 2013)": 6.99},
+    "piano-midi": {"RNN (Pascanu 2013)": 7.46},
+}  # fmt: skip
+
+
+def benchmark(dataset: str, cell: str, args: argparse.Namespace) -> dict:
+    """Train ``cell`` on ``dataset`` within the budget and score its test split."""
+    out = Path(args.runs) / f"music-{args.name}-{dataset}-{cell}"
+    argv = ["train", "music", "--data", dataset, "--cell", cell, "--out", str(out), "--overwrite",
+            "--no-progress", "--max-time", str(args.minutes), *shlex.split(args.extra)]  # fmt: skip
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
+    trained = run_json(argv)
+    tested = run_json(["evaluate", str(out), "--split", "test"])
+    return {"dataset": dataset, "cell": cell, "train": trained, "test": tested}
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'dataset':<11} {'model':<44} {'test NLL':>9} {'accuracy':>9}"]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        test = mine[0]["test"]
+        for r in mine:
+            label = f"rnnkit {r['cell']} ({r['train']['epochs']} epochs)"
+            lines.append(f"{dataset:<11} {label:<44} {r['test']['nll']:>9.3f} "
+                         f"{r['test']['accuracy']:>9.3f}")  # fmt: skip
+        for name, values in test["baselines"].items():
+            nll = "-" if values["nll"] is None else f"{values['nll']:.3f}"
+            lines.append(f"{'':<11} {'baseline: ' + name:<44} {nll:>9} "
+                         f"{values['accuracy']:>9.3f}")  # fmt: skip
+        for name, nll in PUBLISHED[dataset].items():
+            lines.append(f"{'':<11} {'published: ' + name:<44} {nll:>9.2f} {'':>9}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--cells", nargs="+", choices=CELLS, default=["lstm"])
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per run")
+    parser.add_argument("--extra", default="", help="more training options, e.g. '--hidden 256'")
+    parser.add_argument("--name", default="music", help="result name")
+    parser.add_argument("--runs", default="runs/bench", help="where run folders go")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    rows = [benchmark(d, c, args) for d in args.datasets for c in args.cells]
+    print(table(rows))
+    result = {
+        "benchmark": "music",
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "minutes": args.minutes,
+        "extra": args.extra,
+        "runs": rows,
+        "published": PUBLISHED,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"music-{args.name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
