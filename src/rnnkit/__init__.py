@@ -24,6 +24,7 @@ _API = {
     "LanguageModel": "rnnkit.tasks.lm",
     "Translator": "rnnkit.tasks.translate",
     "Forecaster": "rnnkit.tasks.forecast",
+    "AnomalyDetector": "rnnkit.tasks.forecast.detect",
     "ImageCaptioner": "rnnkit.tasks.caption",
     "SpeechClassifier": "rnnkit.tasks.speech",
     "MusicModel": "rnnkit.tasks.music",
@@ -31,6 +32,7 @@ _API = {
 }
 
 __all__ = [
+    "AnomalyDetector",
     "Forecaster",
     "ImageCaptioner",
     "LanguageModel",

@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "detect": (
         "rnnkit.commands.detect",
-        "flag anomalies in a series from a trained forecaster's errors (NAB windows scored)",
+        "flag anomalies in a series with an LSTM detector or a forecaster (NAB windows scored)",
     ),
     "caption": ("rnnkit.commands.caption", "caption images with a trained captioning model"),
     "visualize": ("rnnkit.commands.visualize", "show a language model's hidden units on a text"),

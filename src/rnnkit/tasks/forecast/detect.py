@@ -1,35 +1,87 @@
-"""Anomaly detection from forecast errors, scored against labelled anomaly windows (NAB's).
+"""Anomaly detection in a series: scores per time step, a threshold chosen without labels,
+the flagged steps grouped into windows, and metrics against labelled windows (NAB's).
 
-A forecaster predicts each step from the steps before it; a step whose error is far from the
-errors seen in the probationary period (the start of the series, taken to be free of anomalies,
-15% as in NAB) is flagged::
+From a trained forecaster's errors (``Forecaster.detect``): a step whose one-step error is far
+from the errors of the probationary period (the start of the series, taken to be free of
+anomalies: 15% as in NAB) is flagged::
 
     e_t = (y_t - ŷ_t) / s                               one-step error (s: the scaler's scale)
     z_t = max_j |e_tj - μ_j| / σ_j                      μ, σ: of the probationary errors
     anomaly_t = z_t > θ                                 θ: the largest z of the probationary
                                                         period (or a given threshold)
 
-Against labelled windows: point-wise precision and recall of the flags, the share of windows
-with at least one flag, and the flags outside every window (false positives). NAB's own scoring
-(its reward profiles, normalised to null 0 / perfect 100) is not computed here.
+:class:`AnomalyDetector` needs no trained run: it learns on the probationary period of the
+series it scans, and scores every later step causally (from the values up to it):
+
+* ``prediction``: an LSTM forecasts each value from the ``input_length`` before it; the raw
+  score is the error ``r_t = y_t - ŷ_t`` (scaled by the probation's spread; either sign
+  surprises);
+* ``autoencoder``: an LSTM autoencoder (:mod:`rnnkit.models.autoencoder`) rebuilds the window
+  ending at each step; ``r_t`` is its mean squared reconstruction error;
+* ``zscore`` (a baseline, no model): ``z_t = |y_t - m_t| / s_t``, ``m``, ``s`` the mean and
+  spread of the ``history`` values before ``t``; its score is the surprise -log10 2Q(z_t).
+
+The model methods turn ``r`` into an anomaly likelihood (Ahmad et al. 2017, as NAB's HTM
+detector)::
+
+    a_t = mean(r_{t-A+1..t})                            short average (A = ``average``)
+    L_t = 1 - Q((a_t - μ_t) / σ_t)                      μ, σ: of a over the ``history`` steps
+                                                        before t; Q the normal tail
+    score_t = -log10(1 - L_t)                           the surprise: 5 at L = 1 - 1e-5
+
+Every method then keeps a step's score only where it beats the ``quiet`` steps before it (one
+alarm per event: NAB charges every flagged step outside a window), and a step is flagged when
+its score reaches θ, by default chosen without labels from the probationary period (seen as
+normal): its largest score after the warm-up, over m steps, raised by log10(M / (m f)) for the M
+steps scored after it (the largest of M calibrated surprises sits near log10 M; f =
+``false_alarms``, 0.1 by default), or a given threshold.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from rnnkit.data.resolve import resolve
 from rnnkit.errors import UserError
+from rnnkit.settings import Settings
+from rnnkit.tasks.forecast.report import stamp
 
-__all__ = ["PROBATION", "anomaly_scores", "detection_metrics", "nab_windows", "window_labels"]
+__all__ = [
+    "DETECTION_METHODS",
+    "PROBATION",
+    "AnomalyDetector",
+    "DetectorSettings",
+    "anomaly_likelihood",
+    "anomaly_scores",
+    "detect_series",
+    "detection_metrics",
+    "flagged_windows",
+    "nab_windows",
+    "normal_tail",
+    "quieted",
+    "rolling_moments",
+    "rolling_zscore",
+    "series_report",
+    "window_labels",
+    "windowed_gaussian",
+]
+
+logger = logging.getLogger(__name__)
 
 PROBATION = 0.15  # NAB's probationary period: the first 15% of a series
+DETECTION_METHODS = ("prediction", "autoencoder", "zscore")
+LIKELIHOOD_WARMUP = 100  # averages of the raw score seen before the likelihood is trusted
 
 
 def anomaly_scores(errors: np.ndarray, probation: int) -> np.ndarray:
@@ -88,3 +140,390 @@ def detection_metrics(flags: np.ndarray, labels: np.ndarray, n_windows: int) -> 
         "windows_detected": detected,
         "false_positives": int((flags & ~inside).sum()),
     }
+
+
+@dataclass
+class DetectorSettings(Settings):
+    """How :class:`AnomalyDetector` scores a series (the module docstring has the equations).
+
+    Args:
+        method: prediction (an LSTM's one-step forecast error), autoencoder (an LSTM
+            autoencoder's reconstruction error of the window ending at each step) or zscore
+            (the distance from the mean of the values before, in their standard deviations;
+            no model).
+        probation: the fraction at the start taken to be free of anomalies: the models learn
+            on it and the threshold is read from it.
+        input_length: steps the LSTM reads (the window).
+        hidden: LSTM units.
+        epochs: passes over the probationary windows.
+        lr: Adam's learning rate.
+        batch_size: windows per step.
+        average: steps averaged into the short-term error (A).
+        history: past steps whose mean and spread standardise a step (the likelihood's and
+            the zscore baseline's window; 8640 as NAB's HTM detector).
+        quiet: a step keeps its score only if it beats every score of the ``quiet`` steps
+            before it (else 0): one event raises one alarm, not one per step (0: off).
+        threshold: flag steps scoring at least this (default: chosen from the probationary
+            period, no labels: its largest score raised by log10(M / (m f)), m its steps, M
+            the steps scored after it, f = ``false_alarms``).
+        false_alarms: the false alarms the default threshold allows over the scored steps
+            (on calibrated scores).
+        seed: of the weights and the batch order.
+    """
+
+    KIND: ClassVar[str] = "detector setting"
+    CHOICES: ClassVar[dict[str, Any]] = {"method": DETECTION_METHODS}
+    RANGES: ClassVar[dict[str, str]] = {
+        "probation": "(0, 1)",
+        "input_length": "[2, inf)",
+        "hidden": "[1, inf)",
+        "epochs": "[1, inf)",
+        "lr": "(0, inf)",
+        "batch_size": "[1, inf)",
+        "average": "[1, inf)",
+        "history": "[2, inf)",
+        "quiet": "[0, inf)",
+        "false_alarms": "(0, inf)",
+    }
+
+    method: str = "prediction"
+    probation: float = PROBATION
+    input_length: int = 32
+    hidden: int = 32
+    epochs: int = 20
+    lr: float = 3e-3
+    batch_size: int = 64
+    average: int = 1
+    history: int = 8640
+    quiet: int = 400
+    threshold: float | None = None
+    false_alarms: float = 0.1
+    seed: int = 0
+
+
+def normal_tail(z: np.ndarray) -> np.ndarray:
+    """Q(z) = P(Z > z) = erfc(z / √2) / 2 for a standard normal Z."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float64))
+    return (0.5 * torch.special.erfc(z / math.sqrt(2.0))).numpy()
+
+
+def rolling_moments(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, standard deviation), each (n,), of ``values[max(0, t - window):t]`` for every t:
+    the values strictly before t (NaN at t = 0)."""
+    x = np.asarray(values, dtype=np.float64)
+    centre = x[0] if len(x) else 0.0  # shifted sums lose less precision
+    sums = np.concatenate([[0.0], np.cumsum(x - centre)])  # (n + 1,)
+    squares = np.concatenate([[0.0], np.cumsum((x - centre) ** 2)])
+    t = np.arange(len(x))
+    first = np.maximum(0, t - window)
+    count = (t - first).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (sums[t] - sums[first]) / count
+        variance = (squares[t] - squares[first]) / count - mean**2
+    return mean + centre, np.sqrt(np.maximum(variance, 0.0))
+
+
+def windowed_gaussian(values: np.ndarray, window: int = 6400, step: int = 100) -> np.ndarray:
+    """NAB's windowed Gaussian baseline detector: the score of x_t is 1 - Q(|x_t - μ| / σ),
+    μ and σ of the ``window`` values before it, the window moving on ``step`` values at a time
+    once full (σ = 0 is taken as 1e-6; the first score is 0)."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    t = np.arange(n)
+    ends = np.where(t < window, t, window + ((t - window) // step) * step)
+    starts = np.maximum(0, ends - window)
+    centre = x[0] if n else 0.0
+    sums = np.concatenate([[0.0], np.cumsum(x - centre)])
+    squares = np.concatenate([[0.0], np.cumsum((x - centre) ** 2)])
+    count = np.maximum(ends - starts, 1).astype(np.float64)
+    mean = (sums[ends] - sums[starts]) / count
+    std = np.sqrt(np.maximum((squares[ends] - squares[starts]) / count - mean**2, 0.0))
+    std = np.where(std < 1e-12 * max(1.0, float(np.abs(x).max(initial=0.0))), 1e-6, std)
+    scores = 1.0 - normal_tail(np.abs(x - centre - mean) / std)
+    scores[0] = 0.0
+    return scores
+
+
+def rolling_zscore(values: np.ndarray, history: int) -> np.ndarray:
+    """|x_t - m_t| / s_t, ``m``, ``s`` the mean and spread of the ``history`` values before
+    t (0 where fewer than two came before or the spread is 0)."""
+    mean, spread = rolling_moments(values, history)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(np.asarray(values, dtype=np.float64) - mean) / spread
+    z[: min(2, len(z))] = 0.0
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+def anomaly_likelihood(
+    raw: np.ndarray, average: int, history: int, start: int, two_sided: bool = False
+) -> np.ndarray:
+    """The surprise -log10(1 - L_t) = -log10 Q((a_t - μ_t) / σ_t) of raw scores ``raw`` (n,):
+    ``a`` their mean over the last ``average`` steps, μ and σ of ``a`` over the ``history``
+    steps before t, counted from ``start`` (the first step with a raw score); 0 until
+    ``LIKELIHOOD_WARMUP`` averages came before. 5 means a tail probability of 1e-5.
+    ``two_sided`` (signed errors): -log10 2Q(|z|), a departure either way."""
+    r = np.asarray(raw, dtype=np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(r)])
+    t = np.arange(len(r))
+    first = np.maximum(start, t - average + 1)
+    short = np.zeros(len(r))
+    valid = t >= start
+    short[valid] = (sums[t + 1] - sums[first])[valid] / (t + 1 - first)[valid]
+    surprise = np.zeros(len(r))
+    if len(r) > start:
+        mean, spread = rolling_moments(short[start:], history)  # (n - start,) each
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (short[start:] - mean) / np.maximum(spread, 1e-9)
+        z = np.where(np.isfinite(z), z, 0.0)
+        z = np.abs(z) if two_sided else z
+        log_tail = torch.special.log_ndtr(torch.as_tensor(-z)).numpy()  # ln Q(z)
+        log_tail += math.log(2.0) if two_sided else 0.0
+        surprise[start:] = np.where(np.arange(len(z)) >= LIKELIHOOD_WARMUP,
+                                    -log_tail / math.log(10.0), 0.0)  # fmt: skip
+    return np.maximum(surprise, 0.0)
+
+
+def quieted(scores: np.ndarray, quiet: int) -> np.ndarray:
+    """s'_t = s_t if s_t > max(s_{t-quiet..t-1}) else 0: only a new high within the last
+    ``quiet`` steps keeps its score (``quiet`` 0: the scores unchanged)."""
+    if quiet == 0 or not len(scores):
+        return scores
+    padded = torch.nn.functional.pad(torch.as_tensor(scores)[None, None], (quiet, 0),
+                                     value=-math.inf)  # (1, 1, n + quiet)  # fmt: skip
+    before = torch.nn.functional.max_pool1d(padded, quiet, 1)[0, 0, :-1].numpy()  # (n,)
+    return np.where(scores > before, scores, 0.0)
+
+
+def flagged_windows(
+    flags: np.ndarray, scores: np.ndarray, times: Sequence[Any], gap: int = 1
+) -> list[dict[str, Any]]:
+    """Runs of flagged steps (``gap``: steps apart still in one run) as anomaly windows:
+    {start, end, steps, peak (the time of the highest score), score}."""
+    rows = np.flatnonzero(flags)
+    result: list[dict[str, Any]] = []
+    if not len(rows):
+        return result
+    breaks = np.flatnonzero(np.diff(rows) > gap)
+    for run in np.split(rows, breaks + 1):
+        peak = run[int(np.argmax(scores[run]))]
+        result.append({"start": stamp(times[run[0]]), "end": stamp(times[run[-1]]),
+                       "steps": int(len(run)), "peak": stamp(times[peak]),
+                       "score": round(float(scores[peak]), 6)})  # fmt: skip
+    return result
+
+
+class AnomalyDetector:
+    """Learn a series' normal behaviour on its probationary period, then score every step
+    causally and flag those above a threshold chosen without labels (the module docstring).
+
+    Example::
+
+        detector = AnomalyDetector(method="prediction")
+        scores = detector.fit_score(values)           # (n,) surprises, >= 0
+        flags = scores >= detector.threshold_
+    """
+
+    def __init__(self, settings: DetectorSettings | None = None, **options: Any) -> None:
+        self.settings = (settings or DetectorSettings()).replace(**options)
+        self.raw_: np.ndarray | None = None
+        self.threshold_: float | None = None
+        self.warmup_: int = 0
+
+    def fit_score(self, values: np.ndarray, progress: bool = False) -> np.ndarray:
+        """Scores (n,) of ``values`` (n,) or (n, k): the model learns on the first
+        ``probation`` fraction; ``threshold_`` is set from it (or the given threshold)."""
+        s = self.settings
+        x = np.asarray(values, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x  # (n, k)
+        n = len(x)
+        probation = math.floor(s.probation * n)
+        if not np.isfinite(x).all():
+            raise UserError("the series has missing or infinite values; expected numbers")
+        if s.method == "zscore":
+            if probation < 3:
+                raise UserError(f"{n} steps leave {probation} for the probationary period; "
+                                "expected at least 3")  # fmt: skip
+            raw = np.max([rolling_zscore(x[:, j], s.history) for j in range(x.shape[1])], 0)
+            log_tail = torch.special.log_ndtr(torch.as_tensor(-raw)).numpy() + math.log(2.0)
+            scores = np.maximum(-log_tail / math.log(10.0), 0.0)  # -log10 2Q(|z|)
+            self.raw_, self.warmup_ = raw, min(probation - 1, LIKELIHOOD_WARMUP)
+        else:
+            needed = s.input_length + LIKELIHOOD_WARMUP + 20
+            if probation < needed:
+                raise UserError(
+                    f"{n} steps leave {probation} for the probationary period; the "
+                    f"{s.method} model needs at least {needed} there (input_length "
+                    f"{s.input_length} + {LIKELIHOOD_WARMUP + 20}): a longer series, a larger "
+                    "probation, or the zscore method"
+                )
+            mean, spread = x[:probation].mean(0), x[:probation].std(0)  # (k,)
+            z = (x - mean) / np.where(spread > 0, spread, 1.0)  # (n, k)
+            raw = self._model_errors(z, probation, progress)  # (n, k) or (n, 1)
+            self.raw_ = raw
+            self.warmup_ = min(probation, s.input_length + LIKELIHOOD_WARMUP)
+            two_sided = s.method == "prediction"  # signed errors
+            scores = np.max([anomaly_likelihood(column, s.average, s.history, s.input_length,
+                                                two_sided) for column in raw.T], 0)  # fmt: skip
+        scores = quieted(scores, s.quiet)
+        if s.threshold is not None:
+            self.threshold_ = s.threshold
+        else:  # the probation's largest surprise, raised to the steps scored after it
+            early = scores[self.warmup_ : probation]
+            later = max(n - probation, 1) / s.false_alarms
+            self.threshold_ = float(early.max() + math.log10(max(later / len(early), 1.0)))
+        return scores
+
+    def _model_errors(self, z: np.ndarray, probation: int, progress: bool) -> np.ndarray:
+        """The raw scores of every step from a model trained on ``z[:probation]``: the signed
+        one-step errors y - ŷ (n, k), or the reconstruction errors (n, 1)."""
+        from rnnkit.models.autoencoder import LSTMAutoencoder
+        from rnnkit.models.forecaster import ForecasterConfig, RNNForecaster
+
+        s = self.settings
+        L, k = s.input_length, z.shape[1]
+        torch.manual_seed(s.seed)
+        series = torch.as_tensor(z, dtype=torch.float32)  # (n, k)
+        predicting = s.method == "prediction"
+        # window ending before t (prediction) or at t (autoencoder), for every scored t
+        ends = np.arange(L, len(z)) if predicting else np.arange(L - 1, len(z))
+        windows = series.unfold(0, L, 1).transpose(1, 2)  # (n - L + 1, L, k)
+        inputs = windows[ends - L] if predicting else windows[ends - L + 1]  # (m, L, k)
+        targets = series[ends]  # (m, k)
+        if predicting:
+            config = ForecasterConfig(input_size=k, num_targets=k, output_steps=1,
+                                      hidden=s.hidden, head="point")  # fmt: skip
+            model: torch.nn.Module = RNNForecaster(config)
+        else:
+            model = LSTMAutoencoder(k, s.hidden)
+        train = int(np.sum(ends < probation))
+        optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+        generator = torch.Generator().manual_seed(s.seed)
+        model.train()
+        epochs = tqdm(range(s.epochs), desc=f"{s.method} detector", disable=not progress,
+                      leave=False)  # fmt: skip
+        for _ in epochs:
+            order = torch.randperm(train, generator=generator)
+            for first in range(0, train, s.batch_size):
+                batch = order[first : first + s.batch_size]
+                if predicting:
+                    output = model(inputs[batch])[:, 0, :, 0]  # (b, k)
+                    loss = torch.nn.functional.mse_loss(output, targets[batch])
+                else:
+                    output = model(inputs[batch], teacher=True)  # (b, L, k)
+                    loss = torch.nn.functional.mse_loss(output, inputs[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+        model.eval()
+        errors = []
+        with torch.no_grad():
+            for first in range(0, len(inputs), 1024):
+                chunk = inputs[first : first + 1024]  # (b, L, k)
+                if predicting:
+                    output = model(chunk)[:, 0, :, 0]  # (b, k)
+                    errors.append(targets[first : first + 1024] - output)  # (b, k)
+                else:
+                    errors.append((model(chunk) - chunk).pow(2).mean((1, 2))[:, None])  # (b, 1)
+        raw = np.zeros((len(z), errors[0].shape[1]))
+        raw[ends] = torch.cat(errors).numpy()
+        return raw
+
+
+def detect_series(
+    source: str, settings: DetectorSettings | None = None, plot: str | Path | None = None
+) -> dict[str, Any]:
+    """Scan a series with :class:`AnomalyDetector`: ``source`` is NAB's ``nab/<category>/<name>``
+    (its rows as the file has them, scored against its windows with NAB's function), a
+    registered dataset or a CSV file (read as ``rnnkit train forecast`` reads it)."""
+    from rnnkit.tasks.forecast.data import ForecastData, load_series_source
+    from rnnkit.tasks.forecast.detect_plot import save_detection_plot
+    from rnnkit.tasks.forecast.nab_score import (
+        PROFILES,
+        normalized,
+        read_nab_series,
+        series_score,
+        sweep,
+        window_rows,
+    )
+
+    settings = settings or DetectorSettings()
+    labelled = None
+    if source.startswith("nab/") and source.count("/") == 2 and not Path(source).is_file():
+        _, category, name = source.split("/")
+        times, values = read_nab_series(resolve("nab") / "data" / category / f"{name}.csv")
+        labelled = nab_windows(source)
+        names = ["value"]
+    else:
+        series = load_series_source(ForecastData(source=source))
+        times = list(series.times) if series.times else list(range(len(series)))
+        values, names = series.targets, series.target_names
+    detector = AnomalyDetector(settings)
+    scores = detector.fit_score(values, progress=True)
+    threshold = detector.threshold_
+    flags = scores >= threshold
+    probation = math.floor(settings.probation * len(scores))
+    flags[:probation] = False  # the probationary period is taken as normal
+    values_2d = np.asarray(values, dtype=np.float64).reshape(len(scores), -1)  # (n, k)
+    result: dict[str, Any] = {
+        "data": source,
+        "method": settings.method,
+        "targets": names,
+        "n": len(scores),
+        "probation": probation,
+        "threshold": threshold,
+        "flagged": int(flags.sum()),
+        "anomalies": [
+            {"time": stamp(times[i]), "score": round(float(scores[i]), 6),
+             **{name: {"value": float(values_2d[i, j])} for j, name in enumerate(names)}}
+            for i in np.flatnonzero(flags)
+        ],
+        "anomaly_windows": flagged_windows(flags, scores, times),
+    }  # fmt: skip
+    if labelled is not None:
+        rows = window_rows(times, [(str(a), str(b)) for a, b in labelled], source)
+        result.update(detection_metrics(flags, window_labels(times, labelled), len(labelled)))
+        result["nab"] = {}
+        for profile, cost in PROFILES.items():
+            swept = sweep(scores, rows, cost)
+            got = series_score(swept, threshold, cost)
+            null = -cost.fn * swept.scored_windows
+            perfect = cost.tp * len(rows)
+            score = normalized(got["score"], null, perfect) if perfect != null else None
+            result["nab"][profile] = {"score": score, "raw": got["score"]}
+    drawn = plot is not None and save_detection_plot(
+        Path(plot), times=times, values=values, scores=scores, flags=flags,
+        threshold=threshold, windows=labelled, probation=probation,
+        title=f"{source}: {settings.method} detector, {int(flags.sum())} step(s) flagged",
+    )  # fmt: skip
+    result["plot"] = str(plot) if drawn else None
+    result["report"] = series_report(result)
+    return result
+
+
+def series_report(result: dict[str, Any]) -> str:
+    """What ``rnnkit detect SERIES`` prints: the anomaly windows and, for NAB's series, the
+    scores against its labelled windows."""
+    lines = [
+        f"{result['data']}: {result['flagged']} of {result['n']} steps flagged in "
+        f"{len(result['anomaly_windows'])} window(s) by the {result['method']} detector (score at "
+        f"least {result['threshold']:.4g}; learned on the first {result['probation']} steps)"
+    ]
+    for row in result["anomaly_windows"][:20]:
+        lines.append(f"  {row['start']} .. {row['end']}  ({row['steps']} step(s), peak "
+                     f"{row['peak']}, score {row['score']:.4g})")  # fmt: skip
+    if len(result["anomaly_windows"]) > 20:
+        lines.append(f"  ... and {len(result['anomaly_windows']) - 20} more (--json lists all)")
+    if "nab" in result:
+        nab = ", ".join(
+            f"{name} {'-' if v['score'] is None else format(v['score'], '.1f')}"
+            for name, v in result["nab"].items()
+        )
+        lines.append(
+            f"labelled windows: {result['windows_detected']} of {result['windows']} detected, "
+            f"{result['false_positives']} flagged step(s) outside every window; NAB score of "
+            f"this series (null 0, perfect 100): {nab}"
+        )
+    if result["plot"]:
+        lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
