@@ -221,6 +221,13 @@ class BucketBatchSampler(Sampler[list[int]]):
     iterated; :meth:`set_epoch` sets it: ``Trainer`` calls it before every training epoch, so a
     resumed run gets the batch order of an uninterrupted one.
 
+    Data-parallel training (``num_replicas`` > 1, or :meth:`set_shard`): every rank builds the
+    same global batches (same seed and epoch) and keeps rows ``rank, rank + num_replicas, ...``
+    of each, so the ranks never overlap, every example is seen once per epoch, every rank runs
+    the same number of steps (``len``), and the global batch is ``batch_size`` whatever the
+    number of processes. A last batch with fewer than ``num_replicas`` sequences joins the one
+    before it, so that every rank gets at least one.
+
     Args:
         lengths: every sequence's length, ``(N,)``.
         batch_size: sequences per batch.
@@ -229,7 +236,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         chunk_size: sequences sorted together (rounded up to a multiple of ``batch_size``);
             default 100 batches. ``batch_size`` means no bucketing at all.
         drop_last: drop the last, smaller batch.
-        num_replicas: number of processes sharing the data (DDP); each gets as many batches.
+        num_replicas: number of processes sharing each batch (DDP).
         rank: this process's rank in ``[0, num_replicas)``.
     """
 
@@ -247,8 +254,6 @@ class BucketBatchSampler(Sampler[list[int]]):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
         chunk_size = 100 * batch_size if chunk_size is None else chunk_size
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -258,20 +263,41 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.seed = seed
         self.chunk_size = math.ceil(chunk_size / batch_size) * batch_size
         self.drop_last = drop_last
-        self.num_replicas = num_replicas
-        self.rank = rank
         self.epoch = 0
+        self.set_shard(num_replicas, rank)
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch the next iteration uses (its shuffle is seeded by ``(seed, epoch)``)."""
         self.epoch = epoch
 
+    def set_shard(self, num_replicas: int, rank: int) -> None:
+        """Keep rank ``rank``'s rows of every batch, of ``num_replicas`` (1, 0: whole batches)."""
+        if num_replicas < 1:
+            raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
+        if num_replicas > self.batch_size:
+            raise UserError(
+                f"a batch of {self.batch_size} cannot be shared by {num_replicas} processes; "
+                f"expected batch_size >= {num_replicas} (it is the global batch)"
+            )
+        if num_replicas > 1 and len(self.lengths) < num_replicas:
+            raise UserError(
+                f"{len(self.lengths)} sequence(s) cannot be shared by {num_replicas} processes; "
+                f"expected at least {num_replicas}"
+            )
+        self.num_replicas = num_replicas
+        self.rank = rank
+
     def _num_batches(self) -> int:
         full, rest = divmod(len(self.lengths), self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        count = full + (1 if rest and not self.drop_last else 0)
+        if count > 1 and not self.drop_last and 0 < rest < self.num_replicas:
+            count -= 1  # the small last batch joins the one before it (see the class docstring)
+        return count
 
     def __len__(self) -> int:
-        return math.ceil(self._num_batches() / self.num_replicas)
+        return self._num_batches()
 
     def batches(self, epoch: int) -> list[list[int]]:
         """The batches of ``epoch`` for this rank (does not advance the epoch)."""
@@ -286,13 +312,14 @@ class BucketBatchSampler(Sampler[list[int]]):
                 batch = chunk[b : b + self.batch_size]
                 if len(batch) == self.batch_size or not self.drop_last:
                     batches.append(batch.tolist())
+        if len(batches) > 1 and len(batches[-1]) < self.num_replicas:
+            small = batches.pop()  # the last batch of the last chunk: too small to share
+            merged = batches.pop() + small
+            batches.append(sorted(merged, key=lambda i: -self.lengths[i]))  # stable: longest first
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        if self.num_replicas > 1 and batches:
-            # every rank must run the same number of steps: repeat batches to fill the last round
-            total = len(self) * self.num_replicas
-            batches = (batches * math.ceil(total / len(batches)))[:total]
-            batches = batches[self.rank :: self.num_replicas]
+        if self.num_replicas > 1:
+            batches = [batch[self.rank :: self.num_replicas] for batch in batches]
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:

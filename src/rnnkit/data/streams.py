@@ -11,6 +11,10 @@ continuous text per row::
     for inputs, targets in stream:                  # (B, T), (B, T)
         logits, state = model(inputs, state)        # (B, T, V)
         state = detach_state(state)
+
+For data-parallel training, ``stream.shard(num_replicas, rank)`` keeps rows ``rank,
+rank + num_replicas, ...``: every rank reads the same windows' columns of its own rows and
+carries its own state for them, and together the ranks cover the single-process stream once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import math
 from collections.abc import Iterator, Sequence
 
 import torch
+
+from rnnkit.errors import UserError
 
 __all__ = ["TBPTTStream", "batchify", "contiguous_split"]
 
@@ -65,6 +71,17 @@ class TBPTTStream:
             )
         self.data = tokens  # (B, n)
         self.seq_length = seq_length
+
+    def shard(self, num_replicas: int, rank: int) -> TBPTTStream:
+        """The stream of rows ``rank, rank + num_replicas, ...`` (the same windows)."""
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
+        if self.batch_size < num_replicas:
+            raise UserError(
+                f"{self.batch_size} parallel stream(s) cannot be shared by {num_replicas} "
+                f"processes; expected batch_size >= {num_replicas} (and a text long enough)"
+            )
+        return TBPTTStream(self.data[rank::num_replicas], seq_length=self.seq_length)
 
     @property
     def batch_size(self) -> int:

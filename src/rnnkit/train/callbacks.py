@@ -7,6 +7,7 @@ Subclass ``Callback`` and override the hooks you need. A callback may stop train
     for each epoch:
         on_epoch_start
         on_batch_end            (after every optimizer step)
+        on_train_epoch_end      (after the training pass, before validation)
         on_evaluate             (after validation, e.g. a language model prints a sample)
         on_epoch_end            (after the history row is added and the checkpoints written)
     on_fit_end                  (when fit returns normally; not on an exception)
@@ -39,6 +40,9 @@ class Callback:
     def on_batch_end(
         self, trainer: Trainer, epoch: int, batch_index: int, loss: float, stats: dict[str, Any]
     ) -> None:
+        pass
+
+    def on_train_epoch_end(self, trainer: Trainer, epoch: int) -> None:
         pass
 
     def on_evaluate(self, trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:

@@ -57,6 +57,10 @@ class TrainConfig(Settings):
             "plateau" (default 0.1); None picks the schedule's default.
         lr_min: the floor of "cosine", "linear" and "plateau".
         lr_patience: epochs without improvement before "plateau" decays the rate.
+        lr_decay_per_layer: discriminative learning rates (ULMFiT, 2.6 there): with a model that
+            lists its layer groups (the text classifier: embedding, each recurrent layer, the
+            output), group g of G from the bottom learns at ``lr / lr_decay_per_layer**(G-1-g)``;
+            1: one rate for all.
         warmup_steps: ramp the rate linearly from ``lr / warmup_steps`` to the scheduled rate
             over the first optimizer steps (0: off).
         monitor: the history column that selects the best checkpoint and drives early stopping
@@ -76,6 +80,11 @@ class TrainConfig(Settings):
             "auto" is bf16 where the device has such hardware, fp32 elsewhere.
         log: where the history also goes: "none" (history.csv and curves.png only) or
             "tensorboard" (scalars in the run folder's tensorboard/; needs tensorboard).
+        dist_backend: the process group's backend when torchrun starts several processes
+            (``rnnkit.train.distributed``): "auto" (NCCL on CUDA GPUs, gloo on CPUs), "gloo" or
+            "nccl".
+        dist_timeout_s: how long, in seconds, a process waits for the others to join and in
+            each collective before the job ends with an error instead of hanging.
     """
 
     epochs: int = 10
@@ -95,6 +104,7 @@ class TrainConfig(Settings):
     lr_gamma: float | None = None
     lr_min: float = 0.0
     lr_patience: int = 2
+    lr_decay_per_layer: float = 1.0
     warmup_steps: int = 0
     monitor: str = "val_loss"
     mode: str = "min"
@@ -107,6 +117,8 @@ class TrainConfig(Settings):
     plot: bool = True
     precision: str = "fp32"
     log: str = "none"
+    dist_backend: str = "auto"
+    dist_timeout_s: float = 300.0
 
     KIND: ClassVar[str] = "training setting"
     CHOICES: ClassVar[dict[str, Any]] = {
@@ -115,6 +127,7 @@ class TrainConfig(Settings):
         "mode": ("min", "max"),
         "precision": PRECISIONS,
         "log": LOGGERS,
+        "dist_backend": ("auto", "gloo", "nccl"),
     }
     RANGES: ClassVar[dict[str, str]] = {
         "epochs": "[1, inf)",
@@ -127,6 +140,7 @@ class TrainConfig(Settings):
         "clip_value": "(0, inf)",
         "max_time_minutes": "(0, inf)",
         "lr_gamma": "(0, inf)",
+        "lr_decay_per_layer": "(0, inf)",
         "l1": "[0, inf)",
         "l2": "[0, inf)",
         "lr_min": "[0, inf)",
@@ -137,6 +151,7 @@ class TrainConfig(Settings):
         "log_every": "[0, inf)",
         "patience": "[1, inf)",
         "seed": "[0, inf)",
+        "dist_timeout_s": "(0, inf)",
     }
 
     def check(self) -> None:

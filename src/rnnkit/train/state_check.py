@@ -38,6 +38,9 @@ def check_training_state(
     check = _Checker(where)
     epoch = check.count(state, "epoch")
     check.count(state, "global_step")
+    world_size = state.get("world_size", 1)
+    if not (_is_int(world_size) and world_size >= 1):
+        check.fail("world_size", world_size, "the number of processes it was trained on (>= 1)")
     check.number(state, "elapsed_s")
     if state.get("first_loss") is not None:
         check.number(state, "first_loss", negative=True)
@@ -59,6 +62,12 @@ def check_training_state(
         check.fail("monitor.best_epoch", best_epoch, f"an epoch in 1..{epoch} or None")
     check.count(monitor, "bad_epochs", "monitor.bad_epochs")
     _check_rng(check, state.get("rng"))
+    if world_size > 1:  # a data-parallel run: each process's generators too
+        by_rank = state.get("rng_by_rank")
+        if not isinstance(by_rank, list) or len(by_rank) != world_size:
+            check.fail("rng_by_rank", by_rank, f"a list of {world_size} generator states")
+        for rank_state in by_rank:
+            _check_rng(check, rank_state)
     _check_optimizer(check, state.get("optimizer"), optimizer)
     if scheduler is not None:
         check.like("scheduler", state.get("scheduler"), scheduler.state_dict())

@@ -29,6 +29,12 @@ best, and the error says to lower lr or clip the gradients.
 
 Device moves: each batch is moved by the objective's ``move_batch`` when it has one, else by
 ``move_to_device``, which keeps sequence lengths on the CPU (see ``rnnkit.train.device``).
+
+Several processes (started by ``torchrun``; see ``rnnkit.train.distributed``): ``fit`` joins the
+process group, gives each rank its rows of every batch, trains the model wrapped in
+``DistributedDataParallel`` with each rank's loss weighted by its share of the global batch,
+reduces the metrics over the ranks, agrees on every stop, and lets rank 0 alone write and log.
+Every rank saves its random state in ``last/``; a resume must use the same number of processes.
 """
 
 from __future__ import annotations
@@ -48,12 +54,13 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from rnnkit.errors import UserError
+from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_model_state
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.device import move_to_device, resolve_device, use_bf16
 from rnnkit.train.history import History
-from rnnkit.train.metrics import WeightedMeans
+from rnnkit.train.metrics import WeightedMeans, bits_per_char, perplexity
 from rnnkit.train.monitor import MetricMonitor
 from rnnkit.train.optimizers import build_optimizer
 from rnnkit.train.regularization import clip_gradients, penalized_parameters, weight_penalty
@@ -70,6 +77,7 @@ logger = logging.getLogger(__name__)
 STATE_FORMAT = 1
 EXPLODED = 1e3  # an epoch loss above this many times the first batch's loss (at least 1) diverged
 _CHECKED_FINITE = ("train_loss", "val_loss", "train_perplexity", "val_perplexity")
+_FROM_LOSS = {"perplexity": perplexity, "bpc": bits_per_char}  # metrics derived from the loss
 # settings held in the optimizer's and the schedule's state: a resumed run keeps the saved ones
 _KEPT_ON_RESUME = frozenset(
     "lr weight_decay momentum nesterov betas eps lr_step_size lr_gamma lr_min lr_patience".split()
@@ -121,6 +129,8 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self.run_dir: RunDirectory | None = None
+        self.world = distributed.World()  # this process among those training together
+        self._ddp: nn.Module | None = None  # the model in DistributedDataParallel, when several
         self._reset_counters()
 
     # -- building ------------------------------------------------------------------------------
@@ -135,6 +145,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self._stop_request: str | None = None
         self._deadline: float | None = None
+        self._late = False  # another rank ran out of time: this one stops too
         self._rng_state: dict[str, Any] | None = None
         self._saved_epoch: int | None = None
         self._first_loss: float | None = None  # the run's first batch loss: what "exploded" means
@@ -144,8 +155,9 @@ class Trainer:
         self.model.to(self.device)
         self._trainable = [p for p in self.model.parameters() if p.requires_grad]
         self._penalized = penalized_parameters(self.model)
-        self.optimizer = build_optimizer(self._trainable, self.config)
+        self.optimizer = build_optimizer(self._trainable, self.config, model=self.model)
         self.scheduler = build_scheduler(self.optimizer, self.config)
+        self._ddp = distributed.wrap_model(self.model, self.device)
 
     def request_stop(self, reason: str) -> None:
         """Ask fit to stop after the current batch (then evaluate and save as usual)."""
@@ -160,7 +172,7 @@ class Trainer:
         return mover(batch, self.device) if mover else move_to_device(batch, self.device)
 
     def _bar(self, batches: Iterable[Any], desc: str) -> Any:
-        total = len(batches) if hasattr(batches, "__len__") else None
+        total = _length(batches)
         return tqdm(
             batches,
             desc=desc,
@@ -174,13 +186,26 @@ class Trainer:
 
     @property
     def _show_progress(self) -> bool:
+        if not self.world.is_main:
+            return False
         progress = self.config.progress
         if progress is None:  # a terminal, or a notebook (tqdm.auto draws a widget there)
             return sys.stderr.isatty() or "ipykernel" in sys.modules
         return progress
 
     def _out_of_time(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
+        return self._late or (self._deadline is not None and time.monotonic() >= self._deadline)
+
+    def _agree_stop(self) -> bool:
+        """Whether to stop now: a stop request or a spent budget, on any rank (all must ask)."""
+        requested, late = self._stop_request is not None, self._out_of_time()
+        if self.world.distributed:
+            counts = distributed.sum_over_ranks([requested, late], self.device)
+            if counts[0] and self._stop_request is None:
+                self._stop_request = "stop requested by another process"
+            self._late = bool(counts[1])
+            requested, late = bool(counts[0]), self._late
+        return requested or late
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -214,10 +239,73 @@ class Trainer:
         )
         if wants_tb and self.run_dir is None:
             raise UserError('log="tensorboard" writes into the run folder: expected an out_dir')
+        self.world, self.device, joined = distributed.init_from_env(
+            self.device, c.dist_backend, c.dist_timeout_s
+        )
+        quiet = _quiet_logs() if not self.world.is_main else contextlib.nullcontext()
+        try:
+            with quiet:
+                return self._fit_distributed(
+                    train_batches, val_batches, resume, overwrite, wants_tb
+                )
+        except RuntimeError as error:
+            if not (self.world.distributed and distributed.lost_peer(error)):
+                raise
+            where = f"; continue with resume from {self.run_dir}" if self.run_dir else ""
+            first = " ".join(str(error).split())[:160]
+            raise UserError(
+                f"rank {self.world.rank} lost contact with the other training processes in epoch "
+                f"{self.epoch + 1} ({first}): one of them died or hung; the run folder keeps the "
+                f"last finished epoch{where}"
+            ) from None
+        finally:
+            if self.world.distributed:  # the loaders' samplers give whole batches again
+                distributed.unshard_batches(train_batches)
+                distributed.unshard_batches(val_batches)
+            if joined:
+                self._ddp = None
+                distributed.teardown()
+
+    def _fit_distributed(
+        self,
+        train_batches: Iterable[Any],
+        val_batches: Iterable[Any] | None,
+        resume: bool,
+        overwrite: bool,
+        tensorboard: bool,
+    ) -> History:
+        """Shard the batches, take the lock (rank 0 only) and fit; a plain fit in one process."""
+        world = self.world
+        if world.distributed:
+            where = str(self.run_dir.path.resolve()) if self.run_dir else None
+            if len(set(distributed.all_gather_objects(where))) > 1:
+                raise UserError(
+                    "the processes were given different run folders; expected the same out_dir "
+                    "on every rank (a shared folder every machine sees)"
+                )
+            batch = distributed.batch_size_of(train_batches)
+            per_process = f"{-(-batch // world.size)} per process" if batch else "split"
+            shared = f"global batch {batch or 'of the data'} ({per_process})"
+            logger.info(
+                "training on %d processes (%s): %s, lr %g",
+                world.size,
+                distributed.dist.get_backend(),
+                shared,
+                self.config.lr,
+            )
+            train_batches = distributed.shard_batches(train_batches, world)
+            if val_batches is not None:
+                val_batches = distributed.shard_batches(val_batches, world)
         # one writer per run folder: held from before anything is written or deleted to the end
-        lock = self.run_dir.locked(create=not resume) if self.run_dir else contextlib.nullcontext()
+        lock = contextlib.nullcontext()
+        if self.run_dir is not None and world.is_main:
+            lock = self.run_dir.locked(create=not resume)
         with lock:
-            return self._fit_locked(train_batches, val_batches, resume, overwrite, wants_tb)
+            history = self._fit_locked(
+                train_batches, val_batches, resume, overwrite, tensorboard and world.is_main
+            )
+        distributed.barrier()  # the others read best/ once rank 0 has written it
+        return history
 
     def _fit_locked(
         self,
@@ -266,14 +354,15 @@ class Trainer:
         self._call("on_epoch_start", epoch)
         train_metrics, batches = self.run_epoch(train_batches, epoch)
         self._rng_state = capture_rng_state()  # the next epoch starts from here, resumed or not
+        self._call("on_train_epoch_end", epoch)
         row: dict[str, Any] = {"epoch": epoch}
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         if val_batches is not None:
-            metrics = self.evaluate(val_batches, desc=f"validate {epoch}")
+            metrics = self._validate(val_batches, desc=f"validate {epoch}")
             row.update({f"val_{k}": v for k, v in metrics.items()})
             self._check_diverged(row)  # before callbacks use the weights (an LM's sample)
             self._call("on_evaluate", epoch, metrics)
-        total = len(train_batches) if hasattr(train_batches, "__len__") else None
+        total = _length(train_batches)
         partial = int(total is not None and batches < total)  # a time budget or stop cut it
         row.update(lr=lr, time_s=time.monotonic() - start, batches=batches, partial=partial)
         if c.monitor not in row:
@@ -287,6 +376,7 @@ class Trainer:
         self.history.append(row)
         improved = self.monitor.update(row[c.monitor], epoch)
         step_scheduler(self.scheduler, row[c.monitor])
+        self._agree_stop()  # every rank takes the same decision (a collective with several)
         self.stop_reason = self._next_stop_reason()
         self._save(improved)
         self._log_epoch(row, improved)
@@ -321,14 +411,14 @@ class Trainer:
                     )
                 if c.log_every and done % c.log_every == 0:
                     logger.info("epoch %d batch %d: %s", epoch, done, _format(means.means()))
-                if self._stop_request is not None or self._out_of_time():
+                if self._agree_stop():
                     break
         finally:
             bar.close()
         if done == 0 and self._stop_request is None:
             raise UserError("the training batches are empty; expected at least one batch")
         summarize = getattr(self.objective, "summarize", None)
-        metrics = means.means()
+        metrics = distributed.reduce_weighted_means(means.sums, means.weights, self.device)
         return (summarize(metrics) if summarize else metrics), done
 
     def autocast(self) -> torch.autocast:
@@ -339,20 +429,22 @@ class Trainer:
         """Loss, penalties, backward, clipping and one optimizer step on a batch on the device."""
         c = self.config
         with self.autocast():
-            loss, stats = self.objective.train_loss(self.model, batch)
+            loss, stats = self.objective.train_loss(self._ddp or self.model, batch)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(
                 f"objective.train_loss must return a scalar tensor loss, got {type(loss).__name__}"
                 f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}"
             )
         loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(self._diverged("training loss", loss_value))
-        if self._first_loss is None:
-            self._first_loss = loss_value
         stats = {k: float(v) for k, v in stats.items()}
+        global_loss, share = self._share_of_batch(loss_value, stats.get("n", 1.0))
+        if not math.isfinite(global_loss):
+            raise NonFiniteLossError(self._diverged("training loss", global_loss))
+        if self._first_loss is None:
+            self._first_loss = global_loss
         penalty = weight_penalty(self._penalized, c.l1, c.l2)
-        total = loss if penalty is None else loss + penalty
+        total = loss if share == 1.0 else loss * share
+        total = total if penalty is None else total + penalty
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         norm = clip_gradients(self._trainable, c.clip_norm, c.clip_value)
@@ -365,6 +457,15 @@ class Trainer:
         self._optimizer_step()
         self.global_step += 1
         return loss_value, stats
+
+    def _share_of_batch(self, loss: float, weight: float) -> tuple[float, float]:
+        """(the global batch's mean loss, the factor of this rank's loss): with ``R`` ranks of
+        weights ``n_r`` and ``n = sum_r n_r``, ``R * n_r / n``, so that DDP's average of the
+        gradients is the global batch's mean gradient (see ``rnnkit.train.distributed``)."""
+        if not self.world.distributed:
+            return loss, 1.0
+        total_weight, total_loss = distributed.sum_over_ranks([weight, loss * weight], self.device)
+        return total_loss / total_weight, self.world.size * weight / total_weight
 
     def _optimizer_step(self) -> None:
         warmup = self.config.warmup_steps
@@ -401,6 +502,28 @@ class Trainer:
             raise TypeError(f"objective.evaluate must return a dict with 'loss', got {metrics!r}")
         return {k: float(v) for k, v in metrics.items()}
 
+    def _validate(self, batches: Iterable[Any], desc: str) -> dict[str, float]:
+        """``evaluate`` on this rank's share, reduced over the ranks: each metric's mean weighted
+        by the rows every rank evaluated; ``summarize`` then recomputes what derives from the
+        means, and perplexity and bpc are recomputed from the reduced loss. Exact for means over
+        examples (accuracy, a classifier's loss) and for TBPTT windows (equal tokens per row);
+        approximate for a per-token mean over sequences of different lengths and for metrics
+        that are not means (macro-F1)."""
+        if not self.world.distributed:
+            return self.evaluate(batches, desc)
+        counted = distributed.RowCounter(batches)
+        metrics = self.evaluate(counted, desc)
+        rows = float(counted.rows)
+        reduced = distributed.reduce_weighted_means(
+            {k: v * rows for k, v in metrics.items()}, dict.fromkeys(metrics, rows), self.device
+        )
+        summarize = getattr(self.objective, "summarize", None)
+        derived = summarize(dict(reduced)) if summarize else dict(reduced)
+        for name, from_loss in _FROM_LOSS.items():  # one meaning per name: exp(loss), loss/ln 2
+            if name in metrics:
+                derived[name] = from_loss(reduced["loss"])
+        return {k: float(derived.get(k, reduced[k])) for k in metrics}
+
     def _next_stop_reason(self) -> str | None:
         c = self.config
         if self._stop_request is not None:
@@ -416,11 +539,11 @@ class Trainer:
     # -- start, resume, save -------------------------------------------------------------------
 
     def _start_fresh(self, overwrite: bool) -> None:
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.world.is_main:
             self.run_dir.prepare_fresh(overwrite)
         self._reset_counters()
-        if self.config.seed is not None:
-            seed_everything(self.config.seed)
+        if self.config.seed is not None:  # each rank its own dropout masks; rank 0 as one alone
+            seed_everything(self.config.seed + self.world.rank)
         self._rng_state = capture_rng_state()
         self._save(improved=False)  # epoch 0: a run stopped in its first epoch can resume
 
@@ -428,13 +551,21 @@ class Trainer:
         if self.run_dir is None:
             raise UserError("resume needs out_dir: the output folder of the run to continue")
         ckpt = self.run_dir.load_last()
-        self.run_dir.remove_debris()
+        if self.world.is_main:
+            self.run_dir.remove_debris()
         self._check_resumed_settings(ckpt.config.get("train", {}), ckpt.path)
-        load_model_state(self.model, ckpt.state_dict)
-        self._reset_counters()
         state = ckpt.training_state
         check_training_state(state, optimizer=self.optimizer, scheduler=self.scheduler,
                              where=str(ckpt.path / "training_state.pt"))  # fmt: skip
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.world.size:
+            raise UserError(
+                f"cannot resume {self.run_dir} on {self.world.size} process(es): it was trained "
+                f"on {saved_world}; expected the same number (--nproc-per-node times --nnodes), "
+                "as each process's random state is saved for it"
+            )
+        load_model_state(self.model, ckpt.state_dict)
+        self._reset_counters()
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None:
@@ -444,9 +575,12 @@ class Trainer:
             self.elapsed_s = float(state["elapsed_s"])
             self.history = History(state["history"])
             self.monitor.load_state_dict(state["monitor"])
-            self._rng_state = state["rng"]
+            if self.world.distributed:
+                self._rng_state = state["rng_by_rank"][self.world.rank]
+            else:
+                self._rng_state = state["rng"]
             self._first_loss = state.get("first_loss")
-        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
+        except (KeyError, IndexError, ValueError, RuntimeError, TypeError, AttributeError) as error:
             raise UserError(
                 f"cannot resume from {ckpt.path}: its training state does not fit this run "
                 f"({type(error).__name__}: {error}); expected the same model and optimizer"
@@ -491,10 +625,20 @@ class Trainer:
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": self._rng_state,
             "first_loss": self._first_loss,
+            "world_size": self.world.size,
+            **(
+                {"rng_by_rank": distributed.all_gather_objects(self._rng_state)}
+                if self.world.distributed
+                else {}
+            ),
         }
 
     def _save(self, improved: bool) -> None:
         if self.run_dir is None:
+            return
+        training_state = self._training_state()  # a collective with several processes
+        if not self.world.is_main:
+            self._saved_epoch = self.epoch
             return
         c, m = self.config, self.monitor
         row = self.history[-1] if len(self.history) else {"epoch": 0}
@@ -513,7 +657,7 @@ class Trainer:
             history=self.history,
             metrics={**row, **best},
             summary=summary,
-            training_state=self._training_state(),
+            training_state=training_state,
             artifacts=self.artifacts() if callable(self.artifacts) else self.artifacts,
             improved=improved,
             plot=c.plot,
@@ -608,6 +752,26 @@ class Trainer:
             self._saved_epoch,
             self.run_dir,
         )
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Any:
+    """rnnkit's info lines off (warnings and errors stay) on every rank but rank 0."""
+    package = logging.getLogger("rnnkit")
+    level = package.level
+    package.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        package.setLevel(level)
+
+
+def _length(batches: Iterable[Any]) -> int | None:
+    """``len(batches)``, or None for batches without a length (an iterable dataset's loader)."""
+    try:
+        return len(batches)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _set_sampler_epoch(batches: Iterable[Any], epoch: int) -> None:
