@@ -114,6 +114,23 @@ DATASETS: dict[str, DatasetEntry] = {
         loader=read_imdb,
         homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
     ),
+    # the same tarball, read for language modelling: never the test reviews
+    "imdb-unsup": DatasetEntry(
+        name="imdb-unsup",
+        description="IMDb's 50,000 unlabelled + 25,000 training reviews (a language-model corpus)",
+        target="aclImdb_v1.tar.gz",
+        files=(
+            RemoteFile(
+                "aclImdb_v1.tar.gz",
+                "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+            ),
+        ),
+        alternatives=("aclImdb",),
+        loader=read_imdb,
+        options=MappingProxyType({"splits": ("unsup", "train")}),
+        homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
+    ),
     "gop-debate": DatasetEntry(
         name="gop-debate",
         description="First GOP Debate Twitter Sentiment: 13,871 tweets, Negative/Neutral/Positive",

@@ -8,6 +8,19 @@ Dropout follows Zaremba et al. (2014): on the embeddings, between layers and bef
 layer, never on the recurrent connections (``recurrent_dropout`` adds Gal's variational kind).
 ``tie_weights`` shares the embedding with the output layer (Press & Wolf 2017; Inan et al. 2017);
 it needs ``embed == hidden``.
+
+The AWD-LSTM's regularisers (Merity et al. 2017), all off by default:
+
+- ``embed_dropout=p``: whole words dropped. One mask per forward call over the vocabulary,
+  ``m_v ~ Bernoulli(1 - p) / (1 - p)``, so ``e_t = m_{x_t} E[x_t]``: a word dropped is dropped
+  at every position of the batch (the rows of ``E`` that are zeroed);
+- ``locked_dropout``: the dropouts on the embeddings, between layers and before the output draw
+  one mask per sequence and feature, the same at every time step (variational dropout);
+  ``input_dropout`` and ``output_dropout`` set the first and the last apart from ``dropout``;
+- ``weight_drop=p``: DropConnect on each layer's ``W_hh`` (:mod:`rnnkit.nn.layers`);
+- activation regularisation (AR, TAR) is a term of the loss, computed from the outputs
+  ``forward(..., return_outputs=True)`` gives
+  (:func:`rnnkit.train.regularization.activation_penalty`).
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from rnnkit.models.recurrent import CELLS, build_recurrent
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
-__all__ = ["LanguageModelConfig", "RNNLanguageModel"]
+__all__ = ["LanguageModelConfig", "RNNLanguageModel", "embedding_dropout", "locked_dropout"]
 
 
 @dataclass
@@ -42,6 +55,11 @@ class LanguageModelConfig(Settings):
         one_hot: characters as one-hot vectors instead of an embedding.
         tie_weights: share the embedding with the output layer; needs embed = hidden.
         dropout: on embeddings, between layers and before the output.
+        input_dropout: on the embeddings (none: dropout).
+        output_dropout: on the last layer's outputs, before the output layer (none: dropout).
+        locked_dropout: those dropouts use one mask per sequence, the same at every step.
+        embed_dropout: whole words: a word's embedding row is zeroed for the whole batch.
+        weight_drop: DropConnect on the recurrent weights W_hh, one mask per batch.
         recurrent_dropout: variational, on h_{t-1}.
         init: recurrent weight initialisation, e.g. orthogonal (none: torch's uniform).
         forget_bias: LSTM forget-gate bias.
@@ -55,6 +73,10 @@ class LanguageModelConfig(Settings):
         "hidden": "[1, inf)",
         "embed": "[1, inf)",
         "dropout": "[0, 1)",
+        "input_dropout": "[0, 1)",
+        "output_dropout": "[0, 1)",
+        "embed_dropout": "[0, 1)",
+        "weight_drop": "[0, 1)",
         "recurrent_dropout": "[0, 1)",
     }
 
@@ -66,6 +88,11 @@ class LanguageModelConfig(Settings):
     one_hot: bool = False
     tie_weights: bool = False
     dropout: float = 0.2
+    input_dropout: float | None = None
+    output_dropout: float | None = None
+    locked_dropout: bool = False
+    embed_dropout: float = 0.0
+    weight_drop: float = 0.0
     recurrent_dropout: float = 0.0
     init: str | None = None
     forget_bias: float | None = 1.0
@@ -77,13 +104,53 @@ class LanguageModelConfig(Settings):
                 f"embed == hidden, got one_hot={self.one_hot}, embed={self.embed}, "
                 f"hidden={self.hidden}"
             )
+        if self.one_hot and self.embed_dropout > 0:
+            raise UserError(
+                "embed_dropout drops rows of the embedding: expected one_hot=False, got "
+                f"one_hot=True with embed_dropout={self.embed_dropout}"
+            )
+
+    @property
+    def input_rate(self) -> float:
+        """The dropout on the embeddings."""
+        return self.dropout if self.input_dropout is None else self.input_dropout
+
+    @property
+    def output_rate(self) -> float:
+        """The dropout before the output layer."""
+        return self.dropout if self.output_dropout is None else self.output_dropout
+
+
+def embedding_dropout(
+    tokens: Tensor, vectors: Tensor, vocab_size: int, p: float, training: bool
+) -> Tensor:
+    """Whole-word dropout of ``vectors`` (N, L, E), the embeddings of ``tokens`` (N, L) from a
+    vocabulary of V rows: one mask ``m ~ Bernoulli(1 - p) / (1 - p)`` of V entries per call,
+    ``e_t * m[x_t]`` -- the same as zeroing rows of the embedding matrix and scaling the rest,
+    without multiplying all V rows."""
+    if not training or p == 0:
+        return vectors
+    keep = 1.0 - p
+    mask = vectors.new_empty(vocab_size).bernoulli_(keep) / keep  # (V,)
+    return vectors * mask[tokens].unsqueeze(-1)  # (N, L, E)
+
+
+def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Variational dropout of batch-first ``x`` (N, L, F): one mask (N, 1, F) for every step."""
+    if not training or p == 0:
+        return x
+    keep = 1.0 - p
+    mask = x.new_empty((x.shape[0], 1, x.shape[2])).bernoulli_(keep) / keep  # (N, 1, F)
+    return x * mask  # (N, L, F)
 
 
 class RNNLanguageModel(nn.Module):
     """Embedding (or one-hot) → stacked RNN/LSTM/GRU → linear to the vocabulary.
 
     Inputs: tokens (N, L) int64, state (the RNN's, e.g. ``(h, c)``) or None for zeros.
-    Outputs: logits (N, L, V), the new state — detach it between TBPTT windows.
+    Outputs: logits (N, L, V), the new state — detach it between TBPTT windows; with
+    ``return_outputs=True`` also the last layer's outputs before and after the output dropout,
+    each (N, L, H), for activation regularisation.
     """
 
     def __init__(self, config: LanguageModelConfig) -> None:
@@ -100,8 +167,11 @@ class RNNLanguageModel(nn.Module):
             init=c.init,
             forget_bias=c.forget_bias if c.cell == "lstm" else None,
             recurrent_dropout=c.recurrent_dropout,
+            weight_drop=c.weight_drop,
+            locked_dropout=c.locked_dropout,
         )
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = nn.Dropout(c.output_rate)  # before the output layer
+        self.input_dropout = nn.Dropout(c.input_rate)
         self.head = nn.Linear(c.hidden, c.vocab_size)
         if c.tie_weights:  # the config checked embed == hidden
             # U(-0.1, 0.1) as in Zaremba et al. and Press & Wolf: torch's N(0, 1) embedding rows,
@@ -110,12 +180,24 @@ class RNNLanguageModel(nn.Module):
             nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
             self.head.weight = self.embedding.weight
 
+    def _drop(self, x: Tensor, dropout: nn.Dropout) -> Tensor:
+        if self.config.locked_dropout:
+            return locked_dropout(x, dropout.p, self.training)
+        return dropout(x)
+
     def embed(self, tokens: Tensor) -> Tensor:
         """(N, L) int64 -> (N, L, E) float."""
         if self.embedding is None:
             return F.one_hot(tokens, self.config.vocab_size).to(self.head.weight.dtype)
-        return self.dropout(self.embedding(tokens))
+        vectors = self.embedding(tokens)  # (N, L, E)
+        c = self.config
+        vectors = embedding_dropout(tokens, vectors, c.vocab_size, c.embed_dropout, self.training)
+        return self._drop(vectors, self.input_dropout)
 
-    def forward(self, tokens: Tensor, state=None):
+    def forward(self, tokens: Tensor, state=None, *, return_outputs: bool = False):
         outputs, state = self.rnn(self.embed(tokens), state)  # (N, L, H)
-        return self.head(self.dropout(outputs)), state  # (N, L, V)
+        dropped = self._drop(outputs, self.dropout)  # (N, L, H)
+        logits = self.head(dropped)  # (N, L, V)
+        if return_outputs:
+            return logits, state, (outputs, dropped)
+        return logits, state

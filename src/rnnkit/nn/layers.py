@@ -1,4 +1,4 @@
-"""Multi-layer recurrent networks, drop-in for torch.nn's ``RNN``, ``LSTM`` and ``GRU``.
+r"""Multi-layer recurrent networks, drop-in for torch.nn's ``RNN``, ``LSTM`` and ``GRU``.
 
 Same constructor arguments, parameter names (``weight_ih_l{k}[_reverse]``, ``weight_hh_l{k}``,
 ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}``), shapes and gate order, same forward
@@ -14,6 +14,21 @@ Options torch.nn lacks are keyword-only and off by default:
   adds ``ln_*`` parameters;
 - ``residual=True``: each layer after the first adds its input to its output,
   ``x^{(k+1)} = RNN_k(x^{(k)}) + x^{(k)}`` (before the dropout between layers);
+- ``weight_drop=p``: DropConnect on the recurrent weights (Wan et al. 2013; the AWD-LSTM of
+  Merity et al. 2017): in training mode each forward call draws one mask ``M`` per
+  layer-direction, of ``W_hh``'s shape, with entries ``Bernoulli(1 - p) / (1 - p)``, and the
+  layer runs with ``W_hh ⊙ M`` at every time step of every sequence of the batch:
+
+  .. math::
+      \tilde W_{hh} = W_{hh} \odot M, \quad M_{jk} \sim \mathrm{Bernoulli}(1 - p) / (1 - p),
+      \qquad h_t = f(x_t, h_{t-1}; W_{ih}, \tilde W_{hh})
+
+  The product is taken once per call, before the engine runs (the fused engine keeps its
+  speed), and gradients reach ``W_hh`` through it (``dL/dW_hh = M ⊙ dL/d\tilde W_hh``); in eval
+  mode ``W_hh`` is used as it is;
+- ``locked_dropout=True``: the ``dropout`` between layers draws one mask per sequence and
+  feature, the same at every time step (variational dropout, Gal & Ghahramani 2016; the
+  AWD-LSTM's "locked" dropout), instead of a new mask per element;
 - ``backend``: the engine that runs the layers (:mod:`rnnkit.nn.engine`): ``"auto"`` (default,
   the fastest for the configuration), ``"loop"`` (the time loop over the step equations),
   ``"fused"`` (hand-written BPTT with fused kernels, every option) or ``"torch"`` (torch's own
@@ -68,6 +83,8 @@ class RNNBase(nn.Module):
         recurrent_dropout: float = 0.0,
         layer_norm: bool = False,
         residual: bool = False,
+        weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         backend: str = "auto",
     ) -> None:
         super().__init__()
@@ -88,6 +105,8 @@ class RNNBase(nn.Module):
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
         self.layer_norm = bool(layer_norm)
         self.residual = bool(residual)
+        self.weight_drop = check_probability("weight_drop", weight_drop)
+        self.locked_dropout = bool(locked_dropout)
         self.backend = backend
         self._check_options()
         self._build_parameters(device, dtype)
@@ -97,6 +116,17 @@ class RNNBase(nn.Module):
 
     def _check_options(self) -> None:
         self.backend = check_backend(self.backend, self)
+        lacking = [
+            f"{name}={getattr(self, name)!r}"
+            for name, default in (("weight_drop", 0.0), ("locked_dropout", False))
+            if getattr(self, name) != default
+        ]
+        if self.backend == "torch" and lacking:
+            raise ValueError(
+                "backend='torch' runs torch's own RNN kernels, which lack "
+                f"{', '.join(lacking)}; expected backend 'auto', 'fused' or 'loop' for this "
+                "configuration"
+            )
         if self.proj_size and self.mode != "LSTM":
             raise ValueError(f"proj_size is for LSTM only, got proj_size={self.proj_size}")
         if self.forget_bias is not None and self.mode != "LSTM":
@@ -162,10 +192,16 @@ class RNNBase(nn.Module):
         params = [getattr(self, name) for name in self._flat_weights_names]
         return [params[i : i + per_direction] for i in range(0, len(params), per_direction)]
 
-    def _weights(self, layer: int, direction: int) -> StepWeights:
+    def _weights(
+        self, layer: int, direction: int, weight_mask: Tensor | None = None
+    ) -> StepWeights:
+        """One layer-direction's parameters; ``weight_hh`` times ``weight_mask`` when given."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         fields = StepWeights.__dataclass_fields__
-        return StepWeights(**{name: getattr(self, name + suffix, None) for name in fields})
+        weights = StepWeights(**{name: getattr(self, name + suffix, None) for name in fields})
+        if weight_mask is not None:
+            weights.weight_hh = weights.weight_hh * weight_mask  # (G*H, H_out), once per call
+        return weights
 
     def extra_repr(self) -> str:
         """torch.nn's repr (which shows no nonlinearity), then rnnkit's options not at default."""
@@ -182,6 +218,8 @@ class RNNBase(nn.Module):
             "recurrent_dropout": 0.0,
             "layer_norm": False,
             "residual": False,
+            "weight_drop": 0.0,
+            "locked_dropout": False,
             "backend": "auto",
         }
         for name, default in defaults.items():
@@ -253,6 +291,22 @@ class RNNBase(nn.Module):
         shape = (x.shape[1], self.output_size)
         return [x.new_empty(shape).bernoulli_(keep) / keep for _ in range(count)]
 
+    def _weight_drop_masks(self) -> list[Tensor | None]:
+        """One DropConnect mask of ``weight_hh``'s shape (G*H, H_out) per layer-direction, or
+        Nones (eval mode, or ``weight_drop=0``)."""
+        count = self.num_layers * self.num_directions
+        if not (self.training and self.weight_drop > 0):
+            return [None] * count
+        keep = 1.0 - self.weight_drop
+        weight = self.weight_hh_l0
+        shape = weight.shape  # every layer-direction's W_hh has it: (G*H, H_out)
+        return [weight.new_empty(shape).bernoulli_(keep) / keep for _ in range(count)]
+
+    def _own_options_active(self) -> bool:
+        """Whether this call uses an option torch's kernels lack that acts in training only."""
+        between = self.locked_dropout and self.dropout > 0 and self.num_layers > 1
+        return self.training and (self.weight_drop > 0 or between)
+
     def forward(self, input, hx=None):
         packed = isinstance(input, PackedSequence)
         if packed:
@@ -306,12 +360,15 @@ class RNNBase(nn.Module):
             backend = choose_backend(self, x, lengths)
         else:  # validated again: it may have been set after construction
             backend = check_backend(self.backend)
+        if backend == "torch" and self._own_options_active():
+            backend = "loop" if capture.tracing() else "fused"  # weight drop, locked dropout
         if backend == "fused" and x.shape[1] == 0:
             backend = "loop"  # an empty batch: the fused kernels' backward needs rows
         if backend == "torch":
             return native.run_layers(self, x, state, lengths)
         run_direction = DIRECTION_ENGINES[backend]
         masks = self._recurrent_masks(x)
+        weight_masks = self._weight_drop_masks()
         finals: list[State] = []
         for layer in range(self.num_layers):
             outputs = []
@@ -321,7 +378,7 @@ class RNNBase(nn.Module):
                     self.mode,
                     x,
                     tuple(s[index] for s in state),
-                    self._weights(layer, direction),
+                    self._weights(layer, direction, weight_masks[index]),
                     lengths,
                     reverse=bool(direction),
                     recurrent_mask=masks[index],
@@ -332,10 +389,19 @@ class RNNBase(nn.Module):
             if self.residual and layer > 0:
                 out = out + x
             if self.dropout and self.training and layer < self.num_layers - 1:
-                out = F.dropout(out, self.dropout, training=True)
+                out = self._dropout_between(out)
             x = out
         final_state = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, N, H)
         return x, final_state
+
+    def _dropout_between(self, out: Tensor) -> Tensor:
+        """The dropout between layers on ``out`` (L, N, F): per element, or with
+        ``locked_dropout`` one mask (1, N, F) for every time step."""
+        if not self.locked_dropout:
+            return F.dropout(out, self.dropout, training=True)
+        keep = 1.0 - self.dropout
+        mask = out.new_empty((1, *out.shape[1:])).bernoulli_(keep) / keep  # (1, N, F)
+        return out * mask  # (L, N, F)
 
 
 # RNNBase._run_layers as a function TorchDynamo does not trace: a graph break.
@@ -366,8 +432,8 @@ class RNN(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
         dropout=0.0, bidirectional=False: as torch.nn.RNN.
-        init, recurrent_dropout, layer_norm, residual, backend: keyword-only extras (see module
-        docs).
+        init, recurrent_dropout, layer_norm, residual, weight_drop, locked_dropout, backend:
+        keyword-only extras (see module docs).
 
     Inputs: input, h_0
         - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
@@ -420,7 +486,8 @@ class LSTM(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
         bidirectional=False, proj_size=0: as torch.nn.LSTM.
-        init, forget_bias, recurrent_dropout, layer_norm, residual, backend: keyword-only extras.
+        init, forget_bias, recurrent_dropout, layer_norm, residual, weight_drop, locked_dropout,
+        backend: keyword-only extras (see module docs).
 
     Inputs: input, (h_0, c_0)
         - input: (L, N, H_in), (N, L, H_in) if batch_first, (L, H_in) unbatched, or a
@@ -467,7 +534,8 @@ class GRU(RNNBase):
     Args:
         input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
         bidirectional=False: as torch.nn.GRU.
-        init, recurrent_dropout, layer_norm, residual, backend: keyword-only extras.
+        init, recurrent_dropout, layer_norm, residual, weight_drop, locked_dropout, backend:
+        keyword-only extras (see module docs).
 
     Inputs: input, h_0 — as :class:`RNN`.
 

@@ -6,6 +6,12 @@ Sources (``data=``, ``--data``):
 - ``tinyshakespeare``: shipped inside the package (no download); one file, cut into splits;
 - ``ptb``: Penn Treebank (Mikolov's version) with its own train/valid/test files, found like every
   registered dataset ($RNNKIT_DATA, the cache, a download);
+- ``imdb-unsup``: IMDb's 50,000 unlabelled and 25,000 training reviews (never its test reviews,
+  which a classifier fine-tuned from the model is scored on), one review a line (its newlines made
+  spaces), the reviews in a fixed shuffled order so that the validation part cut from the end is
+  a random sample of them; ``max_documents`` keeps the first N of that order. Words are
+  tokenised as the text classifier tokenises them (lower case, ``<br />`` removed), so a
+  classifier can start from the model's vocabulary and weights;
 - a UTF-8 text file (``.gz`` too): cut into splits, the first 90% train and the last 10%
   validation by default (``val_fraction``, ``test_fraction``);
 - a folder: its split files when it has them (names holding ``train``, ``valid``/``val``/``dev``
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -34,6 +41,7 @@ from typing import Any, ClassVar
 import torch
 
 from rnnkit.data.files import read_text_file
+from rnnkit.data.imdb import read_imdb
 from rnnkit.data.registry import DATASETS
 from rnnkit.data.resolve import resolve
 from rnnkit.data.tokenize import Tokenizer, get_tokenizer
@@ -43,8 +51,10 @@ from rnnkit.settings import Settings
 from rnnkit.tasks.base import text_list
 
 __all__ = [
+    "IMDB_CORPUS",
     "IN_MEMORY",
     "LEVELS",
+    "LM_DATASETS",
     "Corpus",
     "LMData",
     "as_text",
@@ -53,6 +63,7 @@ __all__ = [
     "decode_tokens",
     "encode_text",
     "evaluation_text",
+    "imdb_reviews_text",
     "load_corpus",
     "make_tokenizer",
     "read_corpus",
@@ -64,6 +75,9 @@ logger = logging.getLogger(__name__)
 LEVELS = ("char", "word")
 SPLITS = ("train", "val", "test")
 IN_MEMORY = "in-memory text"
+IMDB_CORPUS = "imdb-unsup"
+LM_DATASETS = ("tinyshakespeare", "ptb", IMDB_CORPUS)
+_IMDB_ORDER_SEED = 0  # the fixed shuffle of imdb-unsup's reviews
 _SPLIT_PATTERNS = {
     "train": re.compile(r"train", re.I),
     "val": re.compile(r"valid|(^|[._-])val([._-]|$)|(^|[._-])dev([._-]|$)", re.I),
@@ -87,6 +101,8 @@ class LMData(Settings):
         seq_length: BPTT window in steps.
         batch_size: parallel training streams.
         eval_batch_size: parallel validation streams.
+        max_documents: imdb-unsup: only the first N reviews of its fixed shuffled order (none:
+            all 75,000), for quick runs.
     """
 
     KIND: ClassVar[str] = "data setting"
@@ -99,6 +115,7 @@ class LMData(Settings):
         "seq_length": "[1, inf)",
         "batch_size": "[1, inf)",
         "eval_batch_size": "[1, inf)",
+        "max_documents": "[2, inf)",
     }
 
     source: str | None = None
@@ -111,9 +128,15 @@ class LMData(Settings):
     seq_length: int = 100
     batch_size: int = 32
     eval_batch_size: int = 16
+    max_documents: int | None = None
 
     def check(self) -> None:
         check_fractions(self.val_fraction, self.test_fraction)
+        if self.max_documents is not None and self.source not in (None, IMDB_CORPUS):
+            raise UserError(
+                f"max_documents counts the reviews of {IMDB_CORPUS}; expected no max_documents "
+                f"for the data {self.source!r}"
+            )
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
@@ -200,21 +223,36 @@ def _read_folder(folder: Path, encoding: str) -> tuple[dict[str, str] | None, st
     return None, "\n".join(t if t.endswith("\n") else t + "\n" for t in texts)
 
 
-def _read_source(data: str, encoding: str) -> tuple[dict[str, str] | None, str]:
+def imdb_reviews_text(path: Path, max_documents: int | None = None) -> str:
+    """IMDb's unlabelled and training reviews at ``path`` as one text, a review a line, in a
+    fixed shuffled order (the first ``max_documents`` of it)."""
+    loaded = read_imdb(path, splits=DATASETS[IMDB_CORPUS].options["splits"])
+    reviews = [text for split in loaded.values() for text in split.texts]
+    random.Random(_IMDB_ORDER_SEED).shuffle(reviews)
+    if max_documents is not None:
+        reviews = reviews[:max_documents]
+    return "".join(" ".join(review.split("\n")) + "\n" for review in reviews)
+
+
+def _read_source(
+    data: str, encoding: str, max_documents: int | None = None
+) -> tuple[dict[str, str] | None, str]:
     """(the data's own split texts, "") or (None, its one text) for a name or a path."""
     if data in DATASETS:
-        if data not in ("tinyshakespeare", "ptb"):
+        if data not in LM_DATASETS:
             raise UserError(
-                f"dataset {data!r} is not a language-modelling corpus; expected tinyshakespeare, "
-                "ptb, a text file or a folder of text files"
+                f"dataset {data!r} is not a language-modelling corpus; expected "
+                f"{', '.join(LM_DATASETS)}, a text file or a folder of text files"
             )
         path = resolve(data)
+        if data == IMDB_CORPUS:
+            return None, imdb_reviews_text(path, max_documents)
     else:
         path = Path(data).expanduser()
         if not path.exists():
             raise UserError(
-                f"{data!r} is neither a known corpus (tinyshakespeare, ptb) nor an existing file "
-                "or folder; expected one of those"
+                f"{data!r} is neither a known corpus ({', '.join(LM_DATASETS)}) nor an existing "
+                "file or folder; expected one of those"
             )
     if path.is_dir():
         splits, text = _read_folder(path, encoding)
@@ -236,9 +274,10 @@ def load_corpus(
     val_fraction: float = 0.1,
     test_fraction: float = 0.0,
     encoding: str = "utf-8",
+    max_documents: int | None = None,
 ) -> Corpus:
     """Read ``data`` (a registered name or a path) and cut it into splits (module docstring)."""
-    splits, text = _read_source(data, encoding)
+    splits, text = _read_source(data, encoding, max_documents)
     if splits is not None:
         return Corpus(splits, data, own_splits=True)
     return Corpus(_cut(text, val_fraction, test_fraction), data, own_splits=False)
@@ -271,8 +310,9 @@ def read_corpus(data: LMData, X: Any = None, validation: Any = None) -> Corpus:
                 val_fraction=data.val_fraction,
                 test_fraction=data.test_fraction,
                 encoding=data.encoding,
+                max_documents=data.max_documents,
             )
-        splits, text = _read_source(data.source, data.encoding)
+        splits, text = _read_source(data.source, data.encoding, data.max_documents)
         where = data.source
     else:
         splits, text, where = None, as_text(X, "the training text"), IN_MEMORY
@@ -318,6 +358,8 @@ def make_tokenizer(level: str, data: str | None) -> Tokenizer:
         return get_tokenizer("char")
     if data is not None and (data == "ptb" or Path(data).name.lower() == "ptb"):
         return get_tokenizer("whitespace")
+    if data == IMDB_CORPUS:
+        return get_tokenizer("word")  # the text classifier's: lower case, no <br />
     return get_tokenizer("word", lower=False, html=False)
 
 

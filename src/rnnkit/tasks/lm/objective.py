@@ -1,5 +1,6 @@
-"""Training a language model with truncated BPTT: the objective (state carried across windows),
-the TBPTT streams, and the samples printed while training (their settings and callback)."""
+"""Training a language model with truncated BPTT: the objective (state carried across windows,
+activation regularisation), the TBPTT streams, and the samples printed while training (their
+settings and callback)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from rnnkit.settings import Settings
 from rnnkit.tasks.lm.generate import NonFiniteLogitsError, generate_text
 from rnnkit.train import Callback, Objective, Trainer
 from rnnkit.train.metrics import WeightedMeans, bits_per_char, perplexity
+from rnnkit.train.regularization import activation_penalty
 
 __all__ = [
     "LanguageModelObjective",
+    "LMRegularization",
     "SampleCallback",
     "SampleSettings",
     "detach_state",
@@ -53,10 +56,15 @@ class LanguageModelObjective(Objective):
     ``start_epoch`` resets the state to zeros before each training pass and each evaluation;
     between windows it is detached, so gradients flow ``seq_length`` steps back at most while the
     forward pass sees the whole stream.
+
+    With ``ar`` or ``tar`` the training loss adds activation regularisation of the last layer's
+    outputs (:func:`rnnkit.train.regularization.activation_penalty`); the training metrics report
+    that term as ``activation`` and ``loss`` (hence perplexity) without it: the cross-entropy.
     """
 
-    def __init__(self, level: str = "char") -> None:
+    def __init__(self, level: str = "char", *, ar: float = 0.0, tar: float = 0.0) -> None:
         self.level = level
+        self.ar, self.tar = ar, tar
         self.state: Any = None
 
     def start_epoch(self, model, train: bool) -> None:
@@ -70,8 +78,17 @@ class LanguageModelObjective(Objective):
         return loss, targets.numel()
 
     def train_loss(self, model, batch):
-        loss, n = self._loss(model, batch)
-        return loss, {"n": n}
+        if not (self.ar or self.tar):
+            loss, n = self._loss(model, batch)
+            return loss, {"n": n}
+        inputs, targets = batch  # (B, T), (B, T)
+        logits, state, (outputs, dropped) = model(inputs, self.state, return_outputs=True)
+        self.state = detach_state(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        penalty = activation_penalty(outputs, dropped, self.ar, self.tar)  # None: one step, TAR
+        if penalty is None:
+            return loss, {"n": targets.numel(), "activation": 0.0}
+        return loss + penalty, {"n": targets.numel(), "activation": penalty.item()}
 
     def evaluate(self, model, batches) -> dict[str, float]:
         means = WeightedMeans()
@@ -85,10 +102,36 @@ class LanguageModelObjective(Objective):
 
     def summarize(self, means: dict[str, float]) -> dict[str, float]:
         out = dict(means)
+        if "activation" in out:  # the training loss less the activation penalty: cross-entropy
+            out["loss"] = means["loss"] - means["activation"]
         out["perplexity"] = perplexity(means["loss"])
         if self.level == "char":
             out["bpc"] = bits_per_char(means["loss"])
         return out
+
+
+@dataclass
+class LMRegularization(Settings):
+    """The AWD-LSTM's training terms of a language model that are not the model's (saved in
+    config.json; they may change when a run is resumed).
+
+    Args:
+        ar: activation regularisation: ar * mean(h^2) of the last layer's dropped outputs.
+        tar: temporal activation regularisation: tar * mean((h_t - h_{t-1})^2).
+        asgd_patience: optimizer ntasgd: start averaging the weights when validation loss is
+            worse than the best before the last this many epochs (NT-ASGD's non-monotone n).
+    """
+
+    KIND: ClassVar[str] = "regularization setting"
+    RANGES: ClassVar[dict[str, str]] = {
+        "ar": "[0, inf)",
+        "tar": "[0, inf)",
+        "asgd_patience": "[1, inf)",
+    }
+
+    ar: float = 0.0
+    tar: float = 0.0
+    asgd_patience: int = 5
 
 
 @dataclass

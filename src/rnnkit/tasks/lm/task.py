@@ -37,12 +37,14 @@ from rnnkit.tasks.lm.data import (
 from rnnkit.tasks.lm.generate import DEFAULT_LENGTH, generate_text
 from rnnkit.tasks.lm.objective import (
     LanguageModelObjective,
+    LMRegularization,
     SampleCallback,
     SampleSettings,
     make_stream,
 )
 from rnnkit.tasks.lm.visualize import visualize_units
-from rnnkit.train import Checkpoint, TrainConfig
+from rnnkit.train import Callback, Checkpoint, TrainConfig
+from rnnkit.train.averaging import NonMonotonicTrigger
 
 __all__ = ["WORD_PRESETS", "LanguageModel"]
 
@@ -72,9 +74,17 @@ class LanguageModel(Task):
     """Train a language model: embedding -> stacked LSTM/GRU/RNN -> next-token softmax.
 
     Data: --data tinyshakespeare (shipped with rnnkit), --data ptb (Penn Treebank: $RNNKIT_DATA,
-    ~/.cache/rnnkit, or downloaded), or a path: a UTF-8 text file, or a folder of text files (its
-    train/valid/test files when it has them). A single text is cut into the first 90% for training
-    and the last 10% for validation (--val-fraction, --test-fraction).
+    ~/.cache/rnnkit, or downloaded), --data imdb-unsup (IMDb's unlabelled and training reviews,
+    never its test reviews, for a classifier to start from: --max-documents N for a quick run), or
+    a path: a UTF-8 text file, or a folder of text files (its train/valid/test files when it has
+    them). A single text is cut into the first 90% for training and the last 10% for validation
+    (--val-fraction, --test-fraction).
+
+    The AWD-LSTM's regularisers (Merity et al. 2017), off by default: --weight-drop (DropConnect
+    on the recurrent weights), --embed-dropout (whole words), --locked-dropout (one dropout mask
+    per sequence; --input-dropout and --output-dropout apart from --dropout), --ar and --tar
+    (activation regularisation), --tie-weights (on for words), and --optimizer ntasgd (SGD that
+    averages its weights once validation has not improved for --asgd-patience epochs).
 
     Truncated BPTT the standard way: the corpus as --batch-size parallel streams, windows of
     --seq-length steps, the hidden state carried between windows (detached), gradients clipped by
@@ -91,6 +101,8 @@ class LanguageModel(Task):
       rnnkit train lm --data tinyshakespeare --max-time 15 --out runs/shakespeare
       rnnkit train lm --data ptb --level word --max-time 30 --out runs/ptb
       rnnkit train lm --data my_novel.txt --hidden 256 --out runs/novel
+      rnnkit train lm --data ptb --level word --weight-drop 0.5 --ar 2 --tar 1 --out runs/awd
+      rnnkit train lm --data imdb-unsup --level word --max-time 60 --out runs/imdb-lm
       rnnkit train lm --resume runs/shakespeare --max-time 10      (continue)
       rnnkit generate runs/shakespeare --prime "ROMEO:" --length 500
 
@@ -104,6 +116,7 @@ class LanguageModel(Task):
     SECTIONS: ClassVar[dict[str, type[Settings]]] = {
         "data": LMData,
         "model": LanguageModelConfig,
+        "regularization": LMRegularization,
         "sample": SampleSettings,
         "train": TrainConfig,
     }
@@ -111,7 +124,7 @@ class LanguageModel(Task):
         epochs=30, lr=2e-3, clip_norm=5.0, lr_schedule="exponential", lr_gamma=0.9
     )
     FIXED: ClassVar[tuple[str, ...]] = ("source", "vocab_size")
-    RESUME_SECTIONS: ClassVar[tuple[str, ...]] = ("train", "sample")
+    RESUME_SECTIONS: ClassVar[tuple[str, ...]] = ("train", "regularization", "sample")
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -245,18 +258,23 @@ class LanguageModel(Task):
         return train, val
 
     def make_objective(self, prep: Preprocessing) -> LanguageModelObjective:
-        return LanguageModelObjective(self.settings["data"].level)
+        extra = self.settings["regularization"]
+        return LanguageModelObjective(self.settings["data"].level, ar=extra.ar, tar=extra.tar)
 
-    def make_callbacks(self, prep: Preprocessing) -> list[SampleCallback]:
+    def make_callbacks(self, prep: Preprocessing) -> list[Callback]:
         sample, level = self.settings["sample"], self.settings["data"].level
         if sample.sample_prime:  # an unknown character is said now, not at the first sample
             encode_text(sample.sample_prime, prep.tokenizer, prep.vocab, level, what="sample_prime")
         seed = self.settings["train"].seed or 0
-        return [
+        callbacks: list[Callback] = [
             SampleCallback(
                 prep.vocab, prep.tokenizer, level, sample, context=prep.warmup, seed=seed
             )
         ]
+        if self.settings["train"].optimizer == "ntasgd":
+            patience = self.settings["regularization"].asgd_patience
+            callbacks.insert(0, NonMonotonicTrigger(patience))  # averages before samples
+        return callbacks
 
     def summary_report(self, summary: Mapping[str, Any]) -> str:
         unit = self._unit()
