@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "search a task's settings with Optuna: grid, random, TPE or Gaussian process",
     ),
     "serve": ("rnnkit.commands.serve", "serve trained models over HTTP (FastAPI + uvicorn)"),
+    "vectors": (
+        "rnnkit.commands.vectors",
+        "train word vectors (word2vec, gensim) on your own text, for --embeddings",
+    ),
 }
 
 

@@ -2,24 +2,32 @@
 
 e_t = E[x_t]                                   embedding       (N, L, E)
 h_1..h_L = RNN(e_1..e_L)                       stacked (bi)RNN (N, L, D*H)
-v = pool(h_1..h_{T_n})                         last/mean/max/attention (N, D*H)
+v = pool(h_1..h_{T_n})                         last/mean/max/attention (N, D*H),
+                                               concat [last; max; mean] (N, 3*D*H)
 logits = W dropout(v) + b                      (N, C)
+
+``layer_groups()`` lists the parameters bottom to top (embedding, each recurrent layer, the
+pooling and output layer): the groups of discriminative learning rates and gradual unfreezing.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
+from torch.nn import Parameter
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.models.pooling import POOLINGS, SequencePooling
+from rnnkit.models.pooling import CONCAT_POOLINGS, SequencePooling
 from rnnkit.models.recurrent import CELLS, build_recurrent
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
 __all__ = ["ClassifierConfig", "SequenceClassifier"]
+
+_LAYER_INDEX = re.compile(r"_l(\d+)(?:_reverse)?(?:_|$)")  # weight_hh_l1_reverse -> 1
 
 
 @dataclass
@@ -34,7 +42,8 @@ class ClassifierConfig(Settings):
         layers: stacked recurrent layers.
         cell: the recurrent cell.
         bidirectional: read each text both ways.
-        pooling: over time: the last state, the mean, the max, or attention.
+        pooling: over time: the last state, the mean, the max, concat (the last state, the max
+            and the mean side by side, as ULMFiT), or attention.
         dropout: between recurrent layers and before the output layer.
         embed_dropout: on the embeddings.
         recurrent_dropout: variational, on h_{t-1} (one mask per sequence).
@@ -44,7 +53,11 @@ class ClassifierConfig(Settings):
     """
 
     KIND: ClassVar[str] = "model setting"
-    CHOICES: ClassVar[dict[str, Any]] = {"cell": CELLS, "pooling": POOLINGS, "init": INIT_NAMES}
+    CHOICES: ClassVar[dict[str, Any]] = {
+        "cell": CELLS,
+        "pooling": CONCAT_POOLINGS,
+        "init": INIT_NAMES,
+    }
     RANGES: ClassVar[dict[str, str]] = {
         "vocab_size": "[1, inf)",
         "num_classes": "[2, inf)",
@@ -100,7 +113,19 @@ class SequenceClassifier(nn.Module):
         features = c.hidden * (2 if c.bidirectional else 1)
         self.pool = SequencePooling(c.pooling, features)
         self.dropout = nn.Dropout(c.dropout)
-        self.head = nn.Linear(features, c.num_classes)
+        self.head = nn.Linear(self.pool.out_features, c.num_classes)
+
+    def layer_groups(self) -> list[list[Parameter]]:
+        """The parameters bottom to top: [embedding], [recurrent layer 0], ..., [recurrent layer
+        L-1] (both directions), [pooling and output layer]."""
+        layers: list[list[Parameter]] = [[] for _ in range(self.config.layers)]
+        for name, parameter in self.rnn.named_parameters():
+            match = _LAYER_INDEX.search(name)
+            if match is None or int(match.group(1)) >= len(layers):
+                raise ValueError(f"cannot tell the layer of recurrent parameter {name!r}")
+            layers[int(match.group(1))].append(parameter)
+        top = [*self.pool.parameters(), *self.head.parameters()]
+        return [list(self.embedding.parameters()), *layers, top]
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         embedded = self.embed_dropout(self.embedding(tokens))  # (N, L, E)
@@ -113,5 +138,5 @@ class SequenceClassifier(nn.Module):
         )  # (N, L, D*H)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
         top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
-        pooled = self.pool(outputs, lengths, top)  # (N, D*H)
+        pooled = self.pool(outputs, lengths, top)  # (N, D*H) or (N, 3*D*H) for concat
         return self.head(self.dropout(pooled))  # (N, C)

@@ -22,6 +22,7 @@ from rnnkit.data import (
 )
 from rnnkit.data.labels import describe_labels
 from rnnkit.data.tokenize import Tokenizer
+from rnnkit.data.word_vectors import fill_embedding, read_word_vectors, vectors_format
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks.base import Task, progress_bar, text_list
@@ -33,13 +34,21 @@ from rnnkit.tasks.classify.data import (
     in_memory,
     load_splits,
 )
+from rnnkit.tasks.classify.finetune import fine_tuning_callbacks
 from rnnkit.tasks.classify.objective import (
     ClassificationObjective,
     balanced_weights,
     wants_balance,
 )
 from rnnkit.tasks.classify.report import evaluation_report, prediction_rows
-from rnnkit.train import Checkpoint, TrainConfig
+from rnnkit.tasks.classify.transfer import (
+    EncoderWeights,
+    TransferSettings,
+    copy_encoder,
+    encoder_settings,
+    read_encoder,
+)
+from rnnkit.train import Callback, Checkpoint, TrainConfig
 
 __all__ = ["TextClassifier"]
 
@@ -48,11 +57,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Preprocessing:
-    """What a classifier learns from its training split before the model."""
+    """What a classifier learns from its training split before the model (and, in a fresh fit,
+    what it starts from: word vectors or a language model's encoder; not saved)."""
 
     tokenizer: Tokenizer
     vocab: Vocabulary
     labels: LabelEncoder
+    vectors: Any = None
+    encoder: EncoderWeights | None = None
 
 
 class TextClassifier(Task):
@@ -69,10 +81,18 @@ class TextClassifier(Task):
     The defaults are a bidirectional LSTM with max pooling over time, orthogonal recurrent
     weights, forget-gate bias 1, dropout 0.5, Adam and gradient-norm clipping at 5.
 
+    Transfer: --embeddings FILE starts the embedding from word2vec/GloVe/fastText vectors
+    (--freeze-embeddings keeps them); --encoder-from LM_RUN starts from a language model's
+    tokenizer, vocabulary, embedding and recurrent layers (ULMFiT), fine-tuned with
+    --pooling concat, --lr-decay-per-layer 2.6, --slanted-triangular and --gradual-unfreeze.
+
     Examples:
       rnnkit train classify --data imdb --out runs/imdb
       rnnkit train classify --data reviews.csv --text-column review --label-column stars --out r
       rnnkit train classify --resume runs/imdb          (continue after Ctrl-C)
+      rnnkit train classify --data imdb --embeddings vectors.txt --out runs/imdb-vectors
+      rnnkit train classify --data imdb --encoder-from runs/imdb-lm --pooling concat
+          --lr-decay-per-layer 2.6 --slanted-triangular --gradual-unfreeze --out runs/ulmfit
 
     In Python::
 
@@ -84,6 +104,7 @@ class TextClassifier(Task):
     SECTIONS: ClassVar[dict[str, Any]] = {
         "data": TextData,
         "model": ClassifierConfig,
+        "transfer": TransferSettings,
         "train": TrainConfig,
     }
     TRAIN_DEFAULTS: ClassVar[TrainConfig] = TrainConfig(
@@ -98,19 +119,39 @@ class TextClassifier(Task):
 
     # -- fit steps -----------------------------------------------------------------------------
 
+    def fit(self, X: Any = None, y: Any = None, **options: Any) -> TextClassifier:
+        """``Task.fit``; a fresh fit first checks the word-vector file and the language-model
+        run it starts from (a mistake is said before the data loads)."""
+        transfer = self.settings["transfer"]
+        if not options.get("resume"):
+            if transfer.embeddings is not None:
+                vectors_format(transfer.embeddings)
+            if transfer.encoder_from is not None:
+                read_encoder(transfer.encoder_from)
+        return super().fit(X, y, **options)
+
     def read_splits(self, X, y, validation_data):
         return load_splits(self.settings["data"], X, y, validation_data)
 
     def fit_preprocessing(self, splits):
-        data = self.settings["data"]
-        tokenizer = get_tokenizer(data.level)
-        vocab, labels = fit_vocabulary(splits["train"], tokenizer, data)
+        data, transfer = self.settings["data"], self.settings["transfer"]
+        encoder, vectors = None, None
+        if transfer.encoder_from is not None:  # the language model's tokenizer and vocabulary
+            encoder = read_encoder(transfer.encoder_from)
+            tokenizer, vocab = encoder.tokenizer, encoder.vocab
+            labels = LabelEncoder.fit(splits["train"].labels)
+            logger.info("tokenizer and vocabulary (%d) from %s", len(vocab), encoder.path)
+        else:
+            tokenizer = get_tokenizer(data.level)
+            vocab, labels = fit_vocabulary(splits["train"], tokenizer, data)
+        if transfer.embeddings is not None:
+            vectors = read_word_vectors(transfer.embeddings, vocab.itos)
         logger.info(
             "data: %d train, %d val, %d test examples; classes %s; vocabulary %d",
             len(splits["train"]), len(splits["val"]), len(splits["test"]), list(labels.classes),
             len(vocab),
         )  # fmt: skip
-        return Preprocessing(tokenizer, vocab, labels)
+        return Preprocessing(tokenizer, vocab, labels, vectors=vectors, encoder=encoder)
 
     def restore_preprocessing(self, checkpoint: Checkpoint) -> Preprocessing:
         artifacts = checkpoint.artifacts
@@ -129,8 +170,26 @@ class TextClassifier(Task):
 
     def build_model(self, prep: Preprocessing) -> nn.Module:
         sizes = {"vocab_size": len(prep.vocab), "num_classes": len(prep.labels)}
-        self.settings["model"] = self.settings["model"].replace(**sizes)
-        return SequenceClassifier(self.settings["model"])
+        config = self.settings["model"].replace(**sizes)
+        if prep.encoder is not None:
+            config = encoder_settings(config, prep.encoder.config, self.given, prep.encoder.path)
+        if prep.vectors is not None and "embed" not in self.given:
+            if config.embed != prep.vectors.vector_size:
+                logger.info("embedding size %d, from the word vectors", prep.vectors.vector_size)
+            config = config.replace(embed=prep.vectors.vector_size)
+        self.settings["model"] = config
+        model = SequenceClassifier(config)
+        if prep.encoder is not None:
+            copy_encoder(model, prep.encoder)
+            prep.encoder = None  # copied: its tensors are not kept
+        if prep.vectors is not None:
+            self.embedding_coverage = fill_embedding(model.embedding.weight, prep.vocab,
+                                                     prep.vectors)  # fmt: skip
+            logger.info("%s", self.embedding_coverage.summary())
+            prep.vectors = None
+        if self.settings["transfer"].freeze_embeddings:
+            model.embedding.weight.requires_grad_(False)
+        return model
 
     def make_batches(self, splits, prep: Preprocessing):
         data, seed = self.settings["data"], self.settings["train"].seed
@@ -147,13 +206,17 @@ class TextClassifier(Task):
                 "class weights %s (balance=%s)",
                 [round(w, 3) for w in self._class_weight.tolist()], data.balance,
             )  # fmt: skip
-        return (
-            make_loader(train_set, data.batch_size, shuffle=True, seed=seed or 0),
-            make_loader(val_set, data.batch_size, shuffle=False),
-        )
+        train_batches = make_loader(train_set, data.batch_size, shuffle=True, seed=seed or 0)
+        self._steps_per_epoch = len(train_batches)
+        return train_batches, make_loader(val_set, data.batch_size, shuffle=False)
 
     def make_objective(self, prep: Preprocessing) -> ClassificationObjective:
         return ClassificationObjective(len(prep.labels), weight=self._class_weight)
+
+    def make_callbacks(self, prep: Preprocessing) -> list[Callback]:
+        return fine_tuning_callbacks(
+            self.settings["transfer"], self.settings["train"], self._steps_per_epoch
+        )
 
     def summary_report(self, summary):
         return (

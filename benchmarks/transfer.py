@@ -1,0 +1,175 @@
+"""Transfer learning for IMDb (issue #20): what word vectors and language-model pre-training on
+the 50,000 unlabelled reviews buy over a plain BiLSTM, beside TF-IDF + logistic regression.
+
+Four rows, each trained once and scored once on the 25,000 test reviews (pre-training time
+included in a row's time):
+
+1. plain BiLSTM: ``rnnkit train classify --data imdb --keep end`` (the defaults);
+2. + word vectors: ``rnnkit vectors --data imdb-unsup`` (word2vec on the unlabelled and
+   training reviews), then ``--embeddings`` into the same BiLSTM;
+3. + LM pre-training and fine-tuning (ULMFiT): ``rnnkit train lm --data imdb-unsup --level
+   word``, then ``rnnkit train classify --encoder-from LM --pooling concat
+   --lr-decay-per-layer 2.6 --slanted-triangular --gradual-unfreeze``;
+4. TF-IDF (1-2 grams) + logistic regression (scikit-learn), fitted on the classifier's own
+   training split (the validation cut left out), scored on the same test reviews.
+
+    RNNKIT_DATA=../shared/data python benchmarks/transfer.py --threads 1        # about 3 hours
+    RNNKIT_DATA=../shared/data python benchmarks/transfer.py --tiny             # a minute: a check
+
+``--tiny`` runs every row on slices (a few hundred reviews, tiny models, seconds of training)
+to check the pipeline; its numbers mean nothing. Results: ``benchmarks/results/transfer-NAME.json``
+and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from quality import RESULTS, machine_info, run_json
+
+# row -> minutes of each stage (real runs); --minutes-scale multiplies them all
+BUDGETS = {"bilstm": 30.0, "vectors_classify": 30.0, "lm": 55.0, "finetune": 30.0}
+TINY = {
+    "classify": ["--limit", "300", "--hidden", "16", "--max-length", "60"],
+    "vectors": ["--limit", "400", "--dim", "16", "--epochs", "1"],
+    "lm": ["--max-documents", "400", "--hidden", "16", "--layers", "2", "--seq-length", "20",
+           "--sample-length", "0", "--max-vocab", "2000"],
+    "finetune": ["--limit", "300", "--max-length", "60"],
+}  # fmt: skip
+ULMFIT = ["--pooling", "concat", "--lr-decay-per-layer", "2.6", "--slanted-triangular",
+          "--gradual-unfreeze", "--keep", "end"]  # fmt: skip
+
+
+def timed(argv: list[str]) -> tuple[dict, float]:
+    print(f"$ rnnkit {shlex.join(argv)}", file=sys.stderr)
+    start = time.monotonic()
+    result = run_json(argv)
+    return result, time.monotonic() - start
+
+
+def test_accuracy(run_dir: Path) -> dict:
+    """``rnnkit evaluate RUN --split test`` (the run's data settings: a --limit limits it too)."""
+    return run_json(["evaluate", str(run_dir), "--split", "test"])
+
+
+def tfidf_row(tiny: bool) -> dict:
+    """TF-IDF + logistic regression on the classifier's training split, scored on test."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from rnnkit.tasks.classify.data import TextData, load_splits
+
+    start = time.monotonic()
+    splits = load_splits(TextData(source="imdb", limit=300 if tiny else None))
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x_train = tfidf.fit_transform(splits["train"].texts)
+    model = LogisticRegression(max_iter=2000, C=4.0).fit(x_train, splits["train"].labels)
+    predicted = model.predict(tfidf.transform(splits["test"].texts))
+    correct = sum(p == t for p, t in zip(predicted, splits["test"].labels, strict=True))
+    return {
+        "row": "TF-IDF + logistic regression",
+        "test_accuracy": correct / len(splits["test"]),
+        "n": len(splits["test"]),
+        "time_s": round(time.monotonic() - start, 1),
+        "command": "sklearn TfidfVectorizer(1-2 grams, min_df 2, sublinear tf) + "
+        "LogisticRegression(C=4) on the classifier's training split",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="slices and tiny models: a check")
+    parser.add_argument("--minutes-scale", type=float, default=1.0,
+                        help="multiply every stage's budget (default: 1)")  # fmt: skip
+    parser.add_argument("--rows", default="bilstm,vectors,ulmfit,tfidf",
+                        help="which rows, comma-separated (default: all four)")  # fmt: skip
+    parser.add_argument("--runs", default="runs/transfer", help="where run folders go")
+    parser.add_argument("--name", help="result name (default: transfer or transfer-tiny)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tiny, runs = args.tiny, Path(args.runs)
+    rows = args.rows.split(",")
+
+    def budget(stage: str) -> list[str]:
+        minutes = 0.05 if tiny else BUDGETS[stage] * args.minutes_scale
+        return ["--max-time", f"{minutes:g}"]
+
+    common = ["--overwrite", "--no-progress", *(["--threads", str(args.threads)]
+                                                 if args.threads else [])]  # fmt: skip
+    classify_tiny = TINY["classify"] if tiny else []
+    info, started, table = machine_info(), time.time(), []
+
+    if "bilstm" in rows:
+        out = runs / "bilstm"
+        trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
+                                  *budget("bilstm"), *classify_tiny,
+                                  *(["--embed", "16"] if tiny else []), "--out", str(out),
+                                  *common])  # fmt: skip
+        scored = test_accuracy(out)
+        table.append({"row": "plain BiLSTM", "test_accuracy": scored["accuracy"],
+                      "n": scored["n"], "time_s": round(seconds, 1), "train": trained})  # fmt: skip
+    if "vectors" in rows:
+        vectors = runs / "imdb-vectors.txt"
+        made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
+                                *(TINY["vectors"] if tiny else [])])  # fmt: skip
+        out = runs / "vectors"
+        trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
+                                  "--embeddings", str(vectors), *budget("vectors_classify"),
+                                  *classify_tiny,
+                                  "--out", str(out), *common])  # fmt: skip
+        scored = test_accuracy(out)
+        table.append({"row": "+ word vectors (word2vec on the unlabelled reviews)",
+                      "test_accuracy": scored["accuracy"], "n": scored["n"],
+                      "time_s": round(vector_s + seconds, 1), "vectors": made,
+                      "train": trained})  # fmt: skip
+    if "ulmfit" in rows:
+        lm = runs / "lm"
+        pretrained, lm_s = timed(["train", "lm", "--data", "imdb-unsup", "--level", "word",
+                                  *budget("lm"), *(TINY["lm"] if tiny else []), "--out", str(lm),
+                                  *common])  # fmt: skip
+        out = runs / "ulmfit"
+        trained, seconds = timed(["train", "classify", "--data", "imdb", "--encoder-from",
+                                  str(lm), *ULMFIT, *budget("finetune"),
+                                  *(TINY["finetune"] if tiny else []), "--out", str(out),
+                                  *common])  # fmt: skip
+        scored = test_accuracy(out)
+        table.append({"row": "+ LM pre-training and fine-tuning (ULMFiT)",
+                      "test_accuracy": scored["accuracy"], "n": scored["n"],
+                      "time_s": round(lm_s + seconds, 1), "lm": pretrained,
+                      "train": trained})  # fmt: skip
+    if "tfidf" in rows:
+        table.append(tfidf_row(tiny))
+
+    name = args.name or ("transfer-tiny" if tiny else "transfer")
+    result = {
+        "benchmark": "transfer",
+        "name": name,
+        "tiny": tiny,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": {**info, "load_average_at_end": os.getloadavg()},
+        "rows": table,
+        "wall_s": round(time.time() - started, 1),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"| IMDb{' (tiny check: meaningless)' if tiny else ''} | test accuracy | time |")
+    print("|---|---|---|")
+    for row in table:
+        print(f"| {row['row']} | {100 * row['test_accuracy']:.2f}% | "
+              f"{row['time_s'] / 60:.1f} min |")  # fmt: skip
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
