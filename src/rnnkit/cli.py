@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "search a task's settings with Optuna: grid, random, TPE or Gaussian process",
     ),
     "serve": ("rnnkit.commands.serve", "serve trained models over HTTP (FastAPI + uvicorn)"),
+    "export": (
+        "rnnkit.commands.export",
+        "export a trained model as ONNX or TorchScript, with its preprocessing as JSON",
+    ),
     "vectors": (
         "rnnkit.commands.vectors",
         "train word vectors (word2vec, gensim) on your own text, for --embeddings",

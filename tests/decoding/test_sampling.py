@@ -120,3 +120,14 @@ def test_bad_settings(kwargs, message):
         check_sampling(**kwargs)
     with pytest.raises(ValueError, match=message):
         Sampler(**kwargs)
+
+
+def test_extreme_settings_still_give_a_distribution():
+    """Found by fuzzing the server: a top_p below float32's range (read as 0) kept no token, and
+    a temperature of 1e-272 made inf - inf = nan; both now keep the likeliest token."""
+    logits = torch.tensor([[1.0, 3.0, 2.0], [0.5, -1.0, 0.0]])
+    for kwargs in ({"temperature": 1.0, "top_p": 5e-324}, {"temperature": 2.4e-272}):
+        probs = filter_logits(logits, **kwargs).softmax(-1)
+        assert torch.isfinite(probs).all(), kwargs
+        assert probs.argmax(-1).tolist() == [1, 0] and torch.allclose(probs.max(-1).values,
+                                                                      torch.ones(2))  # fmt: skip

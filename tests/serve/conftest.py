@@ -54,6 +54,20 @@ def run_folders(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def speech_folder(tmp_path_factory):
+    """The run folder of a tiny speech classifier of tones (digit 0 low, 1 high) and the folder
+    of its WAV files."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tiny = _tiny_runs()
+    root = tmp_path_factory.mktemp("serve-speech")
+    recordings = tiny.synthetic_data(root)["speech"]
+    tiny.train("speech", ["--data", recordings], root / "speech", "--epochs", "2", "--seed", "0")
+    torch.set_num_threads(threads)
+    return root / "speech", recordings
+
+
+@pytest.fixture(scope="session")
 def models(run_folders):
     """The tiny models loaded as a server holds them, named after their tasks."""
     return load_models([], list(run_folders.items()), device="cpu")

@@ -2,6 +2,7 @@
 task's predict, a language model's generate (plain and streamed), the OpenAPI schema."""
 
 import json
+import os
 
 import pytest
 
@@ -12,6 +13,7 @@ def test_health_needs_nothing_and_lists_the_models(client):
     assert response.json() == {
         "status": "ok",
         "models": ["classify", "lm", "translate", "forecast"],
+        "worker": os.getpid(),  # the process that answered (rnnkit serve --workers N)
     }
 
 

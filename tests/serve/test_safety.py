@@ -159,8 +159,8 @@ def test_no_cors_headers_by_default(client):
 
 
 def test_a_task_without_an_endpoint_is_refused_at_start_up():
-    other = ServedModel("digits", SimpleNamespace(NAME="speech"))
-    with pytest.raises(UserError, match="cannot serve 'speech' models yet"):
+    other = ServedModel("pieces", SimpleNamespace(NAME="music"))
+    with pytest.raises(UserError, match="cannot serve 'music' models yet"):
         create_app({"digits": other})
 
 

@@ -288,3 +288,37 @@ def test_an_uploaded_image_is_captioned_and_a_non_image_refused(browser, tmp_pat
             "expected PNG, JPEG, ..."
         )
         page.close()
+
+
+def test_an_uploaded_recording_is_classified_and_a_non_wav_refused(browser, speech_folder,
+                                                                    tmp_path, shots):  # fmt: skip
+    """The speech panel's WAV upload against a tiny speech classifier of tones."""
+    from rnnkit.serve import load_models
+
+    run, recordings = speech_folder
+    recording = sorted(recordings.glob("1_*.wav"))[0]
+    text = tmp_path / "notes.wav"
+    text.write_text("not a recording")
+    app = create_app(load_models([], [("digits", run)], device="cpu"), ServeSettings())
+    with ServerThread(app) as served:
+        expected = httpx.post(f"{served.url}/v1/models/digits/classify", files={
+            "audio": (recording.name, recording.read_bytes(), "audio/wav")}).json()  # fmt: skip
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(served.url + "/")
+        digits = panel(page, "digits")
+        assert digits.get_attribute("data-task") == "speech"
+        digits.get_by_label("Recording", exact=True).set_input_files(recording)
+        digits.get_by_role("button", name="Classify recording").click()
+        row = expected["predictions"][0]
+        assert digits.locator(".predicted-label").inner_text() == row["label"]
+        bars = digits.get_by_role("list", name="probability of each label").get_by_role("listitem")
+        assert bars.count() == len(row["probabilities"])
+        assert digits.locator("audio[aria-label='the uploaded recording']").count() == 1
+        page.screenshot(path=shots / "speech.png", full_page=True)
+        digits.get_by_label("Recording", exact=True).set_input_files(text)
+        digits.get_by_role("button", name="Classify recording").click()
+        message = digits.get_by_role("alert").inner_text()
+        assert message == ("Error 400: the audio file cannot be used: not a WAV; expected a PCM "
+                           "WAV file (8, 16, 24 or 32 bits)")  # fmt: skip
+        page.close()

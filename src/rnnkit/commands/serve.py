@@ -1,13 +1,24 @@
 """Serve trained models over HTTP: a FastAPI app run by uvicorn, each run folder loaded once at
 start-up and served under its folder's name (or --name NAME=DIR).
 
+A web page at / (open http://127.0.0.1:8000/ in a browser) has a panel for each model: classify
+a text, generate text as it streams, translate, forecast, caption an uploaded image, classify
+an uploaded WAV recording.
+
 Endpoints: GET /health; GET /v1/models (each model's task, settings and metrics);
 POST /v1/models/NAME/predict with the task's JSON body — classify {"texts": [...]}, lm
 {"prime", "length", "temperature", "top_k", "top_p", "seed"}, translate {"sentences": [...],
 "beam"}, forecast {"values": [...], "timestamps": [...], "steps"}, caption {"images": [base64
 files]}; POST /v1/models/NAME/generate?stream=true (a language model's text as server-sent
-events); POST /v1/models/NAME/caption (a multipart image upload). The OpenAPI schema is at
-/openapi.json and the interactive docs at /docs.
+events); POST /v1/models/NAME/caption (a multipart image upload); speech {"audio": [base64
+WAV files]} and POST /v1/models/NAME/classify (a multipart WAV upload). The OpenAPI schema is
+at /openapi.json and the interactive docs at /docs.
+
+Throughput: a classifier's concurrent requests are joined into one forward pass (dynamic
+batching): --max-batch-size texts at most, the first waiting --max-batch-delay-ms for others
+(--max-batch-size 1: each request alone). --workers N starts N server processes on the port,
+each loading its own copy of the models (N times the memory) with its own locks and batchers;
+give them one thread each (OMP_NUM_THREADS=1) unless the machine has cores to spare.
 
 It listens on 127.0.0.1 (this machine only) unless --host says otherwise; with --api-key (or
 $RNNKIT_API_KEY) every /v1 request must send the key as the X-API-Key header or a bearer
@@ -18,6 +29,7 @@ or the limits), 504 (over --timeout).
 Examples:
   rnnkit serve runs/imdb runs/shakespeare
   rnnkit serve --name sentiment=runs/imdb --port 8080 --api-key "$(openssl rand -hex 16)"
+  OMP_NUM_THREADS=1 rnnkit serve runs/imdb --workers 2 --max-batch-delay-ms 5
   curl -s localhost:8000/v1/models/imdb/predict -H 'content-type: application/json' \\
        -d '{"texts": ["A wonderful film."]}'
 """
@@ -65,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         import uvicorn
 
-        from rnnkit.serve import create_app
+        from rnnkit.serve.app import WORKER_ENV, create_app, worker_environment
     except ImportError:
         raise UserError(
             "rnnkit serve needs uvicorn and fastapi: pip install 'rnnkit[serve]'"
@@ -77,5 +89,13 @@ def run(args: argparse.Namespace) -> dict:
         ", ".join(f"{name} ({m.task.NAME})" for name, m in models.items()),
         settings.host, settings.port, "; API key required" if settings.api_key else "",
     )  # fmt: skip
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    if settings.workers == 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        return {}
+    # uvicorn starts each worker process from an import string: each loads the models again,
+    # the folders checked and named here, and holds its own locks and batchers
+    os.environ[WORKER_ENV] = worker_environment(models, settings, args.device)
+    del app, models
+    uvicorn.run("rnnkit.serve.app:worker_app", factory=True, workers=settings.workers,
+                host=settings.host, port=settings.port, log_level="info")  # fmt: skip
     return {}

@@ -73,6 +73,7 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     probs = sorted_logits.softmax(dim=-1)  # (..., V)
     # drop a token when the tokens before it already reach p; the first is always kept
     drop_sorted = (probs.cumsum(dim=-1) - probs) >= p  # (..., V)
+    drop_sorted[..., 0] = False  # also when p is below float32's range (5e-324 reads as 0)
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
     return logits.masked_fill(drop, -math.inf)
 
@@ -83,11 +84,15 @@ def filter_logits(
     top_k: int | None = None,
     top_p: float | None = None,
 ) -> Tensor:
-    """``logits / temperature`` with top-k then top-p filtering (``temperature`` > 0)."""
+    """``(logits - max logits) / temperature`` with top-k then top-p filtering (``temperature``
+    > 0): the softmax of ``logits / temperature``, shifted so that a tiny temperature gives
+    0 for the likeliest token and -inf for the rest instead of inf - inf = nan."""
     check_sampling(temperature, top_k, top_p)
     if temperature == 0:
         raise ValueError("temperature 0 means greedy decoding: expected temperature > 0 here")
-    scaled = logits.float() / temperature  # (..., V)
+    logits = logits.float()
+    temperature = max(temperature, torch.finfo(torch.float32).tiny)  # not 0 in float32
+    scaled = (logits - logits.amax(dim=-1, keepdim=True)) / temperature  # (..., V)
     if top_k is not None:
         scaled = top_k_filter(scaled, top_k)
     if top_p is not None:

@@ -5,7 +5,8 @@ Routes: ``GET /`` (the web page: ``rnnkit/serve/static``, read once at start-up;
 settings, metrics); ``POST /v1/models/{name}/predict`` with the model's task's body (see
 ``rnnkit.serve.schemas``); for a language model also ``POST /v1/models/{name}/generate``
 (``?stream=true``: server-sent events), for a captioner ``POST /v1/models/{name}/caption`` (a
-multipart image upload). Each model's routes are its own, so the OpenAPI schema gives each the
+multipart image upload), for a speech classifier ``POST /v1/models/{name}/classify`` (a
+multipart WAV upload). Each model's routes are its own, so the OpenAPI schema gives each the
 exact body it takes.
 
 Safety: the request body is read under a size limit (413) before any endpoint sees it; the
@@ -17,6 +18,8 @@ failure is a JSON error (see ``rnnkit.serve.errors``). No CORS headers are sent.
 
 import functools
 import hmac
+import json
+import os
 import threading
 from importlib import resources
 from typing import Annotated, Any
@@ -31,14 +34,24 @@ from rnnkit import __version__
 from rnnkit.errors import UserError
 from rnnkit.serve.batching import Batcher
 from rnnkit.serve.errors import install_error_handlers
-from rnnkit.serve.handlers import BATCHED, HANDLERS, caption_files, check_image
+from rnnkit.serve.handlers import (
+    BATCHED,
+    HANDLERS,
+    caption_files,
+    check_image,
+    read_audio,
+    speech_rows,
+)
 from rnnkit.serve.limits import BodyLimit
-from rnnkit.serve.models import ServedModel, describe, json_ready
-from rnnkit.serve.schemas import request_models
+from rnnkit.serve.models import ServedModel, describe, json_ready, load_models
+from rnnkit.serve.schemas import ERROR_RESPONSES, request_models
 from rnnkit.serve.settings import ServeSettings
 from rnnkit.serve.stream import stream_generation, timeout_message
 
-__all__ = ["create_app"]
+__all__ = ["WORKER_ENV", "create_app", "worker_app", "worker_environment"]
+
+# what each worker process of ``rnnkit serve --workers N`` loads: JSON of worker_environment
+WORKER_ENV = "RNNKIT_SERVE_WORKER"
 
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
 BEARER = HTTPBearer(auto_error=False, description="the API key as a bearer token")
@@ -49,9 +62,30 @@ PAGE_FILES = {
     "style.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
 }
-# the page loads nothing from elsewhere and runs no inline code; uploaded images show as blob:
+# a generation's answer: JSON, or with ?stream=true server-sent events (rnnkit.serve.stream)
+STREAM_RESPONSE = {
+    "description": "the generated text (JSON), or with ?stream=true its pieces as server-sent "
+    "events",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "description": 'one server-sent event: token ({"text"}), then done (the result) or '
+                'error ({"error"}), its data one line of JSON',
+                "properties": {
+                    "event": {"enum": ["token", "done", "error"]},
+                    "data": {"type": "string"},
+                },
+                "required": ["event", "data"],
+            }
+        }
+    },
+}
+# the page loads nothing from elsewhere and runs no inline code; uploaded images and recordings
+# show (and play) as blob:
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
@@ -83,9 +117,11 @@ def create_app(models: dict[str, ServedModel], limits: ServeSettings | None = No
 
     @app.get("/health", summary="whether the server is up (no API key needed)")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "models": list(models)}
+        return {"status": "ok", "models": list(models), "worker": os.getpid()}
 
-    @app.get("/v1/models", dependencies=[key], summary="the models served")
+    @app.get(
+        "/v1/models", dependencies=[key], summary="the models served", responses=ERROR_RESPONSES
+    )
     async def list_models() -> dict[str, Any]:
         return {"models": [describe(model) for model in models.values()]}
 
@@ -103,6 +139,27 @@ def create_app(models: dict[str, ServedModel], limits: ServeSettings | None = No
         raise HTTPException(404, f"model {name!r} has no such endpoint; see GET /docs")
 
     return app
+
+
+def worker_environment(
+    models: dict[str, ServedModel], limits: ServeSettings, device: str
+) -> str:  # fmt: skip
+    """What a worker process needs to load the same models under the same names with the same
+    settings, as the JSON :func:`worker_app` reads from ``$RNNKIT_SERVE_WORKER``."""
+    folders = [[name, str(m.task.run_dir)] for name, m in models.items()]
+    return json.dumps({"models": folders, "device": device, "settings": limits.to_dict()})
+
+
+def worker_app() -> FastAPI:
+    """The app of one uvicorn worker process (``rnnkit serve --workers N``; uvicorn calls this
+    factory in each process): the models of ``$RNNKIT_SERVE_WORKER`` loaded again in this
+    process. Each process holds its own copy of the models and so its own locks and dynamic
+    batchers: a lock guards the state of one process's task objects, and a batch can only join
+    requests that reached the same process (the kernel hands each connection to one of them)."""
+    spec = json.loads(os.environ[WORKER_ENV])
+    named = [(name, folder) for name, folder in spec["models"]]
+    models = load_models([], named, device=spec["device"])
+    return create_app(models, ServeSettings.from_dict(spec["settings"]))
 
 
 def add_model_routes(
@@ -131,9 +188,11 @@ def add_model_routes(
         return await in_worker(call, limits)
 
     app.get(prefix, dependencies=[key], summary=f"the {task} model {name}",
-            operation_id=f"describe_{name}", tags=[name])(info)  # fmt: skip
+            operation_id=f"describe_{name}", tags=[name], responses=ERROR_RESPONSES,
+            )(info)  # fmt: skip
     app.post(f"{prefix}/predict", dependencies=[key], summary=body_model.__doc__,
-             operation_id=f"predict_{name}", tags=[name])(predict)  # fmt: skip
+             operation_id=f"predict_{name}", tags=[name], responses=ERROR_RESPONSES,
+             )(predict)  # fmt: skip
     if task == "lm":
 
         async def generate(
@@ -148,7 +207,7 @@ def add_model_routes(
 
         app.post(f"{prefix}/generate", dependencies=[key], operation_id=f"generate_{name}",
                  summary="generate text; ?stream=true for server-sent events", tags=[name],
-                 )(generate)  # fmt: skip
+                 responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE})(generate)  # fmt: skip
     if task == "caption":
 
         async def caption(
@@ -170,7 +229,23 @@ def add_model_routes(
 
         app.post(f"{prefix}/caption", dependencies=[key], operation_id=f"caption_{name}",
                  summary="caption one uploaded image (multipart/form-data)", tags=[name],
-                 )(caption)  # fmt: skip
+                 responses=ERROR_RESPONSES)(caption)  # fmt: skip
+    if task == "speech":
+
+        async def classify_audio(
+            audio: Annotated[UploadFile, File(description="a PCM WAV file (8-32 bits)")],
+        ) -> dict[str, Any]:
+            data = await audio.read()
+
+            def work(stop: threading.Event) -> dict[str, Any]:
+                read_audio(data, "the audio file", model)  # all its samples: off the loop
+                return {"predictions": speech_rows(model, [data])}
+
+            return await in_worker(work, limits)
+
+        app.post(f"{prefix}/classify", dependencies=[key], operation_id=f"classify_{name}",
+                 summary="classify one uploaded WAV recording (multipart/form-data)",
+                 tags=[name], responses=ERROR_RESPONSES)(classify_audio)  # fmt: skip
 
 
 def add_page_routes(app: FastAPI) -> None:

@@ -26,8 +26,11 @@ __all__ = [
     "Stopped",
     "caption_files",
     "check_image",
+    "decode_audio",
     "decode_image",
     "generation_options",
+    "read_audio",
+    "speech_rows",
 ]
 
 DROPPED = ("report", "plot")  # what a verb returns for people or for files: not for the API
@@ -172,6 +175,49 @@ def check_image(data: bytes, what: str, limits: ServeSettings) -> None:
         )
 
 
+def speech(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input", "label", "probabilities"}, ...]}`` of base64 WAV files."""
+    files = [decode_audio(text, i, model) for i, text in enumerate(body["audio"])]
+    return {"predictions": speech_rows(model, files)}
+
+
+def speech_rows(model: ServedModel, files: list[bytes]) -> list[dict[str, Any]]:
+    """A speech classifier's rows of WAV files' bytes (read and checked already), each with
+    its position as its input (never a path on the server)."""
+    from rnnkit.tasks.classify.report import prediction_rows
+
+    probabilities = model.call("predict_proba", files)
+    rows = prediction_rows(list(range(len(files))), probabilities, model.task.classes_)
+    return rows
+
+
+def decode_audio(text: str, index: int, model: ServedModel) -> bytes:
+    """The bytes of the base64 WAV file ``index``, checked by the audio reader."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError(
+            f"audio {index} is not valid base64; expected a base64-encoded WAV file"
+        ) from None
+    read_audio(data, f"audio {index}", model)
+    return data
+
+
+def read_audio(data: bytes, what: str, model: ServedModel) -> None:
+    """A UserError with the WAV reader's reason (not a WAV, unsupported, damaged, empty)
+    unless ``data`` is a PCM WAV file the speech classifier can read."""
+    from rnnkit.data.audio import AudioError, read_wav
+
+    try:
+        read_wav(data)  # its header and samples; resampled later, by the task
+    except AudioError as error:
+        reason = str(error).partition(": ")[2] or error.reason
+        raise UserError(f"{what} cannot be used: {reason}; expected a PCM WAV file "
+                        "(8, 16, 24 or 32 bits)") from None  # fmt: skip
+
+
 # (model, the request's options, the limits, the stop flag) -> the JSON answer
 Handler = Callable[[ServedModel, dict[str, Any], ServeSettings, Event], dict[str, Any]]
 
@@ -189,4 +235,5 @@ HANDLERS: dict[str, Handler] = {
     "translate": translate,
     "forecast": forecast,
     "caption": caption,
+    "speech": speech,
 }

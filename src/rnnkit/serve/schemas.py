@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rnnkit.serve.settings import ServeSettings
 
-__all__ = ["request_models"]
+__all__ = ["ERROR_RESPONSES", "ErrorResponse", "request_models"]
 
 
 class Request(BaseModel):
@@ -23,6 +23,37 @@ class Request(BaseModel):
     def given(self) -> dict[str, Any]:
         """The fields the client set (not null): the options passed on to the task."""
         return self.model_dump(exclude_none=True)
+
+
+class ErrorDetail(BaseModel):
+    """What was wrong with a request."""
+
+    status: int = Field(..., description="the HTTP status")
+    message: str = Field(..., description="what was wrong and what was expected")
+    details: list[dict[str, Any]] | None = Field(
+        None, description="each place a body failed its schema: loc, msg, type (422 only)"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the server answers (rnnkit.serve.errors)."""
+
+    error: ErrorDetail
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+# status -> the OpenAPI response of every error an endpoint may answer (401: with an API key set)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the task refused the input (e.g. a text with no known token, a bad image)"),
+    401: _error("no or a wrong API key"),
+    404: _error("no such model or endpoint"),
+    413: _error("the request body is over the server's limit"),
+    422: _error("a body, query or form outside its schema or the server's limits"),
+    504: _error("the request computed past the server's timeout"),
+}
 
 
 def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
@@ -98,6 +129,13 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
                                    description="captions per image, best first")  # fmt: skip
         max_length: int | None = length_field("a caption")
 
+    class SpeechRequest(Request):
+        """Recordings to classify, each a base64-encoded PCM WAV file."""
+
+        audio: list[Annotated[str, StringConstraints(max_length=limits.max_request_bytes)]] = Field(
+            ..., **batch, description="base64-encoded WAV files"
+        )
+
     return {
         "classify": ClassifyRequest,
         "lm": GenerateRequest,
@@ -105,4 +143,5 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
         "translate": TranslateRequest,
         "forecast": ForecastRequest,
         "caption": CaptionRequest,
+        "speech": SpeechRequest,
     }

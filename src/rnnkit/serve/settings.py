@@ -36,6 +36,9 @@ class ServeSettings(Settings):
         max_batch_delay_ms: dynamic batching: how long, in milliseconds, the first request of a
             batch waits for others to join it (those that come while the model is busy join
             the next batch anyway); 0: no wait.
+        workers: server processes (uvicorn workers) sharing the port, each with its own copy
+            of the models, its own locks and batchers; give each few threads (e.g.
+            OMP_NUM_THREADS=1) so that they do not compete for the cores.
     """
 
     host: str = "127.0.0.1"
@@ -50,6 +53,7 @@ class ServeSettings(Settings):
     timeout: float = 60.0
     max_batch_size: int = 32
     max_batch_delay_ms: float = 2.0
+    workers: int = 1
 
     KIND: ClassVar[str] = "serve setting"
     RANGES: ClassVar[dict[str, str]] = {
@@ -63,6 +67,7 @@ class ServeSettings(Settings):
         "timeout": "(0, inf)",
         "max_batch_size": "[1, inf)",
         "max_batch_delay_ms": "[0, inf)",
+        "workers": "[1, inf)",
     }
 
     def check(self) -> None:

@@ -163,23 +163,27 @@ function classifyPanel(model) {
     label: "Classify",
     async run(view) {
       const body = await postJSON(`/v1/models/${model.name}/predict`, { texts: [text.value] });
-      const row = body.predictions[0];
-      const classes = Object.entries(row.probabilities).sort((a, b) => b[1] - a[1]);
-      const bars = el("ul", { class: "bars", "aria-label": "probability of each label" });
-      for (const [name, p] of classes) {
-        const fill = el("div", { class: "fill" });
-        fill.style.width = percent(p);
-        bars.append(el("li", { class: String(name) === String(row.label) ? "top" : "" },
-          el("span", { class: "name", text: name }),
-          el("span", { class: "track", "aria-hidden": "true" }, fill),
-          el("span", { class: "value", text: percent(p) })));
-      }
-      view.result.replaceChildren(
-        el("p", { class: "label-line" }, "Label: ",
-          el("strong", { class: "predicted-label", text: String(row.label) })),
-        bars);
+      showLabel(view, body.predictions[0]);
     },
   });
+}
+
+// A classifier's answer for one input: its label and a bar for each label's probability.
+function showLabel(view, row) {
+  const classes = Object.entries(row.probabilities).sort((a, b) => b[1] - a[1]);
+  const bars = el("ul", { class: "bars", "aria-label": "probability of each label" });
+  for (const [name, p] of classes) {
+    const fill = el("div", { class: "fill" });
+    fill.style.width = percent(p);
+    bars.append(el("li", { class: String(name) === String(row.label) ? "top" : "" },
+      el("span", { class: "name", text: name }),
+      el("span", { class: "track", "aria-hidden": "true" }, fill),
+      el("span", { class: "value", text: percent(p) })));
+  }
+  view.result.replaceChildren(
+    el("p", { class: "label-line" }, "Label: ",
+      el("strong", { class: "predicted-label", text: String(row.label) })),
+    bars);
 }
 
 // Each server-sent event of a response body, as {event, data}.
@@ -400,6 +404,27 @@ function captionPanel(model) {
   });
 }
 
+function speechPanel(model) {
+  const [audioBox, audio] = field("Recording", "input", { type: "file",
+    accept: ".wav,audio/wav,audio/x-wav" }, "a PCM WAV file");
+  return panel(model, [audioBox], {
+    label: "Classify recording",
+    async run(view) {
+      const file = audio.files[0];
+      if (!file) throw new Error("no recording chosen; expected a WAV file");
+      const form = new FormData();
+      form.append("audio", file);
+      const response = await send(`/v1/models/${model.name}/classify`,
+        { method: "POST", headers: headers(), body: form });
+      showLabel(view, (await response.json()).predictions[0]);
+      const player = el("audio", { controls: true, class: "preview",
+        "aria-label": "the uploaded recording" });
+      player.src = URL.createObjectURL(file);
+      view.result.append(player);
+    },
+  });
+}
+
 function otherPanel(model) {
   const section = el("section", { class: "panel", "data-model": model.name,
     "data-task": model.task }, el("h2", {}, model.name,
@@ -415,6 +440,7 @@ const PANELS = {
   translate: translatePanel,
   forecast: forecastPanel,
   caption: captionPanel,
+  speech: speechPanel,
 };
 
 async function loadModels() {
