@@ -27,6 +27,7 @@ _API = {
     "AnomalyDetector": "rnnkit.tasks.forecast.detect",
     "ImageCaptioner": "rnnkit.tasks.caption",
     "SpeechClassifier": "rnnkit.tasks.speech",
+    "SpeechRecognizer": "rnnkit.tasks.speech",
     "MusicModel": "rnnkit.tasks.music",
     "load": "rnnkit.tasks",
 }
@@ -38,6 +39,7 @@ __all__ = [
     "LanguageModel",
     "MusicModel",
     "SpeechClassifier",
+    "SpeechRecognizer",
     "TextClassifier",
     "Translator",
     "__version__",

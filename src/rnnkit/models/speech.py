@@ -4,6 +4,9 @@ x_1..x_T                                       normalised features   (N, T, F)
 h_1..h_T = RNN(x_1..x_T)                       stacked (bi)RNN, packed by length (N, T, D*H)
 v = pool(h_1..h_{T_n})                         last/mean/max/attention (N, D*H)
 logits = W dropout(v) + b                      (N, C)
+
+Many-to-many for CTC (:class:`SpeechCTCModel`): the same RNN, no pooling, a log-softmax over the
+symbols and the blank at every frame.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from rnnkit.models.recurrent import CELLS, build_recurrent
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
-__all__ = ["SpeechClassifierConfig", "SpeechClassifierModel"]
+__all__ = ["SpeechCTCConfig", "SpeechCTCModel", "SpeechClassifierConfig", "SpeechClassifierModel"]
 
 
 @dataclass
@@ -101,3 +104,83 @@ class SpeechClassifierModel(nn.Module):
         top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
         pooled = self.pool(outputs, lengths, top)  # (N, D*H)
         return self.head(self.dropout(pooled))  # (N, C)
+
+
+@dataclass
+class SpeechCTCConfig(Settings):
+    """Everything needed to rebuild a :class:`SpeechCTCModel` (saved in config.json).
+
+    Args:
+        input_size: features per frame (from the features).
+        num_symbols: transcript symbols, the blank not counted (from the transcripts).
+        hidden: hidden units per direction.
+        layers: stacked recurrent layers.
+        cell: the recurrent cell.
+        bidirectional: read each utterance both ways.
+        dropout: between recurrent layers and before the output layer.
+        input_dropout: on the feature frames.
+        init: recurrent weight initialisation (orthogonal, xavier_uniform, uniform, ...).
+        forget_bias: LSTM forget-gate bias.
+    """
+
+    KIND: ClassVar[str] = "model setting"
+    CHOICES: ClassVar[dict[str, Any]] = {"cell": CELLS, "init": INIT_NAMES}
+    RANGES: ClassVar[dict[str, str]] = {
+        "input_size": "[1, inf)",
+        "num_symbols": "[1, inf)",
+        "hidden": "[1, inf)",
+        "layers": "[1, inf)",
+        "dropout": "[0, 1)",
+        "input_dropout": "[0, 1)",
+    }
+
+    input_size: int
+    num_symbols: int
+    hidden: int = 128
+    layers: int = 2
+    cell: str = "gru"
+    bidirectional: bool = True
+    dropout: float = 0.2
+    input_dropout: float = 0.0
+    init: str | None = "orthogonal"
+    forget_bias: float | None = 1.0
+
+
+class SpeechCTCModel(nn.Module):
+    """Feature frames → stacked uni/bidirectional RNN/LSTM/GRU → dropout → linear → log-softmax
+    per frame, over the blank (index 0) and the symbols (1..S); no pooling: CTC aligns.
+
+    x_1..x_T                                   normalised features   (N, T, F)
+    h_1..h_T = RNN(x_1..x_T)                   packed by length      (N, T, D*H)
+    y_t = log softmax(W dropout(h_t) + b)      per frame             (N, T, S + 1)
+
+    Inputs: features (N, T, F) float, zero-padded after each utterance's end; lengths (N,)
+    int64 frames per utterance. Output: log-probabilities (N, T, S + 1); frames past an
+    utterance's length are padding.
+    """
+
+    def __init__(self, config: SpeechCTCConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.input_dropout = nn.Dropout(c.input_dropout)
+        self.rnn = build_recurrent(
+            c.cell,
+            c.input_size,
+            c.hidden,
+            c.layers,
+            bidirectional=c.bidirectional,
+            dropout=c.dropout,
+            init=c.init,
+            forget_bias=c.forget_bias if c.cell == "lstm" else None,
+        )
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden * (2 if c.bidirectional else 1), c.num_symbols + 1)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
+        frames = self.input_dropout(features)  # (N, T, F)
+        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, _ = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(
+            packed_out, batch_first=True, total_length=features.shape[1]
+        )  # (N, T, D*H)
+        return self.head(self.dropout(outputs)).log_softmax(-1)  # (N, T, S + 1)

@@ -26,6 +26,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "forecast": ("rnnkit.tasks.forecast", "Forecaster"),
     "caption": ("rnnkit.tasks.caption", "ImageCaptioner"),
     "speech": ("rnnkit.tasks.speech", "SpeechClassifier"),
+    "speech-ctc": ("rnnkit.tasks.speech", "SpeechRecognizer"),
     "music": ("rnnkit.tasks.music", "MusicModel"),
 }
 
