@@ -186,6 +186,12 @@ class RNNBase(nn.Module):
         """Accepted for drop-in compatibility with torch.nn; rnnkit needs no flat weight buffer."""
 
     @property
+    def _flat_weights(self) -> list[Tensor]:
+        """torch.nn's list of the current weight tensors (after ``weight_norm`` one of them is a
+        plain tensor computed from its parameters), read by code written for torch.nn."""
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """The parameters grouped per layer and direction, as torch.nn's ``all_weights``."""
         per_direction = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
