@@ -113,7 +113,12 @@ def run_targets(args: argparse.Namespace, scratch: Path) -> list[dict]:
     from tests.data.test_fuzz_loaders import TARGETS, run_case
     from tests.tasks.test_checkpoint_fuzz import checkpoint_targets
 
-    targets = {**TARGETS, **AUDIO_TARGETS, "tar archives": archive_target(), **checkpoint_targets(scratch)}
+    targets = {
+        **TARGETS,
+        **AUDIO_TARGETS,
+        "tar archives": archive_target(),
+        **checkpoint_targets(scratch),
+    }
     rows = []
     for name, (strategy, target) in targets.items():
         if args.only and name not in args.only:

@@ -26,7 +26,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnkit.data.audio import AudioError, Recordings, read_recordings, read_wav
-from rnnkit.errors import UserError
 from rnnkit.tasks.speech.data import SpeechData, extract_features
 
 from .test_fuzz_loaders import _MUTATIONS, BRIEF, _mutate_bytes, run_case
@@ -114,9 +113,7 @@ def audio_cases(draw):
     maybe-broken rows), and feature settings."""
     files = draw(st.lists(_wav_bytes(), min_size=1, max_size=3))
     listing = draw(st.sampled_from(["folder", "csv"]))
-    rows = draw(
-        st.lists(st.tuples(_CSV_PATHS, st.sampled_from(["0", "1", "", "nan"])), max_size=4)
-    )
+    rows = draw(st.lists(st.tuples(_CSV_PATHS, st.sampled_from(["0", "1", "", "nan"])), max_size=4))
     header = draw(st.sampled_from(["path,label", "path,label,speaker", "file,label", ""]))
     return files, listing, rows, header, draw(_SETTINGS)
 
@@ -176,7 +173,7 @@ def test_every_seed_reads_or_is_refused_for_its_reason(tmp_path):
     """The unmutated seeds: the PCM ones read; the float and A-law ones are "unsupported" and
     the empty one "empty"."""
     reasons = []
-    for number, data in enumerate(_audio_seeds()):
+    for data in _audio_seeds():
         try:
             read_wav(data, 8000)
         except AudioError as error:
