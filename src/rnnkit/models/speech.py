@@ -25,6 +25,23 @@ from rnnkit.settings import Settings
 __all__ = ["SpeechCTCConfig", "SpeechCTCModel", "SpeechClassifierConfig", "SpeechClassifierModel"]
 
 
+def frame_rnn(c: SpeechClassifierConfig | SpeechCTCConfig) -> nn.Module:
+    """The stacked (bi)RNN over feature frames that a speech model's config describes."""
+    return build_recurrent(
+        c.cell, c.input_size, c.hidden, c.layers, bidirectional=c.bidirectional,
+        dropout=c.dropout, init=c.init, forget_bias=c.forget_bias if c.cell == "lstm" else None,
+    )  # fmt: skip
+
+
+def read_frames(rnn: nn.Module, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Any]:
+    """``rnn`` over ``frames (N, T, F)`` packed by ``lengths (N,)``: the outputs zero-padded
+    ``(N, T, D*H)`` and the final state."""
+    packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    packed_out, state = rnn(packed)
+    outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=frames.shape[1])
+    return outputs, state  # (N, T, D*H), h_n or (h_n, c_n)
+
+
 @dataclass
 class SpeechClassifierConfig(Settings):
     """Everything needed to rebuild a :class:`SpeechClassifierModel` (saved in config.json).
@@ -78,28 +95,14 @@ class SpeechClassifierModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.input_dropout = nn.Dropout(c.input_dropout)
-        self.rnn = build_recurrent(
-            c.cell,
-            c.input_size,
-            c.hidden,
-            c.layers,
-            bidirectional=c.bidirectional,
-            dropout=c.dropout,
-            init=c.init,
-            forget_bias=c.forget_bias if c.cell == "lstm" else None,
-        )
+        self.rnn = frame_rnn(c)
         features = c.hidden * (2 if c.bidirectional else 1)
         self.pool = SequencePooling(c.pooling, features)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(features, c.num_classes)
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
-        frames = self.input_dropout(features)  # (N, T, F)
-        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, state = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(
-            packed_out, batch_first=True, total_length=features.shape[1]
-        )  # (N, T, D*H)
+        outputs, state = read_frames(self.rnn, self.input_dropout(features), lengths)  # (N, T, D*H)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
         top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
         pooled = self.pool(outputs, lengths, top)  # (N, D*H)
@@ -163,24 +166,10 @@ class SpeechCTCModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.input_dropout = nn.Dropout(c.input_dropout)
-        self.rnn = build_recurrent(
-            c.cell,
-            c.input_size,
-            c.hidden,
-            c.layers,
-            bidirectional=c.bidirectional,
-            dropout=c.dropout,
-            init=c.init,
-            forget_bias=c.forget_bias if c.cell == "lstm" else None,
-        )
+        self.rnn = frame_rnn(c)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden * (2 if c.bidirectional else 1), c.num_symbols + 1)
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
-        frames = self.input_dropout(features)  # (N, T, F)
-        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, _ = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(
-            packed_out, batch_first=True, total_length=features.shape[1]
-        )  # (N, T, D*H)
+        outputs, _ = read_frames(self.rnn, self.input_dropout(features), lengths)  # (N, T, D*H)
         return self.head(self.dropout(outputs)).log_softmax(-1)  # (N, T, S + 1)

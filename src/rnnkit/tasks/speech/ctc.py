@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from rnnkit.errors import UserError
 from rnnkit.settings import Settings
+from rnnkit.tasks.speech.data import SpeechBatches
 from rnnkit.train import Objective
 from rnnkit.train.device import CPU_KEYS
 
@@ -54,42 +55,16 @@ class CTCBatch(NamedTuple):
     tgt_lengths: torch.Tensor  # (N,) int64, stays on the CPU
 
 
-class CTCBatches:
+class CTCBatches(SpeechBatches):
     """Re-iterable batches of standardised utterances ``features`` (each ``(T, F)``) with their
-    transcripts' ``targets`` (ids 1..S), shuffled per epoch (``set_epoch``) when ``shuffle``."""
+    transcripts' ``targets`` (lists of ids 1..S), shuffled per epoch (``set_epoch``) when
+    ``shuffle``."""
 
-    def __init__(
-        self,
-        features: list[torch.Tensor],
-        targets: list[list[int]],
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        seed: int = 0,
-    ) -> None:
-        self.features, self.targets, self.batch_size = features, targets, batch_size
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-len(self.features) // self.batch_size)
-
-    def __iter__(self):
-        rows = list(range(len(self.features)))
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-            rows = torch.randperm(len(rows), generator=generator).tolist()
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
-            padded = torch.nn.utils.rnn.pad_sequence(
-                [self.features[i] for i in chunk], batch_first=True
-            )  # (N, T, F)
-            lengths = torch.tensor([len(self.features[i]) for i in chunk])  # (N,)
-            targets = torch.tensor([k for i in chunk for k in self.targets[i]], dtype=torch.long)
-            tgt_lengths = torch.tensor([len(self.targets[i]) for i in chunk])  # (N,)
-            yield CTCBatch(padded, lengths, targets, tgt_lengths)
+    def batch(self, rows: list[int]) -> CTCBatch:
+        transcripts = [self.targets[i] for i in rows]
+        targets = torch.tensor([k for t in transcripts for k in t], dtype=torch.long)  # (ΣS,)
+        tgt_lengths = torch.tensor([len(t) for t in transcripts])  # (N,)
+        return CTCBatch(*self.frames(rows), targets, tgt_lengths)
 
 
 @dataclass

@@ -265,7 +265,7 @@ class SpeechBatches:
     def __init__(
         self,
         features: list[torch.Tensor],
-        targets: list[int],
+        targets: list[Any],
         batch_size: int,
         *,
         shuffle: bool = False,
@@ -286,11 +286,17 @@ class SpeechBatches:
             generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
             rows = torch.randperm(len(rows), generator=generator).tolist()
         for start in range(0, len(rows), self.batch_size):
-            chunk = [self.features[i] for i in rows[start : start + self.batch_size]]
-            padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)  # (N, T, F)
-            lengths = torch.tensor([len(f) for f in chunk])  # (N,)
-            targets = torch.tensor([self.targets[i] for i in rows[start : start + self.batch_size]])
-            yield SpeechBatch(padded, lengths, targets)
+            yield self.batch(rows[start : start + self.batch_size])
+
+    def frames(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recordings at ``rows`` zero-padded ``(N, T, F)`` and their frame counts ``(N,)``."""
+        chunk = [self.features[i] for i in rows]
+        padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)  # (N, T, F)
+        return padded, torch.tensor([len(f) for f in chunk])  # (N, T, F), (N,)
+
+    def batch(self, rows: list[int]) -> SpeechBatch:
+        """The batch of the recordings at ``rows``."""
+        return SpeechBatch(*self.frames(rows), torch.tensor([self.targets[i] for i in rows]))
 
 
 def scaled(split: SpeechSplit, scaler: FeatureScaler) -> list[torch.Tensor]:
