@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shlex
-import sys
 from pathlib import Path
 
 import torch
-from quality import RESULTS, machine_info, run_json
+from quality import run_json, write_result
 
 DATASETS = ("nottingham", "musedata", "piano-midi")
 CELLS = ("rnn", "lstm", "gru")
@@ -82,20 +80,7 @@ def main() -> None:
     started = datetime.datetime.now(datetime.timezone.utc)
     rows = [benchmark(d, c, args) for d in args.datasets for c in args.cells]
     print(table(rows))
-    result = {
-        "benchmark": "music",
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "started": started.isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "minutes": args.minutes,
-        "extra": args.extra,
-        "runs": rows,
-        "published": PUBLISHED,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"music-{args.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_result("music", args, started, rows, published=PUBLISHED)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,28 @@ def machine_info() -> dict:
     }
 
 
+def write_result(
+    benchmark: str, args: argparse.Namespace, started: datetime.datetime, runs: list[dict], **more
+) -> Path:
+    """Write ``results/BENCHMARK-NAME.json`` in the scheme the task benchmarks share: the command,
+    start time, machine, budget (``args.minutes``, ``args.extra``), the runs and ``more``."""
+    result = {
+        "benchmark": benchmark,
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "minutes": args.minutes,
+        "extra": args.extra,
+        "runs": runs,
+        **more,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{benchmark}-{args.name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def run_json(argv: list[str]) -> dict:
     """Run an rnnkit command with --json and return its JSON object (its report goes to stderr)."""
     out = io.StringIO()

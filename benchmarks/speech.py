@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shlex
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from quality import RESULTS, machine_info, run_json
+from quality import run_json, write_result
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -119,19 +117,7 @@ def main() -> None:
     plan += [("speaker", s) for s in args.speakers]
     rows = [benchmark(split, speaker, args) for split, speaker in plan]
     print(table(rows))
-    result = {
-        "benchmark": "speech",
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "started": started.isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "minutes": args.minutes,
-        "extra": args.extra,
-        "runs": rows,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"speech-{args.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_result("speech", args, started, rows)
 
 
 if __name__ == "__main__":
