@@ -21,6 +21,7 @@ cache) and standardised with the training frames' mean and standard deviation
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -29,11 +30,13 @@ import torch
 
 from rnnkit.data.audio import (
     FSDD_PATTERN,
+    AudioError,
     FeatureScaler,
     Recordings,
     log_mel,
     mfcc,
     read_recordings,
+    read_wav,
     read_wavs,
 )
 from rnnkit.data.registry import DATASETS
@@ -50,6 +53,7 @@ __all__ = [
     "SpeechSplit",
     "extract_features",
     "featurize",
+    "file_features",
     "load_recordings",
     "split_recordings",
 ]
@@ -220,6 +224,20 @@ def featurize(samples: torch.Tensor, data: SpeechData) -> torch.Tensor:
     if data.features == "logmel":
         return log_mel(samples, data.sample_rate, **options)
     return mfcc(samples, data.sample_rate, n_mfcc=data.n_mfcc, with_deltas=data.deltas, **options)
+
+
+def file_features(files: Any, data: SpeechData) -> list[torch.Tensor]:
+    """The frames of each WAV file of the list ``files`` (what predict reads); a file that cannot
+    be read is a ``UserError`` naming it."""
+    if isinstance(files, (str, os.PathLike)):
+        raise UserError("expected a list of WAV files, got one (wrap it: [path])")
+    features = []
+    for path in files:
+        try:
+            features.append(featurize(read_wav(path, data.sample_rate), data))
+        except AudioError as error:
+            raise UserError(f"cannot read {error}; expected a PCM WAV file") from None
+    return features
 
 
 @dataclass

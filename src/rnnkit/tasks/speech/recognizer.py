@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from rnnkit.data.audio import AudioError, FeatureScaler, read_wav
+from rnnkit.data.audio import FeatureScaler
 from rnnkit.data.splits import random_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechCTCConfig, SpeechCTCModel
@@ -26,7 +26,7 @@ from rnnkit.tasks.speech.ctc import (
     ctc_loss,
     string_scores,
 )
-from rnnkit.tasks.speech.data import featurize
+from rnnkit.tasks.speech.data import file_features
 from rnnkit.tasks.speech.strings import (
     Alphabet,
     SpeechStringData,
@@ -237,25 +237,14 @@ class SpeechRecognizer(Task):
                 out += [lp[:n].float().cpu() for lp, n in zip(log_probs, batch.lengths.tolist())]
         return out
 
-    def _features(self, files: Any) -> list[torch.Tensor]:
-        if isinstance(files, (str, os.PathLike)):
-            raise UserError("expected a list of WAV files, got one (wrap it: [path])")
-        data, features = self.settings["data"], []
-        for path in files:
-            try:
-                features.append(featurize(read_wav(path, data.sample_rate), data))
-            except AudioError as error:
-                raise UserError(f"cannot read {error}; expected a PCM WAV file") from None
-        return features
-
     def predict_rows(self, inputs: Any, *, beam: int | None = None) -> list[dict[str, Any]]:
         """Each WAV file with its recognised ``output`` (text), ``tokens`` and the prefix
         beam search's ``log_prob`` of that labelling (summed over its alignments)."""
         self.require_model()
         files = [str(i) for i in inputs]
         objective = CTCObjective(beam or self.settings["decode"].beam)
-        rows = []
-        for path, log_probs in zip(files, self._log_probs(self._features(files))):
+        rows, log_probs_of = [], self._log_probs(file_features(files, self.settings["data"]))
+        for path, log_probs in zip(files, log_probs_of):
             decoded = objective.decode(log_probs[None], torch.tensor([len(log_probs)]))[0]
             tokens = [self.preprocessing.alphabet.symbols[i - 1] for i in decoded.ids]
             rows.append({

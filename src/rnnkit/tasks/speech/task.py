@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.data.audio import AudioError, FeatureScaler, Recordings, read_wav
+from rnnkit.data.audio import FeatureScaler, Recordings
 from rnnkit.data.labels import LabelEncoder, check_num_classes, describe_labels
 from rnnkit.data.registry import DATASETS
 from rnnkit.data.splits import stratified_split
@@ -26,7 +26,7 @@ from rnnkit.tasks.speech.data import (
     SpeechData,
     SpeechSplit,
     extract_features,
-    featurize,
+    file_features,
     load_recordings,
     scaled,
     split_recordings,
@@ -212,14 +212,7 @@ class SpeechClassifier(Task):
     def predict_proba(self, files: Any, *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, C) of each WAV file; columns in ``classes_`` order."""
         self.require_model()
-        if isinstance(files, (str, os.PathLike)):
-            raise UserError("expected a list of WAV files, got one (wrap it: [path])")
-        data, features = self.settings["data"], []
-        for path in files:
-            try:
-                features.append(featurize(read_wav(path, data.sample_rate), data))
-            except AudioError as error:
-                raise UserError(f"cannot read {error}; expected a PCM WAV file") from None
+        features = file_features(files, self.settings["data"])
         return torch.softmax(self._logits(features, batch_size), -1).numpy()
 
     def predict(self, files: Any, *, batch_size: int | None = None) -> list[Any]:
