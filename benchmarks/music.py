@@ -22,7 +22,7 @@ import shlex
 from pathlib import Path
 
 import torch
-from quality import run_json, write_result
+from quality import machine_info, run_json, write_result
 
 DATASETS = ("nottingham", "musedata", "piano-midi")
 CELLS = ("rnn", "lstm", "gru")
@@ -78,9 +78,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = datetime.datetime.now(datetime.timezone.utc)
+    machine = machine_info()
     rows = [benchmark(d, c, args) for d in args.datasets for c in args.cells]
     print(table(rows))
-    write_result("music", args, started, rows, published=PUBLISHED)
+    write_result("music", args, started, machine, rows, published=PUBLISHED)
 
 
 if __name__ == "__main__":

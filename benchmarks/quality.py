@@ -77,15 +77,21 @@ def machine_info() -> dict:
 
 
 def write_result(
-    benchmark: str, args: argparse.Namespace, started: datetime.datetime, runs: list[dict], **more
+    benchmark: str,
+    args: argparse.Namespace,
+    started: datetime.datetime,
+    machine: dict,
+    runs: list[dict],
+    **more,
 ) -> Path:
     """Write ``results/BENCHMARK-NAME.json`` in the scheme the task benchmarks share: the command,
-    start time, machine, budget (``args.minutes``, ``args.extra``), the runs and ``more``."""
+    start time, machine (``machine_info()`` taken at the start, plus the load average at the
+    end), budget (``args.minutes``, ``args.extra``), the runs and ``more``."""
     result = {
         "benchmark": benchmark,
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "started": started.isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "machine": {**machine, "load_average_at_end": os.getloadavg()},
         "minutes": args.minutes,
         "extra": args.extra,
         "runs": runs,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from quality import run_json, write_result
+from quality import machine_info, run_json, write_result
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -113,11 +113,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = datetime.datetime.now(datetime.timezone.utc)
+    machine = machine_info()
     plan = [] if args.no_official else [("official", None)]
     plan += [("speaker", s) for s in args.speakers]
     rows = [benchmark(split, speaker, args) for split, speaker in plan]
     print(table(rows))
-    write_result("speech", args, started, rows)
+    write_result("speech", args, started, machine, rows)
 
 
 if __name__ == "__main__":
