@@ -41,6 +41,18 @@ def test_discriminative_rates_need_layer_groups():
     assert len(build_optimizer(make_model().parameters(), TrainConfig()).param_groups) == 1
 
 
+def test_history_lr_is_the_top_groups_rate():
+    class Grouped(type(make_model())):
+        def layer_groups(self):
+            return [list(self.lstm.parameters()), list(self.out.parameters())]
+
+    model = Grouped()
+    config = TrainConfig(epochs=2, lr=0.02, lr_decay_per_layer=4.0, monitor="train_loss",
+                         seed=0, plot=False, progress=False)  # fmt: skip
+    history = Trainer(model, objective(), config).fit(make_loader())
+    assert [row["lr"] for row in history.rows] == [0.02, 0.02]  # not the bottom group's 0.005
+
+
 def _paper(t, total, cut_frac, ratio):
     """Howard & Ruder (2018), eq. 3, written out."""
     cut = math.floor(total * cut_frac)

@@ -350,7 +350,7 @@ class Trainer:
         epoch = self.epoch + 1
         start = time.monotonic()
         restore_rng_state(self._rng_state)
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.optimizer.param_groups[-1]["lr"]  # the top group: --lr, scheduled
         self._call("on_epoch_start", epoch)
         train_metrics, batches = self.run_epoch(train_batches, epoch)
         self._rng_state = capture_rng_state()  # the next epoch starts from here, resumed or not
