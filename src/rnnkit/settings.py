@@ -106,8 +106,13 @@ class Settings:
 
     @classmethod
     def field_help(cls) -> dict[str, str]:
-        """Each field's description from the class docstring's ``Args:`` section."""
-        return _docstring_args(cls.__doc__ or "")
+        """Each field's description from the class docstring's ``Args:`` section, and those of
+        the settings classes it extends."""
+        out: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            if issubclass(klass, Settings) and "__doc__" in vars(klass):
+                out.update(_docstring_args(klass.__doc__ or ""))
+        return out
 
 
 def check_setting(ok: bool, message: str, value: Any) -> None:

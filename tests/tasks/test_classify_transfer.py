@@ -95,8 +95,9 @@ def test_history_shows_the_slanted_triangular_rates(runs):
     lines = (runs["clf"] / "history.csv").read_text().splitlines()
     header = lines[0].split(",")
     rates = [float(line.split(",")[header.index("lr")]) for line in lines[1:]]
-    # the bottom group's rate at each epoch's start: lr / 2.6**3 times the schedule's factor
-    assert rates[0] == pytest.approx(2e-3 / 2.6**3 / 32)
+    # the top group's rate (--lr; the lower groups' are lr / 2.6**g) at each epoch's start,
+    # times the schedule's factor
+    assert rates[0] == pytest.approx(2e-3 / 32)
     assert rates[1] > rates[0]
 
 

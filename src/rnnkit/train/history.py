@@ -1,8 +1,8 @@
 """``History``: one row per epoch, written as ``history.csv`` and drawn as ``curves.png``.
 
 A row holds ``epoch``, ``train_loss`` and the other ``train_<metric>`` columns, ``val_loss`` and
-the ``val_<metric>`` columns, ``lr`` (the scheduled rate used at the start of
-the epoch; with discriminative rates per layer, the top group's, which is ``--lr`` scheduled), ``time_s`` (train
+the ``val_<metric>`` columns, ``lr`` (the scheduled rate at the start of the epoch; with
+discriminative rates per layer, the top group's, which is ``--lr`` scheduled), ``time_s`` (train
 plus validation time), ``batches`` (optimizer steps in the epoch) and ``partial`` (1 when a time
 budget or a stop request ended the epoch before the end of its data, else 0).
 

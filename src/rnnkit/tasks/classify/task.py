@@ -22,7 +22,6 @@ from rnnkit.data import (
 )
 from rnnkit.data.labels import describe_labels
 from rnnkit.data.tokenize import Tokenizer
-from rnnkit.data.word_vectors import fill_embedding, read_word_vectors, vectors_format
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks.base import Task, progress_bar, text_list
@@ -47,6 +46,12 @@ from rnnkit.tasks.classify.transfer import (
     copy_encoder,
     encoder_settings,
     read_encoder,
+)
+from rnnkit.tasks.embeddings import (
+    check_vectors_file,
+    embed_from_vectors,
+    read_vectors,
+    start_embedding,
 )
 from rnnkit.train import Callback, Checkpoint, TrainConfig
 
@@ -124,8 +129,7 @@ class TextClassifier(Task):
         run it starts from (a mistake is said before the data loads)."""
         transfer = self.settings["transfer"]
         if not options.get("resume"):
-            if transfer.embeddings is not None:
-                vectors_format(transfer.embeddings)
+            check_vectors_file(transfer)
             if transfer.encoder_from is not None:
                 read_encoder(transfer.encoder_from)
         return super().fit(X, y, **options)
@@ -144,8 +148,7 @@ class TextClassifier(Task):
         else:
             tokenizer = get_tokenizer(data.level)
             vocab, labels = fit_vocabulary(splits["train"], tokenizer, data)
-        if transfer.embeddings is not None:
-            vectors = read_word_vectors(transfer.embeddings, vocab.itos)
+        vectors = read_vectors(transfer, vocab)
         logger.info(
             "data: %d train, %d val, %d test examples; classes %s; vocabulary %d",
             len(splits["train"]), len(splits["val"]), len(splits["test"]), list(labels.classes),
@@ -173,22 +176,14 @@ class TextClassifier(Task):
         config = self.settings["model"].replace(**sizes)
         if prep.encoder is not None:
             config = encoder_settings(config, prep.encoder.config, self.given, prep.encoder.path)
-        if prep.vectors is not None and "embed" not in self.given:
-            if config.embed != prep.vectors.vector_size:
-                logger.info("embedding size %d, from the word vectors", prep.vectors.vector_size)
-            config = config.replace(embed=prep.vectors.vector_size)
-        self.settings["model"] = config
+        config = self.settings["model"] = embed_from_vectors(config, prep.vectors, self.given)
         model = SequenceClassifier(config)
         if prep.encoder is not None:
             copy_encoder(model, prep.encoder)
             prep.encoder = None  # copied: its tensors are not kept
-        if prep.vectors is not None:
-            self.embedding_coverage = fill_embedding(model.embedding.weight, prep.vocab,
-                                                     prep.vectors)  # fmt: skip
-            logger.info("%s", self.embedding_coverage.summary())
-            prep.vectors = None
-        if self.settings["transfer"].freeze_embeddings:
-            model.embedding.weight.requires_grad_(False)
+        freeze = self.settings["transfer"].freeze_embeddings
+        self.embedding_coverage = start_embedding(model.embedding, prep.vocab, prep.vectors, freeze)
+        prep.vectors = None
         return model
 
     def make_batches(self, splits, prep: Preprocessing):

@@ -26,7 +26,7 @@ from rnnkit.data import Vocabulary, tokenizer_from_dict
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, LanguageModelConfig, SequenceClassifier
-from rnnkit.settings import Settings
+from rnnkit.tasks.embeddings import WordVectorSettings
 from rnnkit.train import load_checkpoint
 
 __all__ = ["EncoderWeights", "TransferSettings", "copy_encoder", "encoder_settings", "read_encoder"]
@@ -38,14 +38,11 @@ _FROM_LM = ("cell", "embed", "hidden", "layers")
 
 
 @dataclass
-class TransferSettings(Settings):
-    """What a classifier starts from and how it is fine-tuned (saved in config.json).
+class TransferSettings(WordVectorSettings):
+    """What a classifier starts from (word vectors, see ``WordVectorSettings``, or a language
+    model's encoder) and how it is fine-tuned (saved in config.json).
 
     Args:
-        embeddings: a word-vector file (word2vec/GloVe/fastText text, or word2vec binary .bin)
-            whose vectors fill the embedding rows of the vocabulary's words; embed is taken
-            from the file unless given. Needs gensim (pip install 'rnnkit[vectors]').
-        freeze_embeddings: keep the embedding layer fixed while training.
         encoder_from: a language-model run folder (rnnkit train lm) whose tokenizer,
             vocabulary, embedding and recurrent layers the classifier starts from; cell, embed,
             hidden and layers come from it, and the classifier is unidirectional.
@@ -62,8 +59,6 @@ class TransferSettings(Settings):
     KIND: ClassVar[str] = "transfer setting"
     RANGES: ClassVar[dict[str, str]] = {"cut_frac": "(0, 1)", "lr_ratio": "[1, inf)"}
 
-    embeddings: str | None = None
-    freeze_embeddings: bool = False
     encoder_from: str | None = None
     gradual_unfreeze: bool = False
     slanted_triangular: bool = False

@@ -17,11 +17,19 @@ from torch import nn
 
 from rnnkit.data.tokenize import Tokenizer, tokenizer_from_dict
 from rnnkit.data.vocab import Vocabulary
+from rnnkit.data.word_vectors import WordVectors
 from rnnkit.decoding import Sampler, check_sampling
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModelConfig, RNNLanguageModel
 from rnnkit.settings import Settings
 from rnnkit.tasks.base import Task, progress_bar, text_list
+from rnnkit.tasks.embeddings import (
+    WordVectorSettings,
+    check_vectors_file,
+    embed_from_vectors,
+    read_vectors,
+    start_embedding,
+)
 from rnnkit.tasks.lm.data import (
     LEVELS,
     LMData,
@@ -68,6 +76,7 @@ class Preprocessing:
     tokenizer: Tokenizer
     vocab: Vocabulary
     warmup: list[int] = field(default_factory=list)
+    vectors: WordVectors | None = None  # --embeddings, until the model is built
 
 
 class LanguageModel(Task):
@@ -85,6 +94,8 @@ class LanguageModel(Task):
     per sequence; --input-dropout and --output-dropout apart from --dropout), --ar and --tar
     (activation regularisation), --tie-weights (on for words), and --optimizer ntasgd (SGD that
     averages its weights once validation has not improved for --asgd-patience epochs).
+    --embeddings FILE starts the word embedding from word2vec/GloVe/fastText vectors (tied
+    weights need --hidden of the vectors' size; --freeze-embeddings needs --no-tie-weights).
 
     Truncated BPTT the standard way: the corpus as --batch-size parallel streams, windows of
     --seq-length steps, the hidden state carried between windows (detached), gradients clipped by
@@ -117,6 +128,7 @@ class LanguageModel(Task):
         "data": LMData,
         "model": LanguageModelConfig,
         "regularization": LMRegularization,
+        "vectors": WordVectorSettings,
         "sample": SampleSettings,
         "train": TrainConfig,
     }
@@ -193,6 +205,8 @@ class LanguageModel(Task):
         ``max_time``, ...). Returns ``self`` with the best epoch loaded.
         """
         source = None if data is None else data_source(data)
+        if not options.get("resume"):
+            self._check_vectors()
         return super().fit(X, data=source, validation_data=validation_data, **options)
 
     def read_splits(self, X, y, validation_data):
@@ -206,7 +220,8 @@ class LanguageModel(Task):
         vocab = build_vocabulary(
             splits, tokenizer, data.level, max_size=data.max_vocab, min_freq=data.min_freq
         )
-        return Preprocessing(tokenizer, vocab)
+        vectors = read_vectors(self.settings["vectors"], vocab)  # --embeddings, else None
+        return Preprocessing(tokenizer, vocab, vectors=vectors)
 
     def restore_preprocessing(self, checkpoint: Checkpoint) -> Preprocessing:
         artifacts = checkpoint.artifacts
@@ -229,9 +244,47 @@ class LanguageModel(Task):
             "warmup": {"ids": prep.warmup, "text": decode_tokens(prep.warmup, prep.vocab, level)},
         }
 
+    def _check_vectors(self) -> None:
+        """--embeddings needs an embedding to fill, and --freeze-embeddings an embedding not tied
+        to the output layer; a missing or unreadable file is said now, before the data loads."""
+        vectors, model = self.settings["vectors"], self.settings["model"]
+        if vectors.embeddings is not None and model.one_hot:
+            raise UserError(
+                "embeddings fill an embedding layer; expected one_hot=False with embeddings, "
+                f"got one_hot=True and embeddings={vectors.embeddings!r}"
+            )
+        if vectors.freeze_embeddings and (model.tie_weights or model.one_hot):
+            raise UserError(
+                "freeze_embeddings keeps the embedding fixed; expected an embedding that is not "
+                "tied to the output layer (tie_weights=False) nor one-hot, got "
+                f"tie_weights={model.tie_weights}, one_hot={model.one_hot}"
+            )
+        check_vectors_file(vectors)
+
+    def _embed_from_vectors(
+        self, config: LanguageModelConfig, vectors: WordVectors | None
+    ) -> LanguageModelConfig:
+        """``config`` with the word vectors' embedding size (unless embed was given); tied
+        weights then need that hidden size too."""
+        if vectors is None or "embed" in self.given or config.embed == vectors.vector_size:
+            return config
+        if config.tie_weights and config.hidden != vectors.vector_size:
+            raise UserError(
+                f"the word vectors have dimension {vectors.vector_size} and tie_weights shares "
+                f"the embedding with the output layer, which needs hidden {vectors.vector_size}; "
+                f"got hidden {config.hidden} (set hidden={vectors.vector_size}, or "
+                "tie_weights=False)"
+            )
+        return embed_from_vectors(config, vectors, self.given)
+
     def build_model(self, prep: Preprocessing) -> nn.Module:
-        config = self.settings["model"] = self.settings["model"].replace(vocab_size=len(prep.vocab))
+        config = self.settings["model"].replace(vocab_size=len(prep.vocab))
+        config = self.settings["model"] = self._embed_from_vectors(config, prep.vectors)
         model = RNNLanguageModel(config)
+        if model.embedding is not None:
+            freeze = self.settings["vectors"].freeze_embeddings
+            start_embedding(model.embedding, prep.vocab, prep.vectors, freeze)
+        prep.vectors = None
         logger.info(
             "model: %d-layer %s, hidden %d, %s, %s parameters", config.layers,
             config.cell.upper(), config.hidden,
