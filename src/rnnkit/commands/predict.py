@@ -8,6 +8,7 @@ Examples:
   rnnkit predict runs/imdb "A wonderful, moving film." "Two hours I will never get back."
   rnnkit predict runs/imdb --file reviews.txt --json      (one input per line)
   rnnkit predict runs/gop --file tweets.csv --text-column text --out predicted.csv
+  rnnkit predict runs/digits 4_7_2.wav --alignment-plot align.png   (which frames said which digit)
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="CSV", help="write the --file table's rows with the predictions added"
     )
+    parser.add_argument(
+        "--alignment-plot", metavar="PNG",
+        help="a CTC speech recogniser (speech-ctc): draw the first file's spectrogram with the "
+        "frames that emitted each symbol into PNG",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
 
@@ -48,6 +54,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.out and Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a folder; expected a file name")
     task = load(args.checkpoint, device=args.device)
+    if args.alignment_plot and not callable(getattr(task, "alignment", None)):
+        raise UserError(
+            f"--alignment-plot needs a CTC speech recogniser (rnnkit train speech-ctc); "
+            f"{args.checkpoint} holds a {task.NAME!r} model"
+        )
     header, rows = None, None
     if is_table:
         column = args.text_column or getattr(task.settings["data"], "text_column", None) or "text"
@@ -61,6 +72,10 @@ def run(args: argparse.Namespace) -> dict:
         inputs = read_inputs(args)
     predictions = task.predict_rows(inputs)
     result = {"predictions": predictions, "report": task.predict_report(predictions)}
+    if args.alignment_plot:
+        result["alignment"] = task.alignment(inputs[0], plot=args.alignment_plot)
+        if result["alignment"]["plot"]:
+            result["report"] += f"\nalignment of {inputs[0]}: {args.alignment_plot}"
     if args.out:
         given = len(args.inputs)
         _write_table(Path(args.out), header, rows, predictions[given:])

@@ -13,6 +13,7 @@ import rnnkit
 from rnnkit.data.audio import read_wav
 from rnnkit.data.resolve import load_dataset
 from rnnkit.errors import UserError
+from rnnkit.tasks.speech.alignment import Segment, ctc_segments
 from rnnkit.tasks.speech.ctc import (
     CTCBatch,
     ctc_loss,
@@ -48,6 +49,24 @@ def test_greedy_decoding_merges_repeats_and_drops_blanks():
     assert greedy_decode(log_probs([0.9, 0.1], [0.8, 0.2])).ids == []  # blanks only
     assert greedy_decode(log_probs([0.1, 0.9], [0.2, 0.8], [0.3, 0.7])).ids == [1]  # one run
     assert greedy_decode(log_probs(*rows), length=2).ids == [1]  # padding ignored
+
+
+def test_alignment_segments_are_the_best_paths_emissions():
+    # best path 1 1 0 1 2 2 0 -> "a" over frames 0-1, "a" over 3, "b" over 4-5: B(path) = a a b
+    rows = [[0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.9, 0.05, 0.05], [0.3, 0.6, 0.1],
+            [0.1, 0.1, 0.8], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]]  # fmt: skip
+    segments = ctc_segments(log_probs(*rows), ["a", "b"])
+    assert segments == [
+        Segment("a", 0, 1, pytest.approx(0.8)),
+        Segment("a", 3, 3, pytest.approx(0.6)),
+        Segment("b", 4, 5, pytest.approx(0.8)),
+    ]
+    assert [s.symbol for s in segments] == [
+        "ab"[i - 1] for i in greedy_decode(log_probs(*rows)).ids
+    ]
+    assert segments[2].to_dict(0.01) == {"symbol": "b", "start_s": 0.04, "end_s": 0.06, "prob": 0.8}
+    assert ctc_segments(log_probs([0.9, 0.1], [0.8, 0.2]), ["a"]) == []  # blanks only
+    assert ctc_segments(log_probs([0.1, 0.9]), ["a"]) == [Segment("a", 0, 0, pytest.approx(0.9))]
 
 
 def test_beam_one_is_greedy_and_a_wider_beam_finds_the_labelling_greedy_misses():
@@ -167,6 +186,13 @@ def test_train_evaluate_predict_on_the_command_line(trained, tmp_path, capsys):
     row = last_json(stdout)["predictions"][0]
     assert code == 0 and row["input"] == wav and set(row["output"]) <= set("012")
     assert row["log_prob"] <= 0 and "".join(row["tokens"]) == row["output"]
+
+    plot = tmp_path / "align.png"
+    code, stdout, _ = run(capsys, "--json", "predict", str(out), wav, "--alignment-plot", str(plot))
+    shown = last_json(stdout)["alignment"]
+    assert code == 0 and plot.stat().st_size > 10_000 and shown["plot"] == str(plot)
+    assert "".join(s["symbol"] for s in shown["segments"]) == shown["output"]
+    assert all(0 <= s["start_s"] < s["end_s"] <= 1.5 for s in shown["segments"])
 
 
 def test_a_transcribed_csv_is_scored_and_bad_transcripts_are_one_line(trained, tmp_path, capsys):

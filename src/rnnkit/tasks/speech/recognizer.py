@@ -19,6 +19,7 @@ from rnnkit.data.splits import random_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechCTCConfig, SpeechCTCModel
 from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.speech.alignment import ctc_segments, draw_alignment
 from rnnkit.tasks.speech.ctc import (
     CTCBatches,
     CTCDecoding,
@@ -254,6 +255,28 @@ class SpeechRecognizer(Task):
                 "log_prob": round(decoded.log_prob, 4),
             })  # fmt: skip
         return rows
+
+    def alignment(self, path: str, *, plot: str | None = None) -> dict[str, Any]:
+        """Which frames of the WAV file ``path`` emitted which symbol (``alignment.py``: the
+        most probable path's emissions, the greedy transcript): ``{"input", "output",
+        "segments": [{"symbol", "start_s", "end_s", "prob"}], "plot"}``; ``plot`` draws the
+        spectrogram with the segments over the per-frame posteriors into that PNG."""
+        self.require_model()
+        settings, symbols = self.settings["data"], self.preprocessing.alphabet.symbols
+        features = file_features([str(path)], settings)[0]  # (T, F)
+        log_probs = self._log_probs([features])[0]  # (T, S + 1)
+        frame_seconds = settings.frame[2] / settings.sample_rate
+        segments = ctc_segments(log_probs, symbols)
+        output = self.preprocessing.alphabet.separator.join(s.symbol for s in segments)
+        drawn = plot is not None and draw_alignment(
+            plot, features, log_probs, symbols, frame_seconds, f"{Path(path).name}: {output}"
+        )
+        return {
+            "input": str(path),
+            "output": output,
+            "segments": [segment.to_dict(frame_seconds) for segment in segments],
+            "plot": str(plot) if drawn else None,
+        }
 
     def predict(self, files: Any, *, beam: int | None = None) -> list[str]:
         """The recognised text of each WAV file."""
