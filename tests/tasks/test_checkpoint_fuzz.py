@@ -1,12 +1,12 @@
 """A checkpoint is untrusted input (issue 13, items 4 and 5): hypothesis mutates the JSON files
-of tiny trained runs of classify, lm, translate, caption, forecast, speech and music
+of tiny trained runs of classify, lm, translate, caption, forecast, speech, speech-ctc and music
 (config.json, the vocabularies, labels, tokenizer specs, warmup.json, a forecaster's
-preprocessing.json, a speech run's feature normalisation, a music run's baselines: a value
-replaced by any JSON value, a key deleted or added, the whole file replaced, or its bytes) and
-the training state of their last/ checkpoint; loading the run (``rnnkit.tasks.load``), using it
-and evaluating it, or resuming it, ends in the result or in a ``UserError``, never another
-exception. And a ``data.source`` in config.json pointing at a file that is not the run's data
-is refused without quoting that file.
+preprocessing.json, a speech run's feature normalisation, a CTC run's alphabet, a music run's
+baselines: a value replaced by any JSON value, a key deleted or added, the whole file replaced,
+or its bytes) and the training state of their last/ checkpoint; loading the run
+(``rnnkit.tasks.load``), using it and evaluating it, or resuming it, ends in the result or in a
+``UserError``, never another exception. And a ``data.source`` in config.json pointing at a file
+that is not the run's data is refused without quoting that file.
 
 ``checkpoint_targets`` is shared with ``benchmarks/fuzz.py``, which runs many more examples.
 """
@@ -28,7 +28,14 @@ from rnnkit.tasks import load, task_class
 
 from .tiny_runs import CORE, synthetic_data, train
 
-FUZZED = (*CORE, "caption", "forecast", "speech", "music")  # the tasks whose checkpoints are fuzzed
+FUZZED = (
+    *CORE,
+    "caption",
+    "forecast",
+    "speech",
+    "speech-ctc",
+    "music",
+)  # the tasks whose checkpoints are fuzzed
 
 BRIEF = settings(
     max_examples=6,
@@ -122,7 +129,7 @@ def _use(task_name: str, folder: Path, data: Path) -> None:
         task.translate(["ein hund"], beam=2)
     elif task_name == "caption":
         task.caption([data / "pictures" / "0.png"], beam=2)
-    elif task_name == "speech":
+    elif task_name in ("speech", "speech-ctc"):
         task.predict([data / "recordings" / "1_bob_3.wav"])
     elif task_name == "music":
         task.sample(4, seed=0)

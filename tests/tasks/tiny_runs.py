@@ -31,6 +31,8 @@ TINY = {
     "forecast": ["--hidden", "4", "--input-length", "12", "--horizon", "2", "--batch-size", "16",
                  "--test-size", "24", "--val-size", "24"],
     "speech": ["--hidden", "4", "--layers", "1", "--batch-size", "8"],
+    "speech-ctc": ["--hidden", "4", "--layers", "1", "--batch-size", "8", "--train-strings", "8",
+                   "--eval-strings", "4"],
     "music": ["--hidden", "4", "--batch-size", "8"],
 }  # fmt: skip
 QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
@@ -38,8 +40,8 @@ QUIET = ["--threads", "1", "--no-progress", "--no-plot"]
 
 def synthetic_data(root: Path) -> dict[str, Path]:
     """A few lines of data for each core task, captioning (six pictures), forecasting (a daily
-    series), speech (32 tones) and music (ten piano rolls in a .mat file) under ``root``: task
-    -> its --data path."""
+    series), speech and speech-ctc (32 tones) and music (ten piano rolls in a .mat file) under
+    ``root``: task -> its --data path."""
     rows = ["text,label"] + [f'"{w} film {i}",{w}' for i in range(10) for w in ("good", "bad")]
     (root / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (root / "corpus.txt").write_text("the cat sat on the mat.\n" * 20, encoding="utf-8")
@@ -86,7 +88,8 @@ def synthetic_data(root: Path) -> dict[str, Path]:
     savemat(root / "music.mat", pieces)
     return {"classify": root / "reviews.csv", "lm": root / "corpus.txt", "translate": pairs,
             "caption": pictures / "captions.csv", "forecast": root / "series.csv",
-            "speech": recordings, "music": root / "music.mat"}  # fmt: skip
+            "speech": recordings, "speech-ctc": recordings,
+            "music": root / "music.mat"}  # fmt: skip
 
 
 def real_slices(data_dir: Path, root: Path) -> dict[str, list[str]]:
