@@ -29,6 +29,7 @@ _API = {
     "SpeechClassifier": "rnnkit.tasks.speech",
     "SpeechRecognizer": "rnnkit.tasks.speech",
     "MusicModel": "rnnkit.tasks.music",
+    "SequenceRegressor": "rnnkit.tasks.regress",
     "load": "rnnkit.tasks",
 }
 
@@ -38,6 +39,7 @@ __all__ = [
     "ImageCaptioner",
     "LanguageModel",
     "MusicModel",
+    "SequenceRegressor",
     "SpeechClassifier",
     "SpeechRecognizer",
     "TextClassifier",

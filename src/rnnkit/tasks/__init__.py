@@ -28,6 +28,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "speech": ("rnnkit.tasks.speech", "SpeechClassifier"),
     "speech-ctc": ("rnnkit.tasks.speech", "SpeechRecognizer"),
     "music": ("rnnkit.tasks.music", "MusicModel"),
+    "regress": ("rnnkit.tasks.regress", "SequenceRegressor"),
 }
 
 

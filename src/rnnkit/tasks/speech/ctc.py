@@ -22,9 +22,9 @@ from typing import ClassVar, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from rnnkit.data.frame_batches import FrameBatches
 from rnnkit.errors import UserError
 from rnnkit.settings import Settings
-from rnnkit.tasks.speech.data import SpeechBatches
 from rnnkit.train import Objective
 from rnnkit.train.device import CPU_KEYS
 
@@ -55,7 +55,7 @@ class CTCBatch(NamedTuple):
     tgt_lengths: torch.Tensor  # (N,) int64, stays on the CPU
 
 
-class CTCBatches(SpeechBatches):
+class CTCBatches(FrameBatches):
     """Re-iterable batches of standardised utterances ``features`` (each ``(T, F)``) with their
     transcripts' ``targets`` (lists of ids 1..S), shuffled per epoch (``set_epoch``) when
     ``shuffle``."""

@@ -24,7 +24,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import torch
 
@@ -47,8 +47,6 @@ from rnnkit.settings import Settings
 
 __all__ = [
     "SPEECH_DATASETS",
-    "SpeechBatch",
-    "SpeechBatches",
     "SpeechData",
     "SpeechSplit",
     "extract_features",
@@ -267,54 +265,6 @@ def extract_features(recordings: Recordings, data: SpeechData, name: str) -> Spe
         [recordings.paths[i] for i in read.kept],
         [recordings.labels[i] for i in read.kept],
     )
-
-
-class SpeechBatch(NamedTuple):
-    """Standardised frames zero-padded after each recording, frames per recording, classes."""
-
-    features: torch.Tensor  # (N, T, F)
-    lengths: torch.Tensor  # (N,) int64, stays on the CPU
-    targets: torch.Tensor  # (N,) int64
-
-
-class SpeechBatches:
-    """Re-iterable batches of a split, shuffled per epoch (``set_epoch``) when ``shuffle``."""
-
-    def __init__(
-        self,
-        features: list[torch.Tensor],
-        targets: list[Any],
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        seed: int = 0,
-    ) -> None:
-        self.features, self.targets, self.batch_size = features, targets, batch_size
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-len(self.features) // self.batch_size)
-
-    def __iter__(self):
-        rows = list(range(len(self.features)))
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-            rows = torch.randperm(len(rows), generator=generator).tolist()
-        for start in range(0, len(rows), self.batch_size):
-            yield self.batch(rows[start : start + self.batch_size])
-
-    def frames(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The recordings at ``rows`` zero-padded ``(N, T, F)`` and their frame counts ``(N,)``."""
-        chunk = [self.features[i] for i in rows]
-        padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)  # (N, T, F)
-        return padded, torch.tensor([len(f) for f in chunk])  # (N, T, F), (N,)
-
-    def batch(self, rows: list[int]) -> SpeechBatch:
-        """The batch of the recordings at ``rows``."""
-        return SpeechBatch(*self.frames(rows), torch.tensor([self.targets[i] for i in rows]))
 
 
 def scaled(split: SpeechSplit, scaler: FeatureScaler) -> list[torch.Tensor]:

@@ -12,7 +12,7 @@ __all__ = ["SpeechObjective"]
 
 
 class SpeechObjective(Objective):
-    """``L = -(1/N) Σ_n log softmax(z_n)[y_n]`` on :class:`~rnnkit.tasks.speech.data.SpeechBatch`
+    """``L = -(1/N) Σ_n log softmax(z_n)[y_n]`` on :class:`~rnnkit.data.frame_batches.FrameBatch`
     es; accuracy and macro-F1 when evaluating."""
 
     def __init__(self, num_classes: int) -> None:

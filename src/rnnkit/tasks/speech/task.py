@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from rnnkit.data.audio import FeatureScaler, Recordings
+from rnnkit.data.frame_batches import FrameBatches
 from rnnkit.data.labels import LabelEncoder, check_num_classes, describe_labels
 from rnnkit.data.registry import DATASETS
 from rnnkit.data.splits import stratified_split
@@ -22,7 +23,6 @@ from rnnkit.models.speech import SpeechClassifierConfig, SpeechClassifierModel
 from rnnkit.tasks.base import Task, progress_bar
 from rnnkit.tasks.classify.report import evaluation_report, prediction_rows
 from rnnkit.tasks.speech.data import (
-    SpeechBatches,
     SpeechData,
     SpeechSplit,
     extract_features,
@@ -153,11 +153,11 @@ class SpeechClassifier(Task):
         logger.info("model: %s parameters", f"{sum(p.numel() for p in model.parameters()):,}")
         return model
 
-    def _batches(self, split: SpeechSplit, prep: Preprocessing, **options) -> SpeechBatches:
+    def _batches(self, split: SpeechSplit, prep: Preprocessing, **options) -> FrameBatches:
         self._check_labels(split.labels, prep, "this split")
         size = options.pop("batch_size", None) or self.settings["data"].batch_size
         targets = prep.labels.encode(split.labels)
-        return SpeechBatches(scaled(split, prep.scaler), targets, size, **options)
+        return FrameBatches(scaled(split, prep.scaler), targets, size, **options)
 
     def make_batches(self, splits, prep: Preprocessing):
         seed = self.settings["train"].seed or 0
@@ -199,7 +199,7 @@ class SpeechClassifier(Task):
     def _logits(self, features: list[torch.Tensor], batch_size: int | None = None) -> torch.Tensor:
         """Logits (N, C) of unstandardised feature frames, each (T, F)."""
         prep = self.preprocessing
-        batches = SpeechBatches(
+        batches = FrameBatches(
             [prep.scaler(f) for f in features], [0] * len(features),
             batch_size or self.settings["data"].batch_size,
         )  # fmt: skip
