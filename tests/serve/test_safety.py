@@ -101,7 +101,7 @@ def test_a_request_over_the_timeout_is_504_and_frees_the_model(models):
 BAD_REQUESTS = [
     ("POST", "/v1/models/nope/predict", {"texts": ["a"]}, 404, "no model named 'nope'"),
     ("GET", "/v1/models/nope", None, 404, "no model named"),
-    ("POST", "/v1/models/classify/explain", {}, 404, "no such endpoint"),
+    ("POST", "/v1/models/classify/attention", {}, 404, "no such endpoint"),  # a translator's
     ("GET", "/v1/models/classify/predict", None, 404, "no such endpoint"),
     ("GET", "/nowhere", None, 404, "Not Found"),
     ("POST", "/v1/models/classify/predict", b"{not json", 422, "JSON"),

@@ -1,8 +1,10 @@
 """The web page at ``/`` in a real browser: Debian's headless chromium driven by Playwright
 against a real uvicorn server (on a free port of 127.0.0.1) serving the tiny models. A person's
-steps: type a review and read its label and bars, generate text (streamed) and compare it with
-the API's, translate, forecast, upload an image to caption, send bad requests and read their
-errors, give an API key, use the keyboard, and a phone-width screen. Screenshots are saved
+steps: type a review and read its label and bars and each word's shaded contribution, generate
+text (streamed) and compare it with the API's, see a language model's units over a text (a
+unit picked by keyboard), translate and read the attention heat map, forecast, upload an image
+to caption, send bad requests and read their errors, give an API key, use the keyboard, and a
+phone-width screen. Screenshots are saved
 beside the test's temporary files.
 
 Needs ``chromium`` (``make browser``) and ``playwright`` (the dev extra); without them the tests
@@ -152,6 +154,102 @@ def test_typing_a_review_shows_its_label_and_probability_bars(page, server, shot
              for i in range(2)}  # fmt: skip
     assert shown == {name: f"{100 * p:.1f}%" for name, p in expected["probabilities"].items()}
     page.screenshot(path=shots / "classify.png", full_page=True)
+
+
+def test_each_word_of_a_review_is_shaded_by_its_contribution(page, server, shots):
+    reviews = panel(page, "classify")
+    reviews.get_by_label("Text to classify").fill("bad, bad film 7")
+    reviews.get_by_role("button", name="Classify").click()
+    words = reviews.get_by_label("each word's contribution", exact=True).locator(".token")
+    words.first.wait_for()
+    expected = httpx.post(f"{server.url}/v1/models/classify/explain",
+                          json={"texts": ["bad, bad film 7"]}).json()["predictions"][0]  # fmt: skip
+    assert reviews.locator(".predicted-label").inner_text() == expected["label"]
+    assert words.all_inner_texts() == expected["tokens"]
+    largest = max(abs(c) for c in expected["contributions"])
+    for i, c in enumerate(expected["contributions"]):
+        word = words.nth(i)
+        assert float(word.get_attribute("data-contribution")) == pytest.approx(c)
+        sign = "+" if c >= 0 else "−"
+        assert word.get_attribute("title") == (
+            f"{expected['tokens'][i]}: {sign}{abs(c):.3f} to p({expected['label']})"
+        )
+        if abs(c) == largest and c != 0:  # the strongest word has the strongest shade
+            assert word.evaluate("w => getComputedStyle(w).backgroundColor").endswith("0.85)")
+    reviews.get_by_text("The contributions as a table").click()  # the numbers, for everyone
+    cells = reviews.locator("table.contribution-table tbody tr")
+    assert cells.count() == len(expected["tokens"])
+    assert cells.nth(0).locator("td").all_inner_texts()[0] == expected["tokens"][0]
+    page.screenshot(path=shots / "classify-explain.png", full_page=True)
+    reviews.get_by_label("Contribution by").select_option(label="gradient × input")
+    reviews.get_by_role("button", name="Classify").click()
+    reviews.get_by_text("times the embedding").wait_for()  # the legend says what it shows
+    by_gradient = httpx.post(f"{server.url}/v1/models/classify/explain", json={
+        "texts": ["bad, bad film 7"], "method": "gradient"}).json()["predictions"][0]  # fmt: skip
+    shown = words.evaluate_all("ws => ws.map(w => Number(w.dataset.contribution))")
+    assert shown == pytest.approx(by_gradient["contributions"])
+    reviews.get_by_label("Show each word's contribution").uncheck()  # the plain predict
+    with page.expect_response(lambda r: r.url.endswith("/classify/predict")):
+        reviews.get_by_role("button", name="Classify").click()
+    reviews.locator(".predicted-label").wait_for()
+    assert reviews.get_by_label("each word's contribution", exact=True).count() == 0
+
+
+def test_a_translation_shows_its_attention_as_a_heat_map(page, server, shots):
+    translate = panel(page, "translate")
+    translate.get_by_label("Sentences").fill("ein hund 3\nein hund 5")
+    translate.get_by_label("Beam width").fill("2")
+    translate.get_by_role("button", name="Translate").click()
+    maps = translate.locator("table.heatmap")
+    maps.nth(1).wait_for()
+    assert maps.count() == 2 and translate.locator(".translation").count() == 2
+    expected = httpx.post(f"{server.url}/v1/models/translate/attention",
+                          json={"sentence": "ein hund 3", "beam": 2}).json()  # fmt: skip
+    heat = maps.first
+    assert translate.locator(".translation").first.inner_text() == expected["output"]
+    columns = heat.locator("thead th").all_inner_texts()
+    assert columns == [p.replace("▁", "") for p in expected["source"]]
+    rows = heat.locator("tbody tr")
+    assert rows.count() == len(expected["target"])
+    for i, weights in enumerate(expected["weights"][:3]):
+        row = rows.nth(i)
+        assert row.locator("th").inner_text() == expected["target"][i].replace("▁", "")
+        assert row.locator("td").all_inner_texts() == [f"{w:.2f}" for w in weights]
+    page.screenshot(path=shots / "translate-attention.png", full_page=True)
+    page.set_viewport_size({"width": 360, "height": 740})  # a wide map scrolls within itself
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_a_language_models_units_colour_a_text_and_a_picker_switches_them(page, server, shots):
+    lm = panel(page, "lm")
+    lm.get_by_label("Text to read").fill("the cat sat")
+    lm.get_by_label("Units").fill("3, 0")
+    lm.get_by_role("button", name="Show activations").click()
+    tokens = lm.locator("pre.activations .token")
+    tokens.first.wait_for()
+    expected = httpx.post(f"{server.url}/v1/models/lm/activations",
+                          json={"text": "the cat sat", "units": [3, 0]}).json()  # fmt: skip
+    assert tokens.all_inner_texts() == expected["tokens"]
+    shown = [float(v) for v in tokens.evaluate_all("ts => ts.map(t => t.dataset.value)")]
+    assert shown == pytest.approx([row[0] for row in expected["activations"]])
+    assert "unit 3 = " in tokens.first.get_attribute("title")
+    assert lm.locator("pre.activations").get_attribute("aria-label").endswith("unit 3")
+    picker = lm.get_by_label("Unit", exact=True)
+    assert picker.locator("option").all_inner_texts() == ["unit 3", "unit 0"]
+    picker.focus()
+    page.keyboard.press("ArrowDown")  # the keyboard picks the next unit
+    shown = [float(v) for v in tokens.evaluate_all("ts => ts.map(t => t.dataset.value)")]
+    assert shown == pytest.approx([row[1] for row in expected["activations"]])
+    assert "unit 0 = " in tokens.first.get_attribute("title")
+    page.screenshot(path=shots / "lm-activations.png", full_page=True)
+    lm.get_by_label("Units").fill("3, x")  # caught before any request
+    lm.get_by_role("button", name="Show activations").click()
+    alert = lm.get_by_role("alert")
+    assert alert.inner_text() == 'Error: "x" is not a unit number; expected numbers from 0'
+    lm.get_by_label("Units").fill("99")
+    lm.get_by_role("button", name="Show activations").click()
+    lm.get_by_role("alert").filter(has_text="Error 400").wait_for()
+    assert "hidden size 4" in lm.get_by_role("alert").inner_text()
 
 
 def test_ctrl_enter_in_the_text_box_classifies(page):

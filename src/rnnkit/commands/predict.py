@@ -8,6 +8,8 @@ Examples:
   rnnkit predict runs/imdb "A wonderful, moving film." "Two hours I will never get back."
   rnnkit predict runs/imdb --file reviews.txt --json      (one input per line)
   rnnkit predict runs/gop --file tweets.csv --text-column text --out predicted.csv
+  rnnkit predict runs/imdb "A wonderful, moving film." --explain   (each word's contribution;
+      --explain gradient: gradient x input)
   rnnkit predict runs/digits 4_7_2.wav --alignment-plot align.png   (which frames said which digit)
 """
 
@@ -23,6 +25,7 @@ from rnnkit.commands import add_input_arguments, read_inputs
 from rnnkit.data.tabular import read_text_column
 from rnnkit.errors import UserError
 from rnnkit.tasks import load
+from rnnkit.tasks.classify.explain import METHODS
 
 __all__ = ["add_arguments", "run"]
 
@@ -37,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="CSV", help="write the --file table's rows with the predictions added"
     )
+    parser.add_argument(
+        "--explain", nargs="?", const=METHODS[0], choices=METHODS, metavar="METHOD",
+        help="a text classifier: each token's contribution to the label's probability, by "
+        "occlusion (the drop when it is read as <unk>; the default) or gradient (x input)",
+    )  # fmt: skip
     parser.add_argument(
         "--alignment-plot", metavar="PNG",
         help="a CTC speech recogniser (speech-ctc): draw the first file's spectrogram with the "
@@ -54,6 +62,10 @@ def run(args: argparse.Namespace) -> dict:
     if args.out and Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a folder; expected a file name")
     task = load(args.checkpoint, device=args.device)
+    if args.explain and not callable(getattr(task, "explain", None)):
+        raise UserError(
+            f"--explain needs a text classifier; {args.checkpoint} holds a {task.NAME!r} model"
+        )
     if args.alignment_plot and not callable(getattr(task, "alignment", None)):
         raise UserError(
             f"--alignment-plot needs a CTC speech recogniser (rnnkit train speech-ctc); "
@@ -70,7 +82,10 @@ def run(args: argparse.Namespace) -> dict:
             raise UserError("nothing to do: expected TEXT arguments or --file F with text")
     else:
         inputs = read_inputs(args)
-    predictions = task.predict_rows(inputs)
+    if args.explain:
+        predictions = task.explain(inputs, method=args.explain)
+    else:
+        predictions = task.predict_rows(inputs)
     result = {"predictions": predictions, "report": task.predict_report(predictions)}
     if args.alignment_plot:
         result["alignment"] = task.alignment(inputs[0], plot=args.alignment_plot)

@@ -6,8 +6,11 @@ settings, metrics); ``POST /v1/models/{name}/predict`` with the model's task's b
 ``rnnkit.serve.schemas``); for a language model also ``POST /v1/models/{name}/generate``
 (``?stream=true``: server-sent events), for a captioner ``POST /v1/models/{name}/caption`` (a
 multipart image upload), for a speech classifier ``POST /v1/models/{name}/classify`` (a
-multipart WAV upload). Each model's routes are its own, so the OpenAPI schema gives each the
-exact body it takes.
+multipart WAV upload); and to see inside a model (``rnnkit.serve.handlers.VIEWS``): a
+classifier's ``POST .../explain`` (each token's contribution, by occlusion or gradient x
+input), a language model's ``POST .../activations`` (its units over a text), a translator's
+``POST .../attention`` (the attention weights of a translation). Each model's routes are its
+own, so the OpenAPI schema gives each the exact body it takes.
 
 Safety: the request body is read under a size limit (413) before any endpoint sees it; the
 optional API key is compared in constant time (401); the inference runs in a worker thread
@@ -37,6 +40,7 @@ from rnnkit.serve.errors import install_error_handlers
 from rnnkit.serve.handlers import (
     BATCHED,
     HANDLERS,
+    VIEWS,
     caption_files,
     check_image,
     read_audio,
@@ -193,6 +197,8 @@ def add_model_routes(
     app.post(f"{prefix}/predict", dependencies=[key], summary=body_model.__doc__,
              operation_id=f"predict_{name}", tags=[name], responses=ERROR_RESPONSES,
              )(predict)  # fmt: skip
+    for path, view in VIEWS.get(task, {}).items():
+        add_view_route(app, model, path, view, requests[path], limits, key)
     if task == "lm":
 
         async def generate(
@@ -246,6 +252,20 @@ def add_model_routes(
         app.post(f"{prefix}/classify", dependencies=[key], operation_id=f"classify_{name}",
                  summary="classify one uploaded WAV recording (multipart/form-data)",
                  tags=[name], responses=ERROR_RESPONSES)(classify_audio)  # fmt: skip
+
+
+def add_view_route(
+    app: FastAPI, model: ServedModel, path: str, view: Any, body_model: Any,
+    limits: ServeSettings, key: Any,
+) -> None:  # fmt: skip
+    """``POST /v1/models/{name}/{path}``: ``view`` of the body, in a worker thread."""
+
+    async def endpoint(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await in_worker(functools.partial(view, model, body.given(), limits), limits)
+
+    app.post(f"/v1/models/{model.name}/{path}", dependencies=[key], tags=[model.name],
+             operation_id=f"{path}_{model.name}", summary=" ".join(body_model.__doc__.split()),
+             responses=ERROR_RESPONSES)(endpoint)  # fmt: skip
 
 
 def add_page_routes(app: FastAPI) -> None:

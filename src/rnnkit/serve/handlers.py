@@ -24,6 +24,7 @@ __all__ = [
     "HANDLERS",
     "Handler",
     "Stopped",
+    "VIEWS",
     "caption_files",
     "check_image",
     "decode_audio",
@@ -41,6 +42,34 @@ def classify(
 ) -> dict[str, Any]:
     """``{"predictions": [{"input", "label", "probabilities"}, ...]}`` of the texts."""
     return {"predictions": model.call("predict_rows", body["texts"])}
+
+
+def explain(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input", "label", "probabilities", "tokens", "contributions"}]}``:
+    each text's prediction and each token's contribution (``TextClassifier.explain``)."""
+    texts = body.pop("texts")
+    return {"predictions": model.call("explain", texts, **body)}
+
+
+def activations(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """What ``LanguageModel.activations`` returns: the chosen units' values after each token of
+    the text, and the next-token guesses."""
+    text = body.pop("text")
+    return model.call("activations", text, **body)
+
+
+def attention(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """What ``Translator.attention`` returns for one sentence (no plot): the translation, the
+    source and target pieces and the attention weights (one row per target piece)."""
+    sentence = body.pop("sentence")
+    result = model.call("attention", sentence, **body)
+    return {key: value for key, value in result.items() if key not in DROPPED}
 
 
 class Stopped(Exception):
@@ -226,6 +255,14 @@ Handler = Callable[[ServedModel, dict[str, Any], ServeSettings, Event], dict[str
 # the rows — what ``HANDLERS[task]`` answers, computed for several requests at once
 BATCHED: dict[str, tuple[str, str, str]] = {
     "classify": ("texts", "predict_rows", "predictions"),
+}
+
+# task name -> its endpoints for seeing inside a model: POST /v1/models/{name}/{path} -> what
+# it does (its request body: request_models(...)[path])
+VIEWS: dict[str, dict[str, Handler]] = {
+    "classify": {"explain": explain},
+    "lm": {"activations": activations},
+    "translate": {"attention": attention},
 }
 
 # task name -> what its predict endpoint does

@@ -6,13 +6,17 @@ once, in the task's verbs.
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rnnkit.serve.settings import ServeSettings
+from rnnkit.tasks.classify.explain import METHODS
 
-__all__ = ["ERROR_RESPONSES", "ErrorResponse", "request_models"]
+__all__ = ["ERROR_RESPONSES", "MAX_GUESSES", "MAX_UNITS", "ErrorResponse", "request_models"]
+
+MAX_UNITS = 64  # the most units of a language model one activations request may ask for
+MAX_GUESSES = 20  # the most next-token guesses per position one activations request may ask for
 
 
 class Request(BaseModel):
@@ -57,9 +61,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
-    """Task name -> its predict request model (and "generate" -> a language model's), with
-    ``limits``' bounds on batch size, text length and generation length."""
-    text = Annotated[str, StringConstraints(max_length=limits.max_text_length)]
+    """Task name -> its predict request model (and "generate" -> a language model's; "explain",
+    "activations", "attention" -> those endpoints' of ``handlers.VIEWS``), with ``limits``'
+    bounds on batch size, text length and generation length."""
+    one_text = Annotated[str, StringConstraints(max_length=limits.max_text_length)]
     batch = {"min_length": 1, "max_length": limits.max_batch}
 
     def beam_field() -> Any:
@@ -74,12 +79,51 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
     class ClassifyRequest(Request):
         """Texts to classify."""
 
-        texts: list[text] = Field(..., **batch, description="the texts to classify")
+        texts: list[one_text] = Field(..., **batch, description="the texts to classify")
+
+    class ExplainRequest(Request):
+        """Texts to classify, with each token's contribution to the predicted label's
+        probability: by occlusion, p(label | text) - p(label | the text with that token read as
+        <unk>); by gradient x input, the gradient of p(label | text) at the token's embedding
+        dotted with that embedding."""
+
+        texts: list[one_text] = Field(..., **batch, description="the texts to explain")
+        method: Literal[METHODS] | None = Field(  # type: ignore[valid-type]
+            None, description=f"how (default: {METHODS[0]})"
+        )
+
+    class ActivationsRequest(Request):
+        """A text for a language model to read, and which of its units to record after each
+        token (what rnnkit visualize draws)."""
+
+        text: one_text = Field(..., description="the text to read")
+        layer: int | None = Field(None, ge=1, description="1: the first (default: the last)")
+        state: Literal["cell", "hidden"] | None = Field(
+            None, description="cell: tanh(c_t) of an LSTM (its default); hidden: h_t"
+        )
+        units: list[Annotated[int, Field(ge=0)]] | None = Field(
+            None, min_length=1, max_length=MAX_UNITS,
+            description="the units to record (default: those that vary most over the text)",
+        )  # fmt: skip
+        num_units: int | None = Field(
+            None, ge=1, le=MAX_UNITS, description="without units: how many (default: 6)"
+        )
+        top: int | None = Field(
+            None, ge=1, le=MAX_GUESSES, description="next-token guesses per position (default: 5)"
+        )
+
+    class AttentionRequest(Request):
+        """One sentence to translate, with the attention of its translation."""
+
+        sentence: one_text = Field(..., description="the sentence to translate")
+        beam: int | None = beam_field()
+        alpha: float | None = alpha_field()
+        max_length: int | None = length_field("the translation")
 
     class GenerateRequest(Request):
         """A prime for a language model to continue, and how to sample."""
 
-        prime: text = Field("", description="the text to continue (default: none)")
+        prime: one_text = Field("", description="the text to continue (default: none)")
         length: int | None = Field(
             None, ge=0, le=limits.max_length,
             description="tokens to generate (default: 500 characters or 100 words, at most "
@@ -96,7 +140,7 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
     class TranslateRequest(Request):
         """Sentences to translate, and the beam search."""
 
-        sentences: list[text] = Field(..., **batch, description="the sentences to translate")
+        sentences: list[one_text] = Field(..., **batch, description="the sentences to translate")
         beam: int | None = beam_field()
         alpha: float | None = alpha_field()
         max_length: int | None = length_field("a translation")
@@ -138,6 +182,9 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
 
     return {
         "classify": ClassifyRequest,
+        "explain": ExplainRequest,
+        "activations": ActivationsRequest,
+        "attention": AttentionRequest,
         "lm": GenerateRequest,
         "generate": GenerateRequest,
         "translate": TranslateRequest,

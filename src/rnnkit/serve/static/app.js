@@ -98,20 +98,26 @@ function withoutUndefined(body) {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
-// The frame every panel shares: heading, form, result, error line and busy state.
+// The frame every panel shares: a heading, then one action (see action()).
 function panel(model, controls, onSubmit, extraButtons) {
   const headingId = `model-${model.name}`;
   const section = el("section", { class: "panel", "aria-labelledby": headingId,
     "data-model": model.name, "data-task": model.task });
   section.append(el("h2", {}, el("span", { id: headingId, text: model.name }),
     el("span", { class: "task", text: model.task })));
+  section.append(...action(section, controls, onSubmit, extraButtons));
+  return section;
+}
+
+// A form with its run button, error line and result (busy state on ``busy``); returns the
+// nodes to append. A panel may hold more than one.
+function action(busy, controls, onSubmit, extraButtons) {
   const form = el("form", { novalidate: true });
   for (const control of controls) form.append(control);
   const run = el("button", { type: "submit", text: onSubmit.label });
   form.append(el("div", { class: "actions" }, run, ...(extraButtons || [])));
   const error = el("p", { class: "error", role: "alert", hidden: true });
   const result = el("div", { class: "result", "aria-live": "polite" });
-  section.append(form, error, result);
 
   const view = {
     result,
@@ -130,14 +136,14 @@ function panel(model, controls, onSubmit, extraButtons) {
     view.clearError();
     result.replaceChildren(); // no answer of an earlier request stays beside a new error
     run.disabled = true;
-    section.setAttribute("aria-busy", "true");
+    busy.setAttribute("aria-busy", "true");
     try {
       await onSubmit.run(view);
     } catch (caught) {
       view.showError(caught);
     } finally {
       run.disabled = false;
-      section.removeAttribute("aria-busy");
+      busy.removeAttribute("aria-busy");
     }
   });
   // Ctrl+Enter (or Cmd+Enter) in a text box submits its form.
@@ -147,7 +153,30 @@ function panel(model, controls, onSubmit, extraButtons) {
       form.requestSubmit();
     }
   });
-  return section;
+  return [form, error, result];
+}
+
+// A labelled checkbox; returns [wrapper, control].
+function checkbox(labelText, checked) {
+  const id = `f${++fieldCount}`;
+  const control = el("input", { type: "checkbox", id, checked });
+  return [el("label", { class: "check", for: id }, control, labelText), control];
+}
+
+// A background colour for a value in [-1, 1]: blue above 0, red below, stronger further out.
+function shade(value) {
+  const strength = Math.min(1, Math.abs(value)) * 0.85;
+  const rgb = value >= 0 ? "33, 102, 172" : "178, 24, 43";
+  return `rgba(${rgb}, ${strength.toFixed(3)})`;
+}
+
+// Dark text on a light shade, white on a dark one.
+function inkOn(value) {
+  return Math.abs(value) > 0.55 ? "#fff" : "";
+}
+
+function signed(value, digits) {
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(digits)}`;
 }
 
 function percent(p) {
@@ -159,13 +188,61 @@ function percent(p) {
 function classifyPanel(model) {
   const [textBox, text] = field("Text to classify", "textarea", { rows: 4,
     placeholder: "Type a review, a tweet, …" });
-  return panel(model, [textBox], {
+  const [explainBox, explain] = checkbox("Show each word's contribution", true);
+  const [methodBox, method] = field("Contribution by", "select", {});
+  for (const [value, name] of Object.entries(METHODS)) {
+    method.append(el("option", { value, text: name.label }));
+  }
+  explain.addEventListener("change", () => { method.disabled = !explain.checked; });
+  const level = ((model.settings || {}).data || {}).level;
+  return panel(model, [textBox, explainBox, el("div", { class: "options" }, methodBox)], {
     label: "Classify",
     async run(view) {
-      const body = await postJSON(`/v1/models/${model.name}/predict`, { texts: [text.value] });
-      showLabel(view, body.predictions[0]);
+      const path = `/v1/models/${model.name}/${explain.checked ? "explain" : "predict"}`;
+      const body = await postJSON(path, explain.checked
+        ? { texts: [text.value], method: method.value } : { texts: [text.value] });
+      const row = body.predictions[0];
+      showLabel(view, row);
+      if (explain.checked) {
+        view.result.append(contributions(row, level === "char" ? "" : " ", method.value));
+      }
     },
   });
+}
+
+// How a classifier's explanation is computed: the API's method -> its name and its meaning.
+const METHODS = {
+  occlusion: { label: "occlusion", means: "the drop when it is replaced by an unknown word" },
+  gradient: { label: "gradient × input", means: "the gradient of that probability at the "
+    + "word's embedding times the embedding, a first-order estimate of the drop without it" },
+};
+
+// Each token of an explained text coloured by its contribution to the label's probability
+// (scaled to the largest), the numbers in each token's title and in a table.
+function contributions(row, separator, method) {
+  const largest = Math.max(1e-9, ...row.contributions.map(Math.abs));
+  const text = el("p", { class: "text contributions", "aria-label": "each word's contribution" });
+  const rows = [];
+  row.tokens.forEach((token, i) => {
+    const c = row.contributions[i];
+    const word = el("span", { class: "token", text: token,
+      title: `${token}: ${signed(c, 3)} to p(${row.label})`, "data-contribution": c });
+    word.style.background = shade(c / largest);
+    word.style.color = inkOn(c / largest);
+    if (i > 0 && separator) text.append(separator);
+    text.append(word);
+    rows.push(el("tr", {}, el("td", { text: token }), el("td", { text: signed(c, 4) })));
+  });
+  const legend = el("p", { class: "help" }, "How much each word raises (blue) or lowers (red) ",
+    "the probability of ", el("strong", { text: String(row.label) }),
+    `: ${METHODS[method].means} (hover a word for its number).`);
+  const table = el("table", { class: "contribution-table" },
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "token" }),
+      el("th", { scope: "col", text: "contribution" }))),
+    el("tbody", {}, ...rows));
+  const details = el("details", {}, el("summary", { text: "The contributions as a table" }),
+    el("div", { class: "table-wrap" }, table));
+  return el("div", { class: "explanation" }, text, legend, details);
 }
 
 // A classifier's answer for one input: its label and a bar for each label's probability.
@@ -233,7 +310,7 @@ function lmPanel(model) {
   let controller = null;
   stop.addEventListener("click", () => controller && controller.abort());
 
-  return panel(model, [primeBox, options, streamBox], {
+  const section = panel(model, [primeBox, options, streamBox], {
     label: "Generate",
     async run(view) {
       const body = withoutUndefined({
@@ -288,6 +365,77 @@ function lmPanel(model) {
       }
     },
   }, [stop]);
+  section.append(el("h3", { text: "Inside the model" }),
+    el("p", { class: "help", text: "Read a text and see what the chosen units hold after each "
+      + "token (as rnnkit visualize draws it)." }), ...activationsAction(model, section));
+  return section;
+}
+
+// A language model's units over a text: which units and layer, then the text coloured by the
+// unit picked.
+function activationsAction(model, section) {
+  const [textBox, text] = field("Text to read", "textarea", { rows: 3,
+    placeholder: "A text in the model's vocabulary" });
+  const [unitsBox, units] = field("Units", "input", { type: "text", inputmode: "numeric",
+    placeholder: "those that vary most" }, "numbers separated by commas");
+  const [layerBox, layer] = numberField("Layer", { min: 1, step: 1, placeholder: "last" });
+  const [stateBox, state] = field("State", "select", {});
+  for (const [value, name] of [["", "default"], ["cell", "cell: tanh(c)"],
+    ["hidden", "hidden: h"]]) state.append(el("option", { value, text: name }));
+  const level = ((model.settings || {}).data || {}).level;
+  return action(section, [textBox, el("div", { class: "options" }, unitsBox, layerBox,
+    stateBox)], {
+    label: "Show activations",
+    async run(view) {
+      const words = units.value.split(/[\s,;]+/).filter((word) => word !== "");
+      const bad = words.find((word) => !/^\d+$/.test(word));
+      if (bad !== undefined) {
+        throw new Error(`"${bad}" is not a unit number; expected numbers from 0`);
+      }
+      const body = await postJSON(`/v1/models/${model.name}/activations`, withoutUndefined({
+        text: text.value,
+        units: words.length ? words.map(Number) : undefined,
+        layer: numberOf(layer),
+        state: state.value || undefined,
+      }));
+      showActivations(view, body, level === "word" ? " " : "");
+    },
+  });
+}
+
+// The text coloured by one unit's activation after each token, and a picker of the units.
+function showActivations(view, body, separator) {
+  const [pickerBox, picker] = field("Unit", "select", {});
+  body.units.forEach((unit, i) => picker.append(el("option", { value: i, text: `unit ${unit}` })));
+  const what = body.state === "cell" ? "tanh(cell state)" : "hidden state";
+  const meta = el("p", { class: "meta", text: `layer ${body.layer}, ${what} after each of `
+    + `${body.tokens.length} tokens (${body.hidden_size} units); blue above 0, red below; `
+    + "hover a token for its value and the model's next-token guesses" });
+  const text = el("pre", { class: "text activations" });
+  const spans = body.tokens.map((token, t) => {
+    const end = token === "\n" || token === "<eos>";
+    const span = el("span", { class: "token", text: end ? "↵\n" : token });
+    text.append(span);
+    if (separator && !end && t + 1 < body.tokens.length) text.append(separator);
+    return span;
+  });
+  const guesses = body.guesses.map((row) => row.map(([token, p]) =>
+    `${JSON.stringify(token)} ${percent(p)}`).join(", "));
+  const draw = () => {
+    const column = Number(picker.value);
+    text.setAttribute("aria-label", `the text coloured by unit ${body.units[column]}`);
+    spans.forEach((span, t) => {
+      const value = body.activations[t][column];
+      span.style.background = shade(value);
+      span.style.color = inkOn(value);
+      span.dataset.value = value;
+      span.title = `${JSON.stringify(body.tokens[t])}: unit ${body.units[column]} = `
+        + `${signed(value, 3)}; next: ${guesses[t]}`;
+    });
+  };
+  picker.addEventListener("change", draw);
+  draw();
+  view.result.replaceChildren(el("div", { class: "options" }, pickerBox), text, meta);
 }
 
 function translatePanel(model) {
@@ -295,21 +443,59 @@ function translatePanel(model) {
     placeholder: "One sentence a line" });
   const [beamBox, beam] = numberField("Beam width", { min: 1, step: 1, placeholder: "default" },
     "1: greedy search");
-  return panel(model, [sourceBox, el("div", { class: "options" }, beamBox)], {
+  const [attentionBox, attention] = checkbox("Show the attention", true);
+  return panel(model, [sourceBox, el("div", { class: "options" }, beamBox), attentionBox], {
     label: "Translate",
     async run(view) {
-      const sentences = source.value.split("\n").filter((line) => line.trim() !== "");
-      const body = await postJSON(`/v1/models/${model.name}/predict`,
-        withoutUndefined({ sentences: sentences.length ? sentences : [""],
-          beam: numberOf(beam) }));
+      const lines = source.value.split("\n").filter((line) => line.trim() !== "");
+      const sentences = lines.length ? lines : [""];
       const list = el("ol", { class: "outputs" });
-      for (const row of body.predictions) {
-        list.append(el("li", {}, el("span", { class: "translation", text: row.output }),
-          el("span", { class: "score", text: `score ${Number(row.score).toFixed(3)}` })));
+      if (!attention.checked) {
+        const body = await postJSON(`/v1/models/${model.name}/predict`,
+          withoutUndefined({ sentences, beam: numberOf(beam) }));
+        for (const row of body.predictions) list.append(translationItem(row));
+        view.result.replaceChildren(list);
+        return;
       }
-      view.result.replaceChildren(list);
+      view.result.replaceChildren(el("p", { class: "help", text: "Under each translation, its "
+        + "attention: a row for each translated piece over the source pieces (columns), each "
+        + "row summing to 1; the darker, the more weight." }), list);
+      for (const sentence of sentences) { // one sentence a request: each with its heat map
+        const row = await postJSON(`/v1/models/${model.name}/attention`,
+          withoutUndefined({ sentence, beam: numberOf(beam) }));
+        list.append(translationItem(row, attentionMap(row)));
+      }
     },
   });
+}
+
+function translationItem(row, ...more) {
+  return el("li", {}, el("span", { class: "translation", text: row.output }),
+    el("span", { class: "score", text: `score ${Number(row.score).toFixed(3)}` }), ...more);
+}
+
+// A subword piece as shown: without the word-start mark (▁).
+function piece(text) {
+  return text.replace(/▁/g, "") || "▁";
+}
+
+// The attention of one translation as a table: a row for each generated piece, a column for
+// each source piece, each cell shaded by its weight (the weight is the cell's text).
+function attentionMap(row) {
+  const head = el("tr", {}, el("td", {}),
+    ...row.source.map((p) => el("th", { scope: "col", text: piece(p) })));
+  const rows = row.target.map((p, i) => el("tr", {}, el("th", { scope: "row", text: piece(p) }),
+    ...row.weights[i].map((w, j) => {
+      const cell = el("td", { text: w.toFixed(2),
+        title: `${piece(p)} ← ${piece(row.source[j])}: ${w.toFixed(4)}` });
+      cell.style.background = `rgba(47, 95, 208, ${(0.9 * w).toFixed(3)})`;
+      cell.style.color = w > 0.5 ? "#fff" : "";
+      return cell;
+    })));
+  const table = el("table", { class: "heatmap" },
+    el("caption", { class: "meta", text: "attention weights" }),
+    el("thead", {}, head), el("tbody", {}, ...rows));
+  return el("div", { class: "table-wrap" }, table);
 }
 
 // A line chart of the history and the forecast (with its interval where there is one).

@@ -33,6 +33,7 @@ from rnnkit.tasks.classify.data import (
     in_memory,
     load_splits,
 )
+from rnnkit.tasks.classify.explain import METHODS, contributions
 from rnnkit.tasks.classify.finetune import fine_tuning_callbacks
 from rnnkit.tasks.classify.objective import (
     ClassificationObjective,
@@ -235,18 +236,11 @@ class TextClassifier(Task):
         """Class probabilities (N, C) of each text; columns in ``classes_`` order."""
         self.require_model()
         texts = text_list(texts)
-        prep, data = self.preprocessing, self.settings["data"]
-        size = batch_size or data.batch_size
-        unknown = prep.vocab.unk_index if prep.vocab.unk_index is not None else prep.vocab.pad_index
+        prep = self.preprocessing
+        size = batch_size or self.settings["data"].batch_size
         out = []
         for start in range(0, len(texts), size):
-            ids = [
-                torch.tensor(
-                    truncate(prep.vocab.encode(prep.tokenizer(t)) or [unknown], data.max_length,
-                             data.keep)
-                )
-                for t in texts[start : start + size]
-            ]  # an all-punctuation text reads as one unknown token  # fmt: skip
+            ids = [torch.tensor(self._read(t)[1]) for t in texts[start : start + size]]
             tokens, lengths = pad_sequences(ids, prep.vocab.pad_index)  # (N, L), (N,)
             with torch.no_grad():
                 logits = self.model(tokens.to(self.model_device), lengths).float()  # (N, C)
@@ -254,6 +248,45 @@ class TextClassifier(Task):
         if not out:
             return np.zeros((0, len(prep.labels)), dtype=np.float32)
         return torch.cat(out).numpy()
+
+    def _read(self, text: str) -> tuple[list[str], list[int]]:
+        """The tokens the model reads of ``text`` (truncated as in training) and their indices;
+        a text with no token (all punctuation) reads as one unknown token."""
+        prep, data = self.preprocessing, self.settings["data"]
+        vocab = prep.vocab
+        unknown = vocab.unk_index if vocab.unk_index is not None else vocab.pad_index
+        tokens = list(truncate(prep.tokenizer(text), data.max_length, data.keep))
+        if not tokens:
+            return [vocab.itos[unknown]], [unknown]
+        return tokens, vocab.encode(tokens)
+
+    def explain(
+        self, texts: Any, *, method: str = METHODS[0], batch_size: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Each text's prediction row (as ``predict_rows``) with the tokens the model read and
+        each token's contribution to the predicted label's probability
+        (``rnnkit.tasks.classify.explain``): by ``method`` "occlusion", ``c_i = p(ŷ | x) -
+        p(ŷ | x with token i replaced by <unk>)``; by "gradient" (× input), ``c_i = ∇_{e_i}
+        p(ŷ | x) · e_i`` for the token's embedding ``e_i``. Rows: ``{"input", "label",
+        "probabilities", "tokens", "contributions"}``."""
+        self.require_model()
+        if method not in METHODS:
+            raise UserError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        texts = text_list(texts)
+        prep = self.preprocessing
+        vocab, read = prep.vocab, [self._read(t) for t in texts]
+        fill = vocab.unk_index if vocab.unk_index is not None else vocab.pad_index
+        if not texts:
+            return []
+        probabilities, found = contributions(
+            self.model, [ids for _, ids in read], fill, vocab.pad_index, method=method,
+            batch_size=batch_size or self.settings["data"].batch_size, device=self.model_device,
+        )  # fmt: skip
+        rows = prediction_rows(texts, probabilities, prep.labels.classes)
+        for row, (tokens, _), change in zip(rows, read, found):
+            row["tokens"] = tokens
+            row["contributions"] = [round(float(c), 6) for c in change]
+        return rows
 
     def predict(self, texts: Any, *, batch_size: int | None = None) -> list[Any]:
         """The most probable label of each text."""
@@ -269,10 +302,17 @@ class TextClassifier(Task):
         return prediction_rows(texts, probabilities, classes)
 
     def predict_report(self, rows: list[dict[str, Any]]) -> str:
-        return "\n".join(
-            f"{row['label']}\t{row['probabilities'][str(row['label'])]:.3f}\t{_shorten(row['input'])}"
-            for row in rows
-        )
+        """A line per row: label, its probability, the text; rows of ``explain`` add a line of
+        each token with its contribution."""
+        lines = []
+        for row in rows:
+            p = row["probabilities"][str(row["label"])]
+            lines.append(f"{row['label']}\t{p:.3f}\t{_shorten(row['input'])}")
+            if "contributions" in row:
+                lines.append("\t" + " ".join(
+                    f"{token}({c:+.3f})" for token, c in zip(row["tokens"], row["contributions"])
+                ))  # fmt: skip
+        return "\n".join(lines)
 
     def evaluate(
         self,

@@ -50,7 +50,7 @@ from rnnkit.tasks.lm.objective import (
     SampleSettings,
     make_stream,
 )
-from rnnkit.tasks.lm.visualize import visualize_units
+from rnnkit.tasks.lm.visualize import trace_units, visualize_units
 from rnnkit.train import Callback, Checkpoint, TrainConfig
 from rnnkit.train.averaging import NonMonotonicTrigger
 
@@ -497,6 +497,45 @@ class LanguageModel(Task):
             device=self.model_device, context=prep.warmup,
             title=f"rnnkit visualize {self.run_dir.name if self.run_dir else 'model'}",
         )  # fmt: skip
+
+    def activations(
+        self,
+        text: str,
+        *,
+        layer: int | None = None,
+        state: str | None = None,
+        units: list[int] | None = None,
+        num_units: int = 6,
+        top: int = 5,
+    ) -> dict[str, Any]:
+        """What ``visualize`` draws, as numbers: the model steps through ``text`` and records
+        ``state`` ("cell": tanh(c_t) of an LSTM, its default; "hidden": h_t) of ``layer``
+        (default: the last) after each token. Returns ``{"input", "level", "layer", "state",
+        "hidden_size", "tokens" (T), "units" (the chosen ones, else the ``num_units`` that vary
+        most), "activations" (T rows of one value per unit), "guesses" (T rows of the ``top``
+        next tokens as [token, probability])}``."""
+        self.require_model()
+        prep, level = self.preprocessing, self.settings["data"].level
+        trace, chosen = trace_units(
+            self.model, prep.vocab, prep.tokenizer, level, text, layer=layer, state=state,
+            units=units, num_units=num_units, top=top, device=self.model_device,
+            context=prep.warmup,
+        )  # fmt: skip
+        values = trace.activations[:, chosen]  # (T, U)
+        return {
+            "input": text,
+            "level": level,
+            "layer": trace.layer,
+            "state": trace.state,
+            "hidden_size": trace.activations.shape[1],
+            "tokens": trace.tokens,
+            "units": chosen,
+            "activations": [[round(v, 4) for v in row] for row in values.tolist()],
+            "guesses": [
+                [[token, round(p, 4)] for token, p in zip(tokens, probs)]
+                for tokens, probs in zip(trace.top_tokens, trace.top_probs)
+            ],
+        }
 
 
 def _is_int(value: Any) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "render_html",
     "render_png",
     "trace_text",
+    "trace_units",
     "visualize_units",
     "write_visualization",
 ]
@@ -311,6 +312,50 @@ def _check_suffix(out: Path) -> None:
         raise UserError(f"--out must end in .html or .png, got {out.name!r}")
 
 
+def trace_units(
+    model: RNNLanguageModel,
+    vocab: Vocabulary,
+    tokenizer: Tokenizer,
+    level: str,
+    text: str,
+    *,
+    layer: int | None,
+    state: str | None,
+    units: list[int] | None,
+    num_units: int,
+    top: int,
+    device: torch.device,
+    context: list[int],
+    max_tokens: int = HTML_MAX_TOKENS,
+) -> tuple[Trace, list[int]]:
+    """Step ``model`` through ``text`` (its first ``max_tokens`` tokens): the :class:`Trace` of
+    ``layer`` (default: the last) and ``state`` (default: the LSTM's cell, else the hidden
+    state), with the ``units`` chosen (else the ``num_units`` that vary most) and the ``top``
+    next-token guesses."""
+    if top < 1:
+        raise UserError(f"--top must be at least 1, got {top}")
+    ids, unknown = encode_text(text, tokenizer, vocab, level, what="the text")
+    if level == "word" and not text.endswith("\n") and ids.numel():
+        ids = ids[:-1]  # no <eos> after an open last line
+    if unknown:
+        logger.warning("%d word(s) are not in the vocabulary and were read as <unk>: %s",
+                       len(unknown), ", ".join(unknown[:10]))  # fmt: skip
+    if ids.numel() == 0:
+        raise UserError("the text is empty; expected some text to read")
+    if ids.numel() > max_tokens:
+        logger.warning(
+            "showing the first %d of %d tokens (a longer page would not open quickly); "
+            "pass a shorter text for the rest", max_tokens, ids.numel(),
+        )  # fmt: skip
+        ids = ids[:max_tokens]
+    state = state or ("cell" if model.config.cell == "lstm" else "hidden")
+    layer = model.config.layers if layer is None else layer  # 0 is refused, not the default
+    trace = trace_text(
+        model, ids, vocab.itos, layer=layer, state=state, top=top, device=device, context=context,
+    )  # fmt: skip
+    return trace, pick_units(trace.activations, units, num_units)
+
+
 def visualize_units(
     model: RNNLanguageModel,
     vocab: Vocabulary,
@@ -332,29 +377,12 @@ def visualize_units(
     ``units`` (else the ``num_units`` that vary most) of ``layer`` (default: the last) and the
     ``top`` next-token guesses. Returns what ``rnnkit visualize --json`` prints."""
     _check_suffix(out)
-    if top < 1:
-        raise UserError(f"--top must be at least 1, got {top}")
-    ids, unknown = encode_text(text, tokenizer, vocab, level, what="the text")
-    if level == "word" and not text.endswith("\n") and ids.numel():
-        ids = ids[:-1]  # no <eos> after an open last line
-    if unknown:
-        logger.warning("%d word(s) are not in the vocabulary and were read as <unk>: %s",
-                       len(unknown), ", ".join(unknown[:10]))  # fmt: skip
-    if ids.numel() == 0:
-        raise UserError("the text is empty; expected some text to read")
-    limit = PNG_MAX_TOKENS if out.suffix.lower() == ".png" else HTML_MAX_TOKENS
-    if ids.numel() > limit:
-        logger.warning(
-            "showing the first %d of %d tokens (a longer page would not open quickly); "
-            "pass a shorter text for the rest", limit, ids.numel(),
-        )  # fmt: skip
-        ids = ids[:limit]
-    state = state or ("cell" if model.config.cell == "lstm" else "hidden")
-    layer = model.config.layers if layer is None else layer  # 0 is refused, not the default
-    trace = trace_text(
-        model, ids, vocab.itos, layer=layer, state=state, top=top, device=device, context=context,
+    trace, chosen = trace_units(
+        model, vocab, tokenizer, level, text, layer=layer, state=state, units=units,
+        num_units=num_units, top=top, device=device, context=context,
+        max_tokens=PNG_MAX_TOKENS if out.suffix.lower() == ".png" else HTML_MAX_TOKENS,
     )  # fmt: skip
-    chosen = pick_units(trace.activations, units, num_units)
+    state = trace.state
     write_visualization(trace, chosen, out, title, word=level == "word")
     return {
         "out": str(out),

@@ -227,14 +227,15 @@ class Translator(Task):
         max_length: int | None = None,
         plot: str | Path | None = None,
     ) -> dict[str, Any]:
-        """The attention of one translation: ``{"input", "output", "source": source pieces,
-        "target": generated pieces, "weights": one row per target piece over the source pieces,
-        "plot": the heat map drawn into ``plot`` (None: none drawn)}``."""
+        """The attention of one translation: ``{"input", "output", "score" (as ``translate``'s),
+        "source": source pieces, "target": generated pieces, "weights": one row per target piece
+        over the source pieces, "plot": the heat map drawn into ``plot`` (None: none drawn)}``."""
         (found,) = self._translations([sentence], beam, alpha, max_length)
         drawn = plot is not None and save_attention_plot(found, Path(plot))
         return {
             "input": found.source,
             "output": found.text,
+            "score": round(found.score, 4),
             "source": found.source_pieces,
             "target": found.target_pieces,
             "weights": [[round(w, 4) for w in row] for row in found.attention.tolist()],
