@@ -12,7 +12,8 @@ The graphs (:mod:`rnnkit.export.graphs`):
   ``logits`` (N, C);
 - ``forecast``: ``windows`` (N, L, targets + covariates) of values scaled as the description's
   preprocessing says -> the model's raw ``output`` (N, horizon, targets, P): the forecast
-  (point), mean and softplus(s) + 1e-4 = σ (gaussian), or three quantiles (quantile);
+  (point), mean and softplus(s) + 1e-4 = σ (gaussian), or three quantiles (quantile); a seq2seq
+  model's decoder steps are recorded in the graph, one per horizon step;
 - ``lm``: ``tokens`` (N, L) int64 and the state ``h`` (layers, N, H) (and ``c`` for an LSTM)
   -> ``logits`` (N, L, V) of each next token and the state after the last one (``h_out``,
   ``c_out``): feed one token and the state back in to generate.
@@ -40,7 +41,12 @@ from torch import Tensor, nn
 from rnnkit import __version__
 from rnnkit.atomic import atomic_write_bytes
 from rnnkit.errors import UserError
-from rnnkit.export.graphs import ClassifierGraph, ForecasterGraph, LanguageModelStep
+from rnnkit.export.graphs import (
+    ClassifierGraph,
+    ForecasterGraph,
+    LanguageModelStep,
+    Seq2SeqForecasterGraph,
+)
 from rnnkit.tasks import Task, load
 
 __all__ = ["FORMATS", "OPSET", "TASKS", "example_inputs", "export_graph", "export_run"]
@@ -60,7 +66,8 @@ def export_graph(task: Task) -> nn.Module:
         )
     model = task.model.float().cpu().eval()
     if task.NAME == "forecast":
-        return ForecasterGraph(model)
+        seq2seq = model.config.architecture == "seq2seq"
+        return Seq2SeqForecasterGraph(model) if seq2seq else ForecasterGraph(model)
     return ClassifierGraph(model) if task.NAME in CLASSIFIERS else LanguageModelStep(model)
 
 

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.forecaster import RNNForecaster
+from rnnkit.models.forecaster import RNNForecaster, Seq2SeqForecaster, point_forecast
 from rnnkit.models.language_model import RNNLanguageModel
 from rnnkit.models.speech import SpeechClassifierModel
 from rnnkit.nn import RNNBase
@@ -35,6 +35,7 @@ __all__ = [
     "ClassifierGraph",
     "ForecasterGraph",
     "LanguageModelStep",
+    "Seq2SeqForecasterGraph",
     "mirror_layer",
     "reverse_within_lengths",
 ]
@@ -166,3 +167,30 @@ class ForecasterGraph(nn.Module):
     def forward(self, windows: Tensor) -> Tensor:
         out, _ = self.rnn(windows)  # (N, L, H)
         return self.head(out[:, -1]).reshape(-1, *self.shape)  # (N, h, k, P)
+
+
+class Seq2SeqForecasterGraph(nn.Module):
+    """A :class:`Seq2SeqForecaster` at inference: windows (N, L, input_size) of scaled values ->
+    its raw output (N, horizon, targets, P); the decoder's steps (a fixed number, the horizon)
+    are recorded one after the other, each reading the previous step's point forecast."""
+
+    def __init__(self, model: Seq2SeqForecaster) -> None:
+        super().__init__()
+        self.encoder, self.decoder = mirror_layer(model.encoder), mirror_layer(model.decoder)
+        self.head = model.head
+        c = model.config
+        self.steps, self.targets, self.outputs, self.kind = (
+            c.output_steps, c.num_targets, model.outputs, c.head,
+        )  # fmt: skip
+        self.eval()
+
+    def forward(self, windows: Tensor) -> Tensor:
+        _, state = self.encoder(windows)  # (layers, N, H), a pair for an LSTM
+        previous = windows[:, -1:, : self.targets]  # (N, 1, k)
+        steps = []
+        for _ in range(self.steps):
+            out, state = self.decoder(previous, state)  # (N, 1, H)
+            output = self.head(out).reshape(-1, 1, self.targets, self.outputs)  # (N, 1, k, P)
+            steps.append(output)
+            previous = point_forecast(output, self.kind)  # (N, 1, k)
+        return torch.cat(steps, dim=1)  # (N, h, k, P)

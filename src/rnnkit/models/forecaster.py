@@ -1,10 +1,29 @@
-"""Many-to-one forecaster: a window of past values in, the next ``horizon`` values out at once.
+"""Forecasters: a window of past values in, the next ``horizon`` values out, by architecture.
 
-x_1..x_L = [z_t ; c_t]                          scaled targets and covariates   (N, L, k + c)
-h_1..h_L = RNN(x_1..x_L)                        stacked RNN/LSTM/GRU             (N, L, H)
-o = W dropout(h_L) + b                          direct multi-step head           (N, h * k * P)
+``direct`` (many-to-one with a direct multi-step head, :class:`RNNForecaster`)::
 
-with P outputs per step and target, by head:
+    x_1..x_L = [z_t ; c_t]                      scaled targets and covariates   (N, L, k + c)
+    h_1..h_L = RNN(x_1..x_L)                    stacked RNN/LSTM/GRU             (N, L, H)
+    o = W dropout(h_L) + b                      every step's outputs at once     (N, h * k * P)
+
+``seq2seq`` (many-to-many encoder-decoder, :class:`Seq2SeqForecaster`): an encoder reads the
+window, a decoder with its own weights starts from the encoder's final state and runs one step
+per forecast step, reading the previous step's target value::
+
+    s_0 = final state of RNN_enc(x_1..x_L)      (h, and c for an LSTM, per layer)  (layers, N, H)
+    u_1 = z_L                                   the last observed target            (N, k)
+    d_j, s_j = RNN_dec(u_j, s_{j-1})            j = 1..h                            (N, H)
+    o_j = W dropout(d_j) + b                    step j's outputs                    (N, k * P)
+    u_{j+1} = y_j  (teacher forcing: the true value, training only)
+            | ŷ_j  (its own point forecast of step j: the forecast, mean or median)
+
+In training each step is fed the true value with probability ``teacher_forcing`` (drawn per
+window and step, a fixed-rate scheduled sampling), else its own forecast, through which the
+gradient flows; at inference (and validation) always its own forecast. The decoder reads no
+covariates: they are observed up to the forecast origin only (their future is unknown), so
+they reach it through the encoder's state.
+
+Both give P outputs per step and target, by head:
 
 * ``point``: P = 1, the forecast ŷ; trained with the mean squared error (ŷ - y)^2.
 * ``gaussian``: P = 2, mean μ and σ = softplus(s) + 1e-4; trained with the Gaussian negative
@@ -28,9 +47,20 @@ from rnnkit.models.recurrent import CELLS, build_recurrent
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
-__all__ = ["HEADS", "ForecasterConfig", "RNNForecaster", "forecast_loss", "interval"]
+__all__ = [
+    "ARCHITECTURES",
+    "HEADS",
+    "ForecasterConfig",
+    "RNNForecaster",
+    "Seq2SeqForecaster",
+    "build_forecaster",
+    "forecast_loss",
+    "interval",
+    "point_forecast",
+]
 
 HEADS = {"point": 1, "gaussian": 2, "quantile": 3}  # head -> outputs per step and target
+ARCHITECTURES = ("direct", "seq2seq")
 
 
 @dataclass
@@ -52,10 +82,23 @@ class ForecasterConfig(Settings):
             the median): the last two give forecasts with intervals.
         coverage: the central interval the gaussian and quantile heads forecast (0.8: from
             the 10% to the 90% quantile); a point head gives no interval.
+        architecture: direct (many-to-one: one RNN reads the window and a linear head
+            forecasts every step at once from its last state) or seq2seq (many-to-many: an
+            encoder reads the window, a decoder steps through the horizon, each step reading
+            the previous step's value — its own forecast at inference — for long horizons).
+        teacher_forcing: seq2seq only: the probability that a decoder step in training reads
+            the true previous value rather than the model's own forecast (1: plain teacher
+            forcing, one decoder call over the horizon: the fastest; 0: free running, trained as
+            it forecasts; between: drawn per window and step, a fixed-rate scheduled sampling).
     """
 
     KIND: ClassVar[str] = "model setting"
-    CHOICES: ClassVar[dict[str, Any]] = {"cell": CELLS, "init": INIT_NAMES, "head": tuple(HEADS)}
+    CHOICES: ClassVar[dict[str, Any]] = {
+        "cell": CELLS,
+        "init": INIT_NAMES,
+        "head": tuple(HEADS),
+        "architecture": ARCHITECTURES,
+    }
     RANGES: ClassVar[dict[str, str]] = {
         "input_size": "[1, inf)",
         "num_targets": "[1, inf)",
@@ -64,6 +107,7 @@ class ForecasterConfig(Settings):
         "layers": "[1, inf)",
         "dropout": "[0, 1)",
         "coverage": "(0, 1)",
+        "teacher_forcing": "[0, 1]",
     }
 
     input_size: int
@@ -77,10 +121,18 @@ class ForecasterConfig(Settings):
     forget_bias: float | None = 1.0
     head: str = "gaussian"
     coverage: float = 0.8
+    architecture: str = "direct"
+    teacher_forcing: float = 1.0
+
+
+def build_forecaster(config: ForecasterConfig) -> nn.Module:
+    """The forecaster of ``config.architecture``."""
+    return Seq2SeqForecaster(config) if config.architecture == "seq2seq" else RNNForecaster(config)
 
 
 class RNNForecaster(nn.Module):
-    """RNN over the input window → linear head on the last state (see the module docstring).
+    """RNN over the input window → linear head on the last state (``direct``, see the module
+    docstring).
 
     Input: windows (N, L, input_size). Output: (N, output_steps, num_targets, P), P by ``head``.
     """
@@ -96,7 +148,9 @@ class RNNForecaster(nn.Module):
         self.outputs = HEADS[c.head]
         self.head = nn.Linear(c.hidden, c.output_steps * c.num_targets * self.outputs)
 
-    def forward(self, windows: Tensor) -> Tensor:
+    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
+        """``targets`` (N, h, k), given in training, are not read: the head forecasts every step
+        from the window alone."""
         out, _ = self.rnn(windows)  # (N, L, H)
         last = self.dropout(out[:, -1])  # (N, H)
         c = self.config
@@ -106,6 +160,61 @@ class RNNForecaster(nn.Module):
         """The quantile head's levels: (lower, median, upper)."""
         tail = (1 - self.config.coverage) / 2
         return (tail, 0.5, 1 - tail)
+
+
+class Seq2SeqForecaster(nn.Module):
+    """Encoder over the input window, decoder stepped through the horizon (``seq2seq``, see the
+    module docstring).
+
+    Input: windows (N, L, input_size) and, in training, the targets (N, h, num_targets) for
+    teacher forcing. Output: (N, output_steps, num_targets, P), P by ``head``.
+    """
+
+    def __init__(self, config: ForecasterConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        options = dict(dropout=c.dropout, init=c.init,
+                       forget_bias=c.forget_bias if c.cell == "lstm" else None)  # fmt: skip
+        self.encoder = build_recurrent(c.cell, c.input_size, c.hidden, c.layers, **options)
+        self.decoder = build_recurrent(c.cell, c.num_targets, c.hidden, c.layers, **options)
+        self.dropout = nn.Dropout(c.dropout)
+        self.outputs = HEADS[c.head]
+        self.head = nn.Linear(c.hidden, c.num_targets * self.outputs)
+
+    def encode(self, windows: Tensor) -> Any:
+        """The encoder's final state s_0 of ``windows`` (N, L, input_size): (layers, N, H), a
+        pair of them for an LSTM."""
+        _, state = self.encoder(windows)
+        return state
+
+    def decode(self, inputs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Decoder steps from ``state`` reading ``inputs`` u_j (N, J, k): their outputs o_j
+        (N, J, k, P) and the state after the last one."""
+        out, state = self.decoder(inputs, state)  # (N, J, H)
+        n, steps = inputs.shape[:2]
+        output = self.head(self.dropout(out))  # (N, J, k * P)
+        return output.view(n, steps, self.config.num_targets, self.outputs), state
+
+    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
+        """The outputs (N, h, k, P) of ``windows`` (N, L, input_size); with ``targets``
+        (N, h, k) each step reads the true previous value with probability
+        ``teacher_forcing`` (all at once when it is 1), else its own point forecast."""
+        c = self.config
+        state = self.encode(windows)
+        previous = windows[:, -1:, : c.num_targets]  # (N, 1, k): u_1 = z_L
+        rate = c.teacher_forcing if targets is not None else 0.0
+        if rate == 1.0:  # every step reads the truth: one decoder call over the horizon
+            inputs = torch.cat([previous, targets[:, :-1].to(previous.dtype)], dim=1)  # (N, h, k)
+            return self.decode(inputs, state)[0]
+        steps = []
+        for j in range(c.output_steps):
+            output, state = self.decode(previous, state)  # (N, 1, k, P)
+            steps.append(output)
+            previous = point_forecast(output, c.head)  # (N, 1, k): ŷ_j
+            if rate > 0 and j + 1 < c.output_steps:
+                truth = torch.rand(len(windows), 1, 1, device=windows.device) < rate  # (N, 1, 1)
+                previous = torch.where(truth, targets[:, j : j + 1].to(previous.dtype), previous)
+        return torch.cat(steps, dim=1)  # (N, h, k, P)
 
 
 def forecast_loss(output: Tensor, targets: Tensor, head: str, coverage: float) -> Tensor:
@@ -121,6 +230,14 @@ def forecast_loss(output: Tensor, targets: Tensor, head: str, coverage: float) -
     levels = torch.tensor([tail, 0.5, 1 - tail], device=output.device)  # (3,)
     error = targets.unsqueeze(-1) - output  # (N, h, k, 3)
     return torch.maximum(levels * error, (levels - 1) * error).mean()
+
+
+def point_forecast(output: Tensor, head: str) -> Tensor:
+    """The forecast (N, h, k) of ``output`` (N, h, k, P): the point head's value, the mean, or
+    the median of the (sorted) quantiles."""
+    if head == "quantile":
+        return output.sort(dim=-1).values[..., 1]
+    return output[..., 0]
 
 
 def interval(output: Tensor, head: str, coverage: float) -> tuple[Tensor, Tensor, Tensor]:

@@ -13,7 +13,9 @@ __all__ = ["ForecastObjective"]
 
 
 class ForecastObjective(Objective):
-    """A batch is ``(inputs (N, L, k + c), targets (N, h, k))``."""
+    """A batch is ``(inputs (N, L, k + c), targets (N, h, k))``. In training the model is also
+    given the targets (a seq2seq decoder reads them, teacher forcing); on validation it forecasts
+    from the inputs alone, as it will be used."""
 
     def __init__(self, head: str, coverage: float) -> None:
         self.head = head
@@ -21,7 +23,7 @@ class ForecastObjective(Objective):
 
     def train_loss(self, model, batch):
         inputs, targets = batch
-        output = model(inputs)  # (N, h, k, P)
+        output = model(inputs, targets)  # (N, h, k, P); targets: seq2seq teacher forcing
         loss = forecast_loss(output, targets, self.head, self.coverage)
         return loss, {"n": len(targets)}
 

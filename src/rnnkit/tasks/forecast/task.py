@@ -15,7 +15,7 @@ from torch import nn
 
 from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import UserError
-from rnnkit.models.forecaster import ForecasterConfig, RNNForecaster, interval
+from rnnkit.models.forecaster import ForecasterConfig, build_forecaster, interval
 from rnnkit.tasks.base import Task
 from rnnkit.tasks.forecast.baselines import (
     BASELINES,
@@ -107,6 +107,10 @@ class Forecaster(Task):
     the training part only.
     The default head forecasts a mean and a standard deviation (Gaussian likelihood), so
     forecasts come with an interval (--coverage); --head quantile uses the pinball loss.
+    --architecture direct (the default) forecasts every step at once from the window's last
+    state; --architecture seq2seq runs an encoder-decoder whose decoder steps through the
+    horizon reading its previous forecast (the true value in training, with probability
+    --teacher-forcing), for long horizons.
 
     rnnkit evaluate scores walk-forward forecasts (every origin of the split) in MAE, RMSE,
     MAPE, sMAPE and MASE beside the naive, seasonal naive, drift and Holt-Winters baselines on
@@ -200,7 +204,7 @@ class Forecaster(Task):
             "output_steps": self.settings["data"].horizon,
         }
         self.settings["model"] = self.settings["model"].replace(**sizes)
-        return RNNForecaster(self.settings["model"])
+        return build_forecaster(self.settings["model"])
 
     def make_batches(self, splits, prep: Preprocessing):
         data, cut = self.settings["data"], splits["series"]
