@@ -71,9 +71,10 @@ def draw_alignment(
     frame_seconds: float,
     title: str,
 ) -> bool:
-    """Draw ``features`` (T, F) as a spectrogram with each emission's frames shaded and labelled,
-    above each symbol's and the blank's posterior per frame, into the PNG ``path``. False
-    (and a warning) when matplotlib is missing."""
+    """Draw ``features`` (T, F), the network's standardised input frames, as an image (clipped
+    to ±3 standard deviations) with each emission's frames shaded and labelled, above each
+    symbol's and the blank's posterior per frame, into the PNG ``path``. False (and a warning)
+    when matplotlib is missing."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -84,9 +85,9 @@ def draw_alignment(
     probs = log_probs.float().exp().numpy()  # (T, S + 1)
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-    top.imshow(features.T.numpy(), origin="lower", aspect="auto", cmap="magma",
-               extent=(0.0, seconds, 0, features.shape[1]))  # fmt: skip
-    top.set_ylabel("feature")
+    top.imshow(features.T.clamp(-3, 3).numpy(), origin="lower", aspect="auto", cmap="magma",
+               extent=(0.0, seconds, 0, features.shape[1]))  # fmt: skip  # (F, T)
+    top.set_ylabel("feature (standardised)")
     top.set_title(title)
     for segment in ctc_segments(log_probs, symbols):
         start, end = segment.start * frame_seconds, (segment.end + 1) * frame_seconds

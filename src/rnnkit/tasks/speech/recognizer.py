@@ -268,8 +268,10 @@ class SpeechRecognizer(Task):
         frame_seconds = settings.frame[2] / settings.sample_rate
         segments = ctc_segments(log_probs, symbols)
         output = self.preprocessing.alphabet.separator.join(s.symbol for s in segments)
+        title = f"{Path(path).name}: {output}"
+        inputs = self.preprocessing.scaler(features)  # (T, F) what the network reads
         drawn = plot is not None and draw_alignment(
-            plot, features, log_probs, symbols, frame_seconds, f"{Path(path).name}: {output}"
+            plot, inputs, log_probs, symbols, frame_seconds, title
         )
         return {
             "input": str(path),
