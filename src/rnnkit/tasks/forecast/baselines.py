@@ -3,14 +3,29 @@
 Each baseline maps the raw series ``y`` (T, k) and the window origins (N,) to forecasts
 (N, h, k) for the steps ``t .. t+h-1`` of each origin ``t``, using only ``y[:t]``:
 
-* naive: ŷ_{t+j} = y_{t-1} (the random walk);
+* naive: ŷ_{t+j} = y_{t-1} (the random walk, persistence);
 * seasonal naive: ŷ_{t+j} = y_{t+j-m⌈(j+1)/m⌉} (the same step one season back);
 * drift: ŷ_{t+j} = y_{t-1} + (j+1) (y_{t-1} - y_0) / (t-1) (the line through the first and last
   values);
-* ets: Holt-Winters exponential smoothing (additive trend, multiplicative season for a positive
-  series, additive otherwise, no season when m is 1 or above 52), its parameters fitted by
-  statsmodels once on the history before the split, then run forward through the series with
-  those parameters, forecasting from each origin.
+* seasonal drift: the seasonal naive forecast plus the drift's slope, ŷ_{t+j} =
+  y_{t+j-m⌈(j+1)/m⌉} + (j+1) (y_{t-1} - y_0) / (t-1) (Darts' quickstart combination);
+* window mean: ŷ_{t+j} = (1/m) Σ_{i=1..m} y_{t-i} (the mean of the last season; not in
+  ``BASELINES``: e.g. the 7-day mean of a daily series);
+* ets: Holt-Winters exponential smoothing by statsmodels (``ExponentialSmoothing``): additive
+  trend, and a season when the series has one (:func:`seasonal_period`): multiplicative or
+  additive, whichever has the lower AIC, for a positive series; additive otherwise;
+* arima: statsmodels' ``SARIMAX``, on logs for a positive history: the airline model
+  (0,1,1)(0,1,1)_m for a seasonal series; for a non-seasonal one ARIMA(p,d,q), d from KPSS tests
+  (as ``ndiffs``), p, q ≤ 2 by AIC, with a constant when d = 0.
+
+ets and arima are fitted once, on the history before the first origin (everything before the
+test part for ``--split test``; its last 5,000 steps at most), and then run forward through the
+series with those parameters, forecasting from each origin with the values before it only:
+refitting at every origin would cost a fit per origin, and statsmodels re-running its filter
+from the start at every origin costs ~0.1 s per origin on 3,000 steps. arima runs statsmodels'
+Kalman filter once (``results.apply``) and forecasts from its predicted states; ets runs the
+Holt-Winters recursions of :func:`holt_winters` (statsmodels' own, checked against its
+forecasts). A logged forecast is exp of the forecast log (the median).
 
 The metrics: MAE, RMSE, MAPE and sMAPE (in %), and MASE: MAE over the in-sample MAE of the
 seasonal naive forecast (one season back) on the history before the split.
@@ -18,16 +33,56 @@ seasonal naive forecast (one season back) on the history before the split.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
+from typing import Any
 
 import numpy as np
 
-__all__ = ["BASELINES", "drift", "ets", "forecast_metrics", "mase_scale", "naive", "seasonal_naive"]
+from rnnkit.errors import UserError
+
+__all__ = [
+    "BASELINES",
+    "MissingStatsmodels",
+    "arima",
+    "arima_spec",
+    "direction_scores",
+    "drift",
+    "ets",
+    "ets_spec",
+    "forecast_metrics",
+    "holt_winters",
+    "mase_scale",
+    "naive",
+    "seasonal_drift",
+    "seasonal_naive",
+    "seasonal_period",
+    "window_mean",
+]
 
 logger = logging.getLogger(__name__)
 
-MAX_ETS_SEASON = 52
+MAX_SEASON = 52  # longer seasons (a daily series' year) are left to the RNN
+SEASONAL_STRENGTH = 0.64  # Hyndman's threshold (as in R's nsdiffs) on STL's seasonal strength
+MIN_FIT_STEPS = 10  # the shortest history ets and arima are fitted on
+MAX_FIT_STEPS = 5000  # the longest: a longer history's last steps (fits take seconds, not minutes)
+MAX_ORDER = 2  # p and q searched for a non-seasonal ARIMA
+
+
+class MissingStatsmodels(UserError, ImportError):
+    """ets and arima need statsmodels (the ``timeseries`` extra); an ``ImportError`` too, so a
+    table of baselines can leave them out and say why."""
+
+
+def _statsmodels() -> None:
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:
+        raise MissingStatsmodels(
+            "the ets and arima baselines need statsmodels; expected it installed: "
+            "pip install rnnkit[timeseries]"
+        ) from None
 
 
 def naive(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -42,31 +97,91 @@ def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, season: int
     return y[np.maximum(index, 0)]  # (N, h, k)
 
 
+def _slope(y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """(y_{t-1} - y_0) / (t - 1) for each origin: (N, k)."""
+    return (y[origins - 1] - y[0]) / np.maximum(origins - 1, 1)[:, None]
+
+
 def drift(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    last = y[origins - 1]  # (N, k)
-    slope = (last - y[0]) / np.maximum(origins - 1, 1)[:, None]  # (N, k)
     steps = np.arange(1, horizon + 1)[None, :, None]  # (1, h, 1)
-    return last[:, None, :] + steps * slope[:, None, :]  # (N, h, k)
+    return y[origins - 1][:, None, :] + steps * _slope(y, origins)[:, None, :]  # (N, h, k)
+
+
+def seasonal_drift(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    steps = np.arange(1, horizon + 1)[None, :, None]  # (1, h, 1)
+    trend = steps * _slope(y, origins)[:, None, :]  # (N, h, k)
+    return seasonal_naive(y, origins, horizon, season) + trend
+
+
+def window_mean(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    sums = np.concatenate([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)])  # (T + 1, k)
+    start = np.maximum(origins - season, 0)  # (N,)
+    mean = (sums[origins] - sums[start]) / (origins - start)[:, None]  # (N, k)
+    return np.repeat(mean[:, None, :], horizon, axis=1)  # (N, h, k)
+
+
+def seasonal_period(history: np.ndarray, season: int) -> int | None:
+    """``season`` when ``history`` (T,) has a season worth modelling, else None: 2 <= m <= 52,
+    at least two full seasons plus two steps, and STL's seasonal strength of the history (of
+    its logs when positive) at least 0.64:
+
+        F_s = max(0, 1 - Var(R) / Var(S + R))   (S, R: STL's seasonal part and remainder)
+    """
+    if not 2 <= season <= MAX_SEASON or len(history) < 2 * season + 2:
+        return None
+    from statsmodels.tsa.seasonal import STL
+
+    values = np.log(history) if (history > 0).all() else history
+    parts = STL(values, period=season, robust=True).fit()
+    spread = np.var(parts.seasonal + parts.resid)
+    strength = max(0.0, 1 - np.var(parts.resid) / spread) if spread > 0 else 0.0
+    logger.debug("seasonal strength %.2f at period %d", strength, season)
+    return season if strength >= SEASONAL_STRENGTH else None
+
+
+def _history(y: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, int]:
+    """(the values (T0, k) ets and arima are fitted on: the last ``MAX_FIT_STEPS`` before the
+    first origin, where that history starts in ``y``)."""
+    end = int(origins.min())
+    if end < MIN_FIT_STEPS:
+        raise ValueError(f"{end} steps before the first origin; at least {MIN_FIT_STEPS} needed")
+    start = max(0, end - MAX_FIT_STEPS)
+    return y[start:end], start
+
+
+def ets_spec(history: np.ndarray, season: int) -> dict[str, Any]:
+    """The Holt-Winters model of ``history`` (T,), fitted by statsmodels: ``{"seasonal": "mul",
+    "add" or None, "period": m or None, "params": statsmodels' fitted parameters, "aic"}``."""
+    _statsmodels()
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    period = seasonal_period(history, season)
+    kinds = [None] if period is None else (["mul", "add"] if (history > 0).all() else ["add"])
+    fits = {}
+    for kind in kinds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes on short series
+            fits[kind] = ExponentialSmoothing(
+                history, trend="add", seasonal=kind, seasonal_periods=period,
+                initialization_method="estimated",
+            ).fit()  # fmt: skip
+    kind = min(fits, key=lambda k: fits[k].aic)
+    return {"seasonal": kind, "period": period, "params": dict(fits[kind].params),
+            "aic": float(fits[kind].aic)}  # fmt: skip
 
 
 def ets(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """Holt-Winters (see the module docstring); needs statsmodels (``rnnkit[timeseries]``)."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
+    history, start = _history(y, origins)
     out = np.empty((len(origins), horizon, y.shape[1]))
-    fit_end = int(origins.min())
     for column in range(y.shape[1]):
-        series = y[:, column]
-        seasonal = None
-        if 2 <= season <= MAX_ETS_SEASON and fit_end >= 2 * season + 2:
-            seasonal = "mul" if (series[:fit_end] > 0).all() else "add"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence notes on short series
-            fitted = ExponentialSmoothing(
-                series[:fit_end], trend="add", seasonal=seasonal,
-                seasonal_periods=season if seasonal else None, initialization_method="estimated",
-            ).fit()  # fmt: skip
-        out[:, :, column] = holt_winters(series, origins, horizon, fitted.params, seasonal, season)
+        spec = ets_spec(history[:, column], season)
+        kind = {"mul": "multiplicative", "add": "additive", None: "no"}[spec["seasonal"]]
+        logger.info("ets (statsmodels' Holt-Winters): additive trend, %s season%s", kind,
+                    f" of {spec['period']}" if spec["period"] else "")  # fmt: skip
+        out[:, :, column] = holt_winters(y[start:, column], origins - start, horizon,
+                                         spec["params"], spec["seasonal"],
+                                         spec["period"] or 1)  # fmt: skip
     return out
 
 
@@ -82,7 +197,9 @@ def holt_winters(
         s_{t+m} = γ y_t / (l_{t-1} + b_{t-1}) + (1 - γ) s_t  (y_t - l_{t-1} - b_{t-1} for "add")
         ŷ_{t+j} = (l_t + j b_t) s_{t+j}                     (+ s_{t+j} for "add")
 
-    (the season of each m-th step as statsmodels takes it: see ``_season_index``).
+    (the season of each m-th step as statsmodels takes it: see ``_season_index``). The same
+    forecasts as statsmodels' model with these parameters fixed, on ``y[:t]``, for each origin t
+    (tested), in one pass instead of one statsmodels run per origin.
     """
     alpha, beta = params["smoothing_level"], params["smoothing_trend"]
     gamma = params["smoothing_seasonal"] if seasonal else 0.0
@@ -121,7 +238,99 @@ def _season_index(t: int, j: int, m: int) -> int:
     return t - 1 if step == m - 1 and m > 1 else t + step
 
 
-BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "drift": drift, "ets": ets}
+def _fit_sarimax(values: np.ndarray, order, seasonal_order, trend: str | None):
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # start-parameter and convergence notes
+        model = SARIMAX(values, order=order, seasonal_order=seasonal_order, trend=trend)
+        return model.fit(disp=False)
+
+
+def _differences(values: np.ndarray) -> int:
+    """Differences needed for KPSS (level, 5%) not to reject stationarity, at most 2."""
+    from statsmodels.tsa.stattools import kpss
+
+    for d in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "p-value outside the table" notes
+            p_value = kpss(np.diff(values, n=d), regression="c", nlags="auto")[1]
+        if p_value >= 0.05:
+            return d
+    return 2
+
+
+def arima_spec(history: np.ndarray, season: int) -> dict[str, Any]:
+    """The ARIMA model of ``history`` (T,), fitted by statsmodels: ``{"log", "order",
+    "seasonal_order", "trend", "aic", "results"}`` (see the module docstring)."""
+    _statsmodels()
+    logged = bool((history > 0).all())
+    values = np.log(history) if logged else history
+    period = seasonal_period(history, season)
+    if period is not None:
+        order, seasonal_order, trend = (0, 1, 1), (0, 1, 1, period), None
+        results = _fit_sarimax(values, order, seasonal_order, trend)
+    else:
+        d = _differences(values)
+        trend = "c" if d == 0 else None
+        seasonal_order, candidates = (0, 0, 0, 0), {}
+        for p, q in itertools.product(range(MAX_ORDER + 1), repeat=2):
+            candidates[(p, d, q)] = _fit_sarimax(values, (p, d, q), seasonal_order, trend)
+        order = min(candidates, key=lambda o: candidates[o].aic)
+        results = candidates[order]
+    return {"log": logged, "order": order, "seasonal_order": seasonal_order, "trend": trend,
+            "aic": float(results.aic), "results": results}  # fmt: skip
+
+
+def arima(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """ARIMA (see the module docstring); needs statsmodels (``rnnkit[timeseries]``)."""
+    history, start = _history(y, origins)
+    out = np.empty((len(origins), horizon, y.shape[1]))
+    for column in range(y.shape[1]):
+        spec = arima_spec(history[:, column], season)
+        seasonal = spec["seasonal_order"] if spec["seasonal_order"][3] else ""
+        logger.info("arima (statsmodels' SARIMAX): %s%s%s%s", spec["order"], seasonal,
+                    " with a constant" if spec["trend"] else "",
+                    " on logs" if spec["log"] else "")  # fmt: skip
+        values = y[start : int(origins.max()), column]
+        if spec["log"]:
+            if (values <= 0).any():
+                raise ValueError("a value <= 0 after the history it was fitted on (on logs)")
+            values = np.log(values)
+        forecast = state_space_forecasts(spec["results"], values, origins - start, horizon)
+        out[:, :, column] = np.exp(forecast) if spec["log"] else forecast
+    return out
+
+
+def state_space_forecasts(results, values: np.ndarray, origins: np.ndarray, horizon: int):
+    """Forecasts (N, h) from each origin of a fitted statsmodels state-space model, its
+    parameters fixed: its Kalman filter runs once through ``values`` (T,) (``results.apply``),
+    and from the state predicted at each origin t from ``values[:t]``, a_{t|t-1}::
+
+        ŷ_{t+j} = d + Z a_{t+j|t-1},   a_{t+j+1|t-1} = c + T a_{t+j|t-1}
+
+    (Z, d: design and observation intercept; T, c: transition and state intercept) — what
+    ``results.apply(values[:t]).forecast(h)`` gives, in one pass. ``values`` must extend to the
+    last origin (later values are not read)."""
+    filtered = results.apply(values[: int(origins.max())]).filter_results
+    design, transition = filtered.design[:, :, 0], filtered.transition[:, :, 0]
+    obs_intercept, state_intercept = filtered.obs_intercept[:, 0], filtered.state_intercept[:, 0]
+    state = filtered.predicted_state[:, origins]  # (k_states, N)
+    out = np.empty((len(origins), horizon))
+    for j in range(horizon):
+        out[:, j] = (design @ state)[0] + obs_intercept[0]  # (N,)
+        state = transition @ state + state_intercept[:, None]  # (k_states, N)
+    return out
+
+
+BASELINES = {
+    "naive": naive,
+    "seasonal_naive": seasonal_naive,
+    "drift": drift,
+    "seasonal_drift": seasonal_drift,
+    "ets": ets,
+    "arima": arima,
+}
 
 
 def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> dict:

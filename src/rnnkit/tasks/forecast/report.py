@@ -83,15 +83,24 @@ def score_table(result: dict[str, Any], scores: dict[str, dict], coverage: float
     if result["coverage"] is not None:
         lines.append(f"interval coverage {result['coverage']:.1%} (nominal {coverage:.0%})")
     if result["direction_accuracy"] is not None:
-        up = result["up_share"]
+        up, right = result["up_share"], result["direction_accuracy"]
+        majority = max(up, 1 - up)
         lines.append(
-            f"direction from the last value: right {result['direction_accuracy']:.1%} of the "
-            f"time; always the majority move would be {max(up, 1 - up):.1%} (up {up:.1%})"
+            f"direction from the last value: right {right:.1%} of the time; always the "
+            f"majority move would be {majority:.1%} (up {up:.1%}): the model "
+            f"{'beats' if right > majority else 'does NOT beat'} it"
         )
     others = {k: v["mae"] for k, v in scores.items() if k != "model"}
+    mae = scores["model"]["mae"]
+    if "naive" in others and len(others) > 1:
+        verdict = "beats" if mae < others["naive"] else "does NOT beat"
+        lines.append(
+            f"the model {verdict} the naive forecast (the last value, a random walk) by MAE "
+            f"({others['naive']:.4f})"
+        )
     if others:
         best = min(others, key=others.get)
-        verdict = "beats" if scores["model"]["mae"] < others[best] else "does NOT beat"
+        verdict = "beats" if mae < others[best] else "does NOT beat"
         lines.append(f"the model {verdict} the best baseline by MAE ({best}: {others[best]:.4f})")
     return "\n".join(lines)
 

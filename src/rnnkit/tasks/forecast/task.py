@@ -113,9 +113,10 @@ class Forecaster(Task):
     --teacher-forcing), for long horizons.
 
     rnnkit evaluate scores walk-forward forecasts (every origin of the split) in MAE, RMSE,
-    MAPE, sMAPE and MASE beside the naive, seasonal naive, drift and Holt-Winters baselines on
-    the same windows. rnnkit detect flags the steps whose one-step error stands out from the
-    errors of the series' first 15% and scores the flags against NAB's labelled windows.
+    MAPE, sMAPE and MASE beside the naive, seasonal naive, drift, seasonal naive + drift,
+    Holt-Winters (ets) and ARIMA baselines (statsmodels) on the same windows. rnnkit detect
+    flags the steps whose one-step error stands out from the errors of the series' first 15%
+    and scores the flags against NAB's labelled windows.
 
     Examples:
       rnnkit train forecast --data airline --transform log-diff --horizon 12 --test-size 24 --out r

@@ -1,0 +1,325 @@
+"""Forecasting (issue 15): rnnkit's RNN forecaster beside the baselines, on the issue's splits.
+
+* airline, the last 24 months held out, then the last 36: one forecast of the whole hold-out
+  from its start (horizon 24 / 36), MAPE and MASE (scaled by the in-sample seasonal naive
+  error, m = 12);
+* Melbourne minimum temperatures, 1990 held out: one step ahead (RMSE; beside persistence, the
+  7-day mean and last year's value) and 7 steps ahead, walk-forward over every day of 1990;
+* S&P 500 closes (2000-2015 for training and validation, 2016 to August 2018 held out) and GOOG
+  opens (2012-2016, January 2017 held out), one day ahead: error against the lag-1 naive forecast
+  (the random walk), and how often the forecast moves the right way against the share of up
+  days.
+
+The RNN is ``rnnkit.Forecaster`` (the Python API). For each series a few settings (transform,
+input length, batch size, and for airline a one-step model whose forecasts are fed back as its
+next inputs; ``EXPERIMENTS`` below) are tried, each trained on the training part with its best
+epoch picked on the validation part (the steps just before the test part); the candidate with
+the best validation score is kept, and only it is scored on the test part, once. A candidate is
+an ensemble when ``seeds`` > 1 (airline: 4): its forecast is the mean of models trained with
+seeds 0, 1, ...; the table also shows seed 0 alone. The baselines (naive, seasonal naive, drift,
+seasonal naive + drift, Holt-Winters, (S)ARIMA; ``rnnkit.tasks.forecast.baselines``, the
+functions ``rnnkit evaluate`` calls) are scored on the same windows in the same run. When the
+forecaster has ``architecture="seq2seq"``, the multi-step series have seq2seq candidates too;
+the best of them on validation gets a row of its own.
+
+    RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 15-20 min
+    RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \\
+        --only airline-24 --seeds 1 --candidates 1 --name smoke                      # a minute
+
+Prints a table per series and writes ``benchmarks/results/forecast-NAME.json``. Targets (the
+issue): airline 24 months MAPE below 6.4% with MASE below 1, 36 months below 4.5%; Melbourne
+one step ahead RMSE below 2.45.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from quality import machine_info, write_result
+
+import rnnkit
+from rnnkit.tasks.forecast import baselines
+from rnnkit.tasks.forecast.baselines import (
+    BASELINES,
+    direction_scores,
+    forecast_metrics,
+    mase_scale,
+    seasonal_naive,
+    window_mean,
+)
+from rnnkit.tasks.forecast.data import load_series_source, make_splits
+from rnnkit.tasks.forecast.report import METRICS
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One series, split and horizon; the RNN candidates tried on its validation part."""
+
+    data: str
+    horizon: int
+    test_size: int
+    val_size: int
+    metric: str  # the one the candidates are selected by (lower is better)
+    candidates: tuple[dict[str, Any], ...]
+    target: dict[str, float] = field(default_factory=dict)  # metric -> the issue's maximum
+    extra: dict[str, tuple[Any, int]] = field(default_factory=dict)  # more baselines: (f, m)
+    stock: bool = False
+    seeds: int = 1  # models averaged per candidate
+
+
+def seq2seq(settings: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """``settings`` with the encoder-decoder, when the forecaster has that architecture."""
+    if "architecture" not in rnnkit.Forecaster.setting_names():
+        return ()
+    return ({**settings, "architecture": "seq2seq"},)
+
+
+# 23 to 48 training windows: small batches, several seeds averaged; the direct head, one step
+# ahead with each forecast fed back as the next input, or the encoder-decoder
+DIRECT = {"transform": "log-diff", "input_length": 24, "hidden": 32, "batch_size": 8}
+AIRLINE = (
+    DIRECT,
+    {**DIRECT, "horizon": 1},
+    {**DIRECT, "input_length": 13, "horizon": 1},
+    *seq2seq(DIRECT),
+)
+DAYS = {"input_length": 60, "hidden": 32, "batch_size": 128, "lr": 0.01}
+TEMPERATURE = ({**DAYS, "input_length": 30}, DAYS)
+STOCK = ({"transform": "log-diff", "input_length": 20, "hidden": 32, "batch_size": 128},
+         {"transform": "log", "input_length": 20, "hidden": 32, "batch_size": 128})  # fmt: skip
+DAILY = {"7-day mean": (window_mean, 7), "last year's value": (seasonal_naive, 365)}
+EXPERIMENTS = {
+    "airline-24": Experiment(
+        "airline", 24, 24, 24, "mape", AIRLINE, {"mape": 6.4, "mase": 1.0}, seeds=4
+    ),
+    "airline-36": Experiment("airline", 36, 36, 36, "mape", AIRLINE, {"mape": 4.5}, seeds=4),
+    "min-temp-1": Experiment("min-temp", 1, 365, 365, "rmse", TEMPERATURE, {"rmse": 2.45}, DAILY),
+    "min-temp-7": Experiment("min-temp", 7, 365, 365, "rmse", (DAYS, *seq2seq(DAYS)), {}, DAILY),
+    "sp500": Experiment("sp500", 1, 672, 504, "mae", STOCK, stock=True),  # 2016-01-04 on
+    "goog": Experiment("goog", 1, 20, 252, "mae", STOCK, stock=True),  # January 2017
+}
+
+
+def fit(experiment: Experiment, settings: dict[str, Any], seeds: int) -> list[rnnkit.Forecaster]:
+    """``seeds`` forecasters with ``settings`` (seeds 0, 1, ...), trained on the training part,
+    their best epoch picked on the validation part."""
+    models = []
+    for seed in range(seeds):
+        given = {"horizon": experiment.horizon, "test_size": experiment.test_size,
+                 "val_size": experiment.val_size, "seed": seed, **settings}  # fmt: skip
+        model = rnnkit.Forecaster(verbose=0, **given)
+        models.append(model.fit(data=experiment.data))
+    return models
+
+
+def ensemble(models: list[rnnkit.Forecaster], values: np.ndarray, origins: np.ndarray, steps):
+    """The mean forecast (N, steps, k) of ``models`` from each origin, each from ``values[:t]``
+    (beyond a model's horizon its forecasts are fed back as inputs)."""
+    out = []
+    for t in origins:
+        rows = [m.forecast(steps, data=values[:t])["forecast"] for m in models]
+        out.append([[[cell["forecast"] for name, cell in row.items() if name != "time"]
+                     for row in forecast] for forecast in rows])  # fmt: skip
+    return np.asarray(out).mean(axis=1)  # (N, models, h, k) -> (N, h, k)
+
+
+def split_windows(experiment: Experiment, model: rnnkit.Forecaster, split: str):
+    """(values (T, k), origins, actual (N, h, k), MASE scale (k,)) of ``split``, the windows and
+    scaling ``evaluate`` uses."""
+    cut = make_splits(load_series_source(model.settings["data"].replace(source=experiment.data)),
+                      model.settings["data"])  # fmt: skip
+    values = cut.series.targets
+    origins = cut.origins(split, experiment.horizon)
+    actual = values[origins[:, None] + np.arange(experiment.horizon)[None, :]]
+    in_sample = cut.test_start if split == "test" else cut.val_start
+    return values, origins, actual, mase_scale(values[:in_sample], model.preprocessing.season)
+
+
+def select(experiment: Experiment, candidates, seeds: int) -> tuple[dict[str, tuple], list]:
+    """Train every candidate; keep the one with the best validation score. Returns ({"rnn":
+    (its models, its settings, its score), "seq2seq": the same of the best seq2seq candidate},
+    every candidate's validation scores)."""
+    tried, best = [], {}
+    for settings in candidates:
+        started = time.time()
+        models = fit(experiment, settings, seeds)
+        values, origins, actual, scale = split_windows(experiment, models[0], "val")
+        scores = forecast_metrics(
+            actual, ensemble(models, values, origins, experiment.horizon), scale
+        )
+        tried.append({"settings": settings, "seeds": seeds, "val": scores,
+                      "epochs": [m.fit_result["epochs"] for m in models],
+                      "train_s": round(time.time() - started, 1)})  # fmt: skip
+        print(f"  val {experiment.metric} {scores[experiment.metric]:.4f}  {settings} "
+              f"x{seeds} seeds, {tried[-1]['train_s']:.0f} s", flush=True)  # fmt: skip
+        score = scores[experiment.metric]
+        kinds = ("rnn", "seq2seq") if settings.get("architecture") == "seq2seq" else ("rnn",)
+        for kind in kinds:
+            if kind not in best or score < best[kind][2]:
+                best[kind] = (models, settings, score)
+    return best, tried
+
+
+def test_row(experiment: Experiment, models: list[rnnkit.Forecaster]) -> dict[str, Any]:
+    """The ensemble's test scores (and directions for a stock)."""
+    values, origins, actual, scale = split_windows(experiment, models[0], "test")
+    forecast = ensemble(models, values, origins, experiment.horizon)
+    row = forecast_metrics(actual, forecast, scale)
+    if experiment.stock:
+        row.update(direction_scores(actual, forecast, values[origins - 1]))
+    return row
+
+
+class Choices(logging.Handler):
+    """Collects what the ets and arima baselines log: the models they chose."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def baseline_rows(experiment: Experiment, model: rnnkit.Forecaster) -> tuple[dict, list[str]]:
+    """Every baseline's test scores on the test windows (what ``evaluate`` computes for a model
+    of the experiment's horizon), and the models ets and arima chose."""
+    values, origins, actual, scale = split_windows(experiment, model, "test")
+    season = model.preprocessing.season
+    choices = Choices()
+    logging.getLogger(baselines.__name__).addHandler(choices)
+    logging.getLogger(baselines.__name__).setLevel(logging.INFO)
+    rows = {}
+    for label, (baseline, m) in {**{k: (f, season) for k, f in BASELINES.items()},
+                                 **experiment.extra}.items():  # fmt: skip
+        rows[label] = forecast_metrics(actual, baseline(values, origins, experiment.horizon, m),
+                                       scale)  # fmt: skip
+    logging.getLogger(baselines.__name__).removeHandler(choices)
+    return rows, choices.lines
+
+
+def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"{name}: {experiment.data}, horizon {experiment.horizon}, test {experiment.test_size} "
+          f"steps, validation {experiment.val_size}", flush=True)  # fmt: skip
+    started = time.time()
+    candidates = experiment.candidates[: args.candidates or None]
+    seeds = args.seeds or experiment.seeds
+    best, tried = select(experiment, candidates, seeds)
+    models, settings, _ = best["rnn"]
+    rows = {f"rnn (x{len(models)} seeds)": test_row(experiment, models)}
+    if len(models) > 1:
+        rows["rnn (seed 0 alone)"] = test_row(experiment, models[:1])
+    seq2seq = best.get("seq2seq", (None, None))[1]
+    if seq2seq is not None and seq2seq is not settings:  # the best seq2seq, not the best
+        rows[f"rnn seq2seq (x{seeds} seeds)"] = test_row(experiment, best["seq2seq"][0])
+    evaluated = None
+    if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
+        evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI
+        evaluated.pop("report")
+    baseline_scores, chosen = baseline_rows(experiment, models[0])
+    rows.update(baseline_scores)
+    ours = rows[f"rnn (x{len(models)} seeds)"]
+    others = {k: v for k, v in rows.items() if not k.startswith("rnn")}
+    best_baseline = min(others, key=lambda k: others[k][experiment.metric])
+    verdict = {
+        "vs_naive": ours[experiment.metric] / others["naive"][experiment.metric],
+        "beats_naive": ours[experiment.metric] < others["naive"][experiment.metric],
+        "best_baseline": best_baseline,
+        "beats_best_baseline": ours[experiment.metric] < others[best_baseline][experiment.metric],
+        "meets_target": all(
+            ours[m] is not None and ours[m] < v for m, v in experiment.target.items()
+        )
+        if experiment.target
+        else None,  # fmt: skip
+    }
+    if experiment.stock:
+        verdict["beats_up_share"] = ours["direction_accuracy"] > max(
+            ours["up_share"], 1 - ours["up_share"]
+        )
+    print(table(experiment, rows, verdict), flush=True)
+    return {
+        "name": name,
+        "data": experiment.data,
+        "horizon": experiment.horizon,
+        "test_size": experiment.test_size,
+        "val_size": experiment.val_size,
+        "test_origins": int(len(split_windows(experiment, models[0], "test")[1])),
+        "selected_by": f"val {experiment.metric}",
+        "selected": settings,
+        "candidates": tried,
+        "seq2seq": seq2seq,
+        "test": rows,
+        "baseline_models": chosen,
+        "evaluate": evaluated,
+        "target": experiment.target,
+        **verdict,
+        "wall_s": round(time.time() - started, 1),
+    }
+
+
+def table(experiment: Experiment, rows: dict[str, dict], verdict: dict) -> str:
+    """A Markdown table of the test scores, and what it says."""
+    columns = [m for m in METRICS] + (["direction_accuracy"] if experiment.stock else [])
+    lines = ["| model | " + " | ".join(c.replace("_", " ") for c in columns) + " |",
+             "|---|" + "---:|" * len(columns)]  # fmt: skip
+    for label, scores in rows.items():
+        cells = [_cell(scores.get(c), c) for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ours = rows[next(iter(rows))]
+    metric = experiment.metric.upper()
+    said = {True: "beats", False: "does NOT beat"}
+    line = (
+        f"the RNN {said[verdict['beats_naive']]} the naive forecast ({verdict['vs_naive']:.4f} "
+        f"times its {metric}) and {said[verdict['beats_best_baseline']]} the best baseline "
+        f"({verdict['best_baseline']}) by {metric}"
+    )
+    if experiment.target:
+        line += f"; target {experiment.target}: {'met' if verdict['meets_target'] else 'NOT met'}"
+    lines.append(line)
+    if experiment.stock:
+        up = ours["up_share"]
+        lines.append(
+            f"direction right {ours['direction_accuracy']:.1%} of the days; up days "
+            f"{up:.1%}: the RNN {'beats' if verdict['beats_up_share'] else 'does NOT beat'} "
+            "always saying the majority move"
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: float | None, metric: str) -> str:
+    if value is None:
+        return "-"
+    if metric == "direction_accuracy":
+        return f"{value:.1%}"
+    return f"{value:.2f}%" if metric in ("mape", "smape") else f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", choices=list(EXPERIMENTS), help="some series only")
+    parser.add_argument("--seeds", type=int, help="models averaged per candidate (default: "
+                        "the series', 4 for airline, 1 for the others)")  # fmt: skip
+    parser.add_argument("--candidates", type=int, help="try only the first N candidates")
+    parser.add_argument("--name", default="issue15", help="result name")
+    parser.add_argument("--note", default="", help="a note for the JSON (e.g. the load)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    args = parser.parse_args()
+    args.minutes, args.extra = None, ""  # write_result's budget fields: no time budget here
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")  # statsmodels' convergence notes
+    started = datetime.datetime.now(datetime.timezone.utc)
+    machine = machine_info()
+    runs = [run(name, EXPERIMENTS[name], args) for name in args.only or EXPERIMENTS]
+    write_result("forecast", args, started, machine, runs, note=args.note)
+
+
+if __name__ == "__main__":
+    main()
