@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from torch import Tensor, nn
-
-from rnnkit.models.pooling import POOLINGS, SequencePooling
-from rnnkit.models.recurrent import CELLS, build_recurrent
-from rnnkit.models.speech import read_frames
+from rnnkit.models.frames import PooledFrameRNN
+from rnnkit.models.pooling import POOLINGS
+from rnnkit.models.recurrent import CELLS
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
@@ -64,7 +62,7 @@ class SequenceRegressorConfig(Settings):
     forget_bias: float | None = 1.0
 
 
-class SequenceRegressorModel(nn.Module):
+class SequenceRegressorModel(PooledFrameRNN):
     """Sequences → stacked uni/bidirectional RNN/LSTM/GRU → pooling → dropout → linear.
 
     Inputs: features (N, T, F) float, zero-padded after each sequence's end; lengths (N,)
@@ -72,20 +70,4 @@ class SequenceRegressorModel(nn.Module):
     """
 
     def __init__(self, config: SequenceRegressorConfig) -> None:
-        super().__init__()
-        self.config = c = config
-        self.rnn = build_recurrent(
-            c.cell, c.input_size, c.hidden, c.layers, bidirectional=c.bidirectional,
-            dropout=c.dropout, init=c.init, forget_bias=c.forget_bias if c.cell == "lstm" else None,
-        )  # fmt: skip
-        features = c.hidden * (2 if c.bidirectional else 1)
-        self.pool = SequencePooling(c.pooling, features)
-        self.dropout = nn.Dropout(c.dropout)
-        self.head = nn.Linear(features, c.num_outputs)
-
-    def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
-        outputs, state = read_frames(self.rnn, features, lengths)  # (N, T, D*H)
-        h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
-        top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
-        pooled = self.pool(outputs, lengths, top)  # (N, D*H)
-        return self.head(self.dropout(pooled))  # (N, k)
+        super().__init__(config, config.num_outputs)

@@ -15,31 +15,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.models.pooling import POOLINGS, SequencePooling
-from rnnkit.models.recurrent import CELLS, build_recurrent
+from rnnkit.models.frames import PooledFrameRNN, frame_rnn, read_frames
+from rnnkit.models.pooling import POOLINGS
+from rnnkit.models.recurrent import CELLS
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
 __all__ = ["SpeechCTCConfig", "SpeechCTCModel", "SpeechClassifierConfig", "SpeechClassifierModel"]
-
-
-def frame_rnn(c: SpeechClassifierConfig | SpeechCTCConfig) -> nn.Module:
-    """The stacked (bi)RNN over feature frames that a speech model's config describes."""
-    return build_recurrent(
-        c.cell, c.input_size, c.hidden, c.layers, bidirectional=c.bidirectional,
-        dropout=c.dropout, init=c.init, forget_bias=c.forget_bias if c.cell == "lstm" else None,
-    )  # fmt: skip
-
-
-def read_frames(rnn: nn.Module, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Any]:
-    """``rnn`` over ``frames (N, T, F)`` packed by ``lengths (N,)``: the outputs zero-padded
-    ``(N, T, D*H)`` and the final state."""
-    packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    packed_out, state = rnn(packed)
-    outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=frames.shape[1])
-    return outputs, state  # (N, T, D*H), h_n or (h_n, c_n)
 
 
 @dataclass
@@ -84,7 +67,7 @@ class SpeechClassifierConfig(Settings):
     forget_bias: float | None = 1.0
 
 
-class SpeechClassifierModel(nn.Module):
+class SpeechClassifierModel(PooledFrameRNN):
     """Feature frames → stacked uni/bidirectional RNN/LSTM/GRU → pooling → dropout → linear.
 
     Inputs: features (N, T, F) float, zero-padded after each recording's end; lengths (N,)
@@ -92,21 +75,7 @@ class SpeechClassifierModel(nn.Module):
     """
 
     def __init__(self, config: SpeechClassifierConfig) -> None:
-        super().__init__()
-        self.config = c = config
-        self.input_dropout = nn.Dropout(c.input_dropout)
-        self.rnn = frame_rnn(c)
-        features = c.hidden * (2 if c.bidirectional else 1)
-        self.pool = SequencePooling(c.pooling, features)
-        self.dropout = nn.Dropout(c.dropout)
-        self.head = nn.Linear(features, c.num_classes)
-
-    def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
-        outputs, state = read_frames(self.rnn, self.input_dropout(features), lengths)  # (N, T, D*H)
-        h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, N, H)
-        top = h_n[-(2 if self.config.bidirectional else 1) :]  # (D, N, H)
-        pooled = self.pool(outputs, lengths, top)  # (N, D*H)
-        return self.head(self.dropout(pooled))  # (N, C)
+        super().__init__(config, config.num_classes, config.input_dropout)
 
 
 @dataclass
