@@ -1,13 +1,15 @@
 """Flag anomalies in a series.
 
 Given a series (NAB's nab/<category>/<name>, a registered dataset or a CSV file), an LSTM
-learns the series' first 15% (the probationary period, taken to be free of anomalies) and
-scores every later step from the values up to it: its one-step forecast error (--method
-prediction), its reconstruction error of the window ending there (--method autoencoder), or,
-without a model, the distance from the mean of the values before (--method zscore). The scores
-become an anomaly likelihood (its surprise, -log10 of the tail probability); one alarm is kept
-per event (--quiet); steps above a threshold read from the probationary period without labels
-(or --threshold) are flagged and printed as anomaly windows. NAB's series are scored against their
+learns the series' first 15%, at most 750 steps (NAB's probationary period, taken to be free
+of anomalies) and scores every later step from the values up to it: its one-step forecast error
+(--method prediction), its reconstruction error of the window ending there (--method
+autoencoder), both (--method combined: the mean of their surprises), or, without a model, the
+distance from the mean of the values before (--method zscore). The scores become an anomaly
+likelihood (its surprise, -log10 of the tail probability); a value outside the range seen so
+far scores at least 10 (--spatial); one alarm is kept per event (--quiet); steps above a
+threshold read from the probationary period without labels (or --threshold) are flagged and
+printed as anomaly windows. NAB's series are scored against their
 labelled windows with NAB's function (standard, reward-low-FP and reward-low-FN profiles).
 
 Given a forecasting run folder (rnnkit train forecast), the steps whose one-step error stands

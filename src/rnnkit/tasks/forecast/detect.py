@@ -11,13 +11,17 @@ anomalies: 15% as in NAB) is flagged::
                                                         period (or a given threshold)
 
 :class:`AnomalyDetector` needs no trained run: it learns on the probationary period of the
-series it scans, and scores every later step causally (from the values up to it):
+series it scans (15%, at most 750 steps: NAB scores every step after that), and scores every
+later step causally (from the values up to it):
 
 * ``prediction``: an LSTM forecasts each value from the ``input_length`` before it; the raw
   score is the error ``r_t = y_t - ŷ_t`` (scaled by the probation's spread; either sign
   surprises);
 * ``autoencoder``: an LSTM autoencoder (:mod:`rnnkit.models.autoencoder`) rebuilds the window
   ending at each step; ``r_t`` is its mean squared reconstruction error;
+* ``combined``: both models; its score is the mean of their two surprises (below), so a step
+  stands out only where the forecast and the reconstruction both fail (-log10 of the geometric
+  mean of the two tail probabilities);
 * ``zscore`` (a baseline, no model): ``z_t = |y_t - m_t| / s_t``, ``m``, ``s`` the mean and
   spread of the ``history`` values before ``t``; its score is the surprise -log10 2Q(z_t).
 
@@ -28,12 +32,16 @@ detector)::
     L_t = 1 - Q((a_t - μ_t) / σ_t)                      μ, σ: of a over the ``history`` steps
                                                         before t; Q the normal tail
     score_t = -log10(1 - L_t)                           the surprise: 5 at L = 1 - 1e-5
+    score_t = (score^prediction_t + score^autoencoder_t) / 2          combined
 
-Every method then keeps a step's score only where it beats the ``quiet`` steps before it (one
-alarm per event: NAB charges every flagged step outside a window), and a step is flagged when
-its score reaches θ, by default chosen without labels from the probationary period (seen as
-normal): its largest score after the warm-up, over m steps, raised by log10(M / (m f)) for the M
-steps scored after it (the largest of M calibrated surprises sits near log10 M; f =
+A value outside the range of every value before it, widened by 5% of its width (``spatial``),
+scores at least 10, the top score of NAB's Numenta detector (which flags such values the same
+way: a level the series never reached is news whatever a model predicts). Every method then
+keeps a step's score only where it beats the ``quiet`` steps before it (one alarm per event:
+NAB charges every flagged step outside a window), and a step is flagged when its score reaches
+θ, by default chosen without labels from the probationary period (seen as normal): its largest
+score (before the spatial rule) after the warm-up, over m steps, raised by log10(M / (m f))
+for the M steps scored after it (the largest of M calibrated surprises sits near log10 M; f =
 ``false_alarms``, 0.1 by default), or a given threshold.
 """
 
@@ -73,15 +81,19 @@ __all__ = [
     "rolling_moments",
     "rolling_zscore",
     "series_report",
+    "spatial_anomalies",
     "window_labels",
     "windowed_gaussian",
 ]
 
 logger = logging.getLogger(__name__)
 
-PROBATION = 0.15  # NAB's probationary period: the first 15% of a series
-DETECTION_METHODS = ("prediction", "autoencoder", "zscore")
+PROBATION = 0.15  # NAB's probationary period: the first 15% of a series ...
+PROBATION_CAP = 750  # ... and at most 0.15 × 5000 steps
+DETECTION_METHODS = ("prediction", "autoencoder", "combined", "zscore")
 LIKELIHOOD_WARMUP = 100  # averages of the raw score seen before the likelihood is trusted
+SPATIAL_SCORE = 10.0  # a spatial anomaly's least score: the surprise of L = 1 - 1e-10, the
+# most NAB's Numenta detector gives (its score log(1 - L) / log(1e-10) reaches 1 there)
 
 
 def anomaly_scores(errors: np.ndarray, probation: int) -> np.ndarray:
@@ -148,11 +160,15 @@ class DetectorSettings(Settings):
 
     Args:
         method: prediction (an LSTM's one-step forecast error), autoencoder (an LSTM
-            autoencoder's reconstruction error of the window ending at each step) or zscore
+            autoencoder's reconstruction error of the window ending at each step), combined
+            (both: the mean of their surprises) or zscore
             (the distance from the mean of the values before, in their standard deviations;
             no model).
         probation: the fraction at the start taken to be free of anomalies: the models learn
             on it and the threshold is read from it.
+        max_probation: at most this many steps in the probationary period (NAB's 750 =
+            0.15 × 5000: NAB scores the steps after it, so a detector learning on more would
+            see what it is scored on; 0: no cap).
         input_length: steps the LSTM reads (the window).
         hidden: LSTM units.
         epochs: passes over the probationary windows.
@@ -163,6 +179,9 @@ class DetectorSettings(Settings):
             the zscore baseline's window; 8640 as NAB's HTM detector).
         quiet: a step keeps its score only if it beats every score of the ``quiet`` steps
             before it (else 0): one event raises one alarm, not one per step (0: off).
+        spatial: a value outside the range of the values before it, widened by this fraction
+            of the range's width, scores at least 10 (the top score of NAB's Numenta detector,
+            which flags such values the same way, with 0.05; 0: off).
         threshold: flag steps scoring at least this (default: chosen from the probationary
             period, no labels: its largest score raised by log10(M / (m f)), m its steps, M
             the steps scored after it, f = ``false_alarms``).
@@ -175,6 +194,7 @@ class DetectorSettings(Settings):
     CHOICES: ClassVar[dict[str, Any]] = {"method": DETECTION_METHODS}
     RANGES: ClassVar[dict[str, str]] = {
         "probation": "(0, 1)",
+        "max_probation": "[0, inf)",
         "input_length": "[2, inf)",
         "hidden": "[1, inf)",
         "epochs": "[1, inf)",
@@ -183,11 +203,13 @@ class DetectorSettings(Settings):
         "average": "[1, inf)",
         "history": "[2, inf)",
         "quiet": "[0, inf)",
+        "spatial": "[0, inf)",
         "false_alarms": "(0, inf)",
     }
 
     method: str = "prediction"
     probation: float = PROBATION
+    max_probation: int = PROBATION_CAP
     input_length: int = 32
     hidden: int = 32
     epochs: int = 20
@@ -196,9 +218,16 @@ class DetectorSettings(Settings):
     average: int = 1
     history: int = 8640
     quiet: int = 400
+    spatial: float = 0.05
     threshold: float | None = None
     false_alarms: float = 0.1
     seed: int = 0
+
+    def probation_steps(self, n: int) -> int:
+        """The steps of a series of ``n`` taken as the probationary period:
+        min(⌊probation × n⌋, max_probation) (0: no cap)."""
+        steps = math.floor(self.probation * n)
+        return min(steps, self.max_probation) if self.max_probation else steps
 
 
 def normal_tail(z: np.ndarray) -> np.ndarray:
@@ -283,6 +312,25 @@ def anomaly_likelihood(
     return np.maximum(surprise, 0.0)
 
 
+def spatial_anomalies(values: np.ndarray, tolerance: float) -> np.ndarray:
+    """Steps (n,) whose value lies outside the range of every value before it widened by
+    ``tolerance`` of its width, in any column of ``values`` (n,) or (n, k) (NAB's Numenta
+    detector's spatial anomaly)::
+
+        hi_t = max(x_{<t}),  lo_t = min(x_{<t}),  d = tolerance (hi_t - lo_t)
+        spatial_t = hi_t > lo_t  and  (x_t > hi_t + d  or  x_t < lo_t - d)
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x  # (n, k)
+    if len(x) < 2:
+        return np.zeros(len(x), dtype=bool)
+    high = np.maximum.accumulate(x, axis=0)[:-1]  # (n - 1, k): of the values before t
+    low = np.minimum.accumulate(x, axis=0)[:-1]
+    margin = tolerance * (high - low)
+    outside = (high > low) & ((x[1:] > high + margin) | (x[1:] < low - margin))  # (n - 1, k)
+    return np.r_[False, outside.any(axis=1)]
+
+
 def quieted(scores: np.ndarray, quiet: int) -> np.ndarray:
     """s'_t = s_t if s_t > max(s_{t-quiet..t-1}) else 0: only a new high within the last
     ``quiet`` steps keeps its score (``quiet`` 0: the scores unchanged)."""
@@ -331,12 +379,13 @@ class AnomalyDetector:
 
     def fit_score(self, values: np.ndarray, progress: bool = False) -> np.ndarray:
         """Scores (n,) of ``values`` (n,) or (n, k): the model learns on the first
-        ``probation`` fraction; ``threshold_`` is set from it (or the given threshold)."""
+        ``probation`` fraction (at most ``max_probation`` steps); ``threshold_`` is set from it
+        (or the given threshold)."""
         s = self.settings
         x = np.asarray(values, dtype=np.float64)
         x = x[:, None] if x.ndim == 1 else x  # (n, k)
         n = len(x)
-        probation = math.floor(s.probation * n)
+        probation = s.probation_steps(n)
         if not np.isfinite(x).all():
             raise UserError("the series has missing or infinite values; expected numbers")
         if s.method == "zscore":
@@ -358,24 +407,34 @@ class AnomalyDetector:
                 )
             mean, spread = x[:probation].mean(0), x[:probation].std(0)  # (k,)
             z = (x - mean) / np.where(spread > 0, spread, 1.0)  # (n, k)
-            raw = self._model_errors(z, probation, progress)  # (n, k) or (n, 1)
-            self.raw_ = raw
+            models = ("prediction", "autoencoder") if s.method == "combined" else (s.method,)
+            raws, surprises = [], []
+            for model in models:
+                raw = self._model_errors(z, probation, progress, model)  # (n, k) or (n, 1)
+                two_sided = model == "prediction"  # signed errors
+                surprises.append(np.max([anomaly_likelihood(column, s.average, s.history,
+                                                            s.input_length, two_sided)
+                                         for column in raw.T], 0))  # fmt: skip
+                raws.append(raw)
+            self.raw_ = np.concatenate(raws, axis=1)  # (n, k), (n, 1) or (n, k + 1)
             self.warmup_ = min(probation, s.input_length + LIKELIHOOD_WARMUP)
-            two_sided = s.method == "prediction"  # signed errors
-            scores = np.max([anomaly_likelihood(column, s.average, s.history, s.input_length,
-                                                two_sided) for column in raw.T], 0)  # fmt: skip
-        scores = quieted(scores, s.quiet)
+            scores = np.mean(surprises, axis=0)  # (n,): combined, the mean of the two
         if s.threshold is not None:
             self.threshold_ = s.threshold
         else:  # the probation's largest surprise, raised to the steps scored after it
-            early = scores[self.warmup_ : probation]
+            early = quieted(scores, s.quiet)[self.warmup_ : probation]
             later = max(n - probation, 1) / s.false_alarms
             self.threshold_ = float(early.max() + math.log10(max(later / len(early), 1.0)))
-        return scores
+        if s.spatial > 0:  # a fixed rule, not a calibrated surprise: not in θ
+            outside = spatial_anomalies(x, s.spatial)
+            scores = np.where(outside, np.maximum(scores, SPATIAL_SCORE), scores)
+        return quieted(scores, s.quiet)
 
-    def _model_errors(self, z: np.ndarray, probation: int, progress: bool) -> np.ndarray:
-        """The raw scores of every step from a model trained on ``z[:probation]``: the signed
-        one-step errors y - ŷ (n, k), or the reconstruction errors (n, 1)."""
+    def _model_errors(
+        self, z: np.ndarray, probation: int, progress: bool, method: str
+    ) -> np.ndarray:
+        """The raw scores of every step from a ``method`` model trained on ``z[:probation]``:
+        the signed one-step errors y - ŷ (n, k), or the reconstruction errors (n, 1)."""
         from rnnkit.models.autoencoder import LSTMAutoencoder
         from rnnkit.models.forecaster import ForecasterConfig, RNNForecaster
 
@@ -383,7 +442,7 @@ class AnomalyDetector:
         L, k = s.input_length, z.shape[1]
         torch.manual_seed(s.seed)
         series = torch.as_tensor(z, dtype=torch.float32)  # (n, k)
-        predicting = s.method == "prediction"
+        predicting = method == "prediction"
         # window ending before t (prediction) or at t (autoencoder), for every scored t
         ends = np.arange(L, len(z)) if predicting else np.arange(L - 1, len(z))
         windows = series.unfold(0, L, 1).transpose(1, 2)  # (n - L + 1, L, k)
@@ -399,7 +458,7 @@ class AnomalyDetector:
         optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
         generator = torch.Generator().manual_seed(s.seed)
         model.train()
-        epochs = tqdm(range(s.epochs), desc=f"{s.method} detector", disable=not progress,
+        epochs = tqdm(range(s.epochs), desc=f"{method} detector", disable=not progress,
                       leave=False)  # fmt: skip
         for _ in epochs:
             order = torch.randperm(train, generator=generator)
@@ -462,7 +521,7 @@ def detect_series(
     scores = detector.fit_score(values, progress=True)
     threshold = detector.threshold_
     flags = scores >= threshold
-    probation = math.floor(settings.probation * len(scores))
+    probation = settings.probation_steps(len(scores))
     flags[:probation] = False  # the probationary period is taken as normal
     values_2d = np.asarray(values, dtype=np.float64).reshape(len(scores), -1)  # (n, k)
     result: dict[str, Any] = {
