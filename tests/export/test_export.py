@@ -1,9 +1,10 @@
 """``rnnkit export``: a tiny text classifier (2-layer bidirectional LSTM), language models
-(LSTM, 2-layer GRU) and a speech classifier (bidirectional GRU) as ONNX and TorchScript files,
+(LSTM, 2-layer GRU), a speech classifier (bidirectional GRU) and sequence regressors
+(bidirectional 2-layer LSTM with attention pooling; GRU) as ONNX and TorchScript files,
 run by onnxruntime and ``torch.jit.load`` against the PyTorch model on variable-length inputs
 (random ones; real texts through the JSON description's preprocessing only; real recordings
-standardised by the description's scaler), a generation stepped through the exported state,
-and the refusals."""
+standardised by the description's scaler; real sequences scaled and unscaled by the
+description's scalers), a generation stepped through the exported state, and the refusals."""
 
 import importlib.util
 import json
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.data.audio import read_wav
 from rnnkit.errors import UserError
@@ -35,7 +37,10 @@ RUNS = {
     "lm-gru": ["--layers", "2", "--cell", "gru"],
     "speech": [],  # a 1-layer bidirectional GRU, mean pooling
     "forecast": ["--head", "gaussian"],
+    "regress": dict(hidden=4, layers=2, cell="lstm", bidirectional=True, pooling="attention"),
+    "regress-gru": dict(hidden=4),  # one GRU layer read to its last state
 }
+REGRESS_DATA = np.random.default_rng(0).normal(0, 1, (40, 9, 2))  # cut to lengths 2..9 below
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +61,14 @@ def runs(tmp_path_factory):
     folders = {}
     for name, options in RUNS.items():
         task = name.split("-")[0]
+        if task == "regress":  # through the Python API: two features, two targets
+            folders[name] = root / name
+            sequences = [x[: 2 + i % 8] for i, x in enumerate(REGRESS_DATA)]
+            targets = [[x.sum(), x[:, 1].max()] for x in sequences]
+            rnnkit.SequenceRegressor(
+                epochs=1, seed=0, verbose=0, progress=False, plot=False, **options
+            ).fit(sequences, targets, out=folders[name])
+            continue
         folders[name] = root / name
         tiny.train(task, ["--data", data[task]], folders[name], "--epochs", "1", "--seed", "0",
                    *options)  # fmt: skip
@@ -74,7 +87,7 @@ def test_the_file_matches_the_model_on_variable_lengths(runs, tmp_path, name, fm
         inputs = example_inputs(task, batch, length, seed)
         found = run_file(out, fmt, inputs, list(info["inputs"]))
         with torch.no_grad():
-            if task.NAME in ("classify", "speech", "forecast"):
+            if task.NAME in ("classify", "speech", "forecast", "regress"):
                 expected = [task.model(*inputs)]
                 assert len(inputs) == 1 or len(set(inputs[1].tolist())) > 1 or batch == 1
             else:
@@ -136,6 +149,27 @@ def test_onnx_speech_classifier_on_recordings_standardised_by_its_json(runs, tmp
         expected = task.model(torch.from_numpy(features), torch.from_numpy(lengths))
     np.testing.assert_allclose(logits, expected.numpy(), atol=TOLERANCE)
     assert spec["labels"]["classes"] == ["0", "1"] and spec["features"]["sample_rate"] == 8000
+
+
+def test_onnx_regressor_on_sequences_scaled_by_its_json_predicts_as_rnnkit(runs, tmp_path):
+    """Real sequences of different lengths standardised, padded and the outputs unscaled by the
+    description alone: onnxruntime's predictions are ``SequenceRegressor.predict``'s."""
+    out = tmp_path / "regress.onnx"
+    export_run(runs["regress"], "onnx", out)
+    spec = json.loads(out.with_suffix(".json").read_text())["preprocessing"]
+    sequences = [x[:length] for x, length in zip(REGRESS_DATA[-5:], (9, 1, 4, 7, 6))]
+    mean, std = np.array(spec["scaler"]["mean"]), np.array(spec["scaler"]["std"])
+    lengths = np.array([len(x) for x in sequences])
+    features = np.zeros((len(sequences), lengths.max(), len(mean)), dtype=np.float32)
+    for row, x in enumerate(sequences):
+        features[row, : len(x)] = (x - mean) / std
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (values,) = session.run(None, {"features": features, "lengths": lengths})
+    target = spec["target_scaler"]
+    predictions = values * np.array(target["std"]) + np.array(target["mean"])
+    expected = load(runs["regress"], device="cpu").predict(sequences)  # (N, 2)
+    np.testing.assert_allclose(predictions, expected, atol=1e-4, rtol=1e-5)
+    assert spec["targets"]["names"] == ["target_0", "target_1"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -68,6 +68,21 @@ def speech_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def regress_folder(tmp_path_factory):
+    """The run folder of a tiny sequence regressor of variable-length sequences' sums."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(0, 1, int(rng.integers(2, 9))) for _ in range(40)]
+    folder = tmp_path_factory.mktemp("serve-regress") / "regress"
+    rnnkit.SequenceRegressor(hidden=4, epochs=2, seed=0, verbose=0, progress=False, plot=False).fit(
+        sequences, [s.sum() for s in sequences], out=folder
+    )
+    torch.set_num_threads(threads)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def models(run_folders):
     """The tiny models loaded as a server holds them, named after their tasks."""
     return load_models([], list(run_folders.items()), device="cpu")

@@ -137,3 +137,54 @@ def test_a_request_that_times_out_leaves_its_batch_and_the_next_one_working():
 def test_batching_settings_are_checked(option, value, words):
     with pytest.raises(UserError, match=words):
         ServeSettings(**{option: value})
+
+
+def test_concurrent_translations_share_calls_and_get_what_they_get_alone(models, monkeypatch):
+    """Sentences join one ``translate`` call only with requests of the same options and, with
+    no max_length, the same longest source (the default limit is twice a batch's longest source
+    plus 10: joined with longer sentences, the tiny model's translations would run longer)."""
+    task = models["translate"].task
+    calls, real = [], task.translate
+
+    def counted(sentences, **options):
+        calls.append(len(sentences))
+        return real(sentences, **options)
+
+    monkeypatch.setattr(task, "translate", counted)
+    bodies = [
+        {"sentences": ["ein hund 3", "hund"]},  # longest source: 4 tokens (with <eos>)
+        {"sentences": ["ein hund 5"]},
+        {"sentences": ["hund"]},  # 2 tokens: its own call
+        {"sentences": ["ein hund hund 2 3", "ein"]},  # 6 tokens: its own call
+        {"sentences": ["ein hund 7", "ein"]},
+        {"sentences": ["ein", "ein hund hund 2 3 4"], "max_length": 9},  # a limit: joins any
+        {"sentences": ["hund 1"], "max_length": 9},
+        {"sentences": ["ein hund 3"], "beam": 1},  # other options: its own call
+    ]
+    alone = [real(**body) for body in bodies]
+    calls.clear()
+    app = create_app(models, ServeSettings(max_batch_size=64, max_batch_delay_ms=200))
+    responses = post_all(app, bodies, name="translate")
+    assert [r.status_code for r in responses] == [200] * len(bodies)
+    assert sorted(calls) == [1, 1, 2, 3, 5], calls  # 8 requests, 5 calls
+    for response, reference in zip(responses, alone):
+        assert response.json()["predictions"] == reference
+    assert len({row["output"] for rows in alone[:5] for row in rows}) > 1  # limits differ
+
+
+def test_a_translation_batch_holds_at_most_the_translators_batch_size(models, monkeypatch):
+    task = models["translate"].task
+    calls, real = [], task.translate
+
+    def counted(sentences, **options):
+        calls.append(len(sentences))
+        return real(sentences, **options)
+
+    monkeypatch.setattr(task, "translate", counted)
+    monkeypatch.setattr(task.settings["data"], "batch_size", 3)
+    app = create_app(models, ServeSettings(max_batch_size=64, max_batch_delay_ms=200))
+    assert app.state.batchers["translate"].max_items == 3
+    bodies = [{"sentences": [f"ein hund {i}", "ein"]} for i in range(3)]
+    responses = post_all(app, bodies, name="translate")
+    assert [r.status_code for r in responses] == [200] * 3 and calls == [2, 2, 2], calls
+    assert [r.json()["predictions"] for r in responses] == [real(**body) for body in bodies]

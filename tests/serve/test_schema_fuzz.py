@@ -29,9 +29,10 @@ EXAMPLES = 12  # per endpoint and generation mode
 
 
 @pytest.fixture(scope="module")
-def schema(models, speech_folder, limits):
-    speech = load_models([], [("speech", speech_folder[0])], device="cpu")
-    app = create_app({**models, **speech}, limits)
+def schema(models, speech_folder, regress_folder, limits):
+    more = load_models([], [("speech", speech_folder[0]), ("regress", regress_folder)],
+                       device="cpu")  # fmt: skip
+    app = create_app({**models, **more}, limits)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

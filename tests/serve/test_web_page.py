@@ -2,10 +2,10 @@
 against a real uvicorn server (on a free port of 127.0.0.1) serving the tiny models. A person's
 steps: type a review and read its label and bars and each word's shaded contribution, generate
 text (streamed) and compare it with the API's, see a language model's units over a text (a
-unit picked by keyboard), translate and read the attention heat map, forecast, upload an image
-to caption, send bad requests and read their errors, give an API key, use the keyboard, and a
-phone-width screen. Screenshots are saved
-beside the test's temporary files.
+unit picked by keyboard), translate and read the attention heat map, forecast, paste sequences
+to regress, upload an image to caption, send bad requests and read their errors, give an API
+key, use the keyboard, and a phone-width screen. Screenshots are saved beside the test's
+temporary files.
 
 Needs ``chromium`` (``make browser``) and ``playwright`` (the dev extra); without them the tests
 skip, or fail when $RNNKIT_REQUIRE_BROWSER is 1 (``make test`` sets it).
@@ -419,4 +419,32 @@ def test_an_uploaded_recording_is_classified_and_a_non_wav_refused(browser, spee
         message = digits.get_by_role("alert").inner_text()
         assert message == ("Error 400: the audio file cannot be used: not a WAV; expected a PCM "
                            "WAV file (8, 16, 24 or 32 bits)")  # fmt: skip
+        page.close()
+
+
+def test_pasted_sequences_get_their_predictions(browser, regress_folder, shots):
+    """The regress panel: one sequence a line (numbers, or a JSON array of rows) -> a table of
+    the predictions the API gives; a word that is no number is caught on the page."""
+    from rnnkit.serve import load_models
+
+    app = create_app(load_models([], [("sums", regress_folder)], device="cpu"), ServeSettings())
+    lines = ["0.5, -1, 2", "[[0.1], [0.2], [0.3]]"]
+    with ServerThread(app) as served:
+        expected = httpx.post(f"{served.url}/v1/models/sums/predict", json={
+            "sequences": [[0.5, -1, 2], [[0.1], [0.2], [0.3]]]}).json()  # fmt: skip
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(served.url + "/")
+        sums = panel(page, "sums")
+        assert sums.get_attribute("data-task") == "regress"
+        sums.get_by_label("Sequences").fill("\n".join(lines))
+        sums.get_by_role("button", name="Predict").click()
+        sums.locator("tbody tr").nth(1).wait_for()
+        cells = [sums.locator("tbody tr").nth(i).locator("td").all_inner_texts() for i in (0, 1)]
+        assert cells == [[str(i + 1), f"{row['prediction']['target']:.6g}"]
+                         for i, row in enumerate(expected["predictions"])]  # fmt: skip
+        page.screenshot(path=shots / "regress.png", full_page=True)
+        sums.get_by_label("Sequences").fill("1 2 three")
+        sums.get_by_role("button", name="Predict").click()
+        assert sums.get_by_role("alert").inner_text() == 'Error: line 1: "three" is not a number'
         page.close()

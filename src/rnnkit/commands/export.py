@@ -6,6 +6,8 @@ vocabulary, labels, truncation).
 Text classifiers: tokens (N, L) int64 padded with the pad id and lengths (N,) -> logits (N, C).
 Speech classifiers: standardised feature frames (N, L, F) float32 and lengths (N,) -> logits.
 Forecasters: scaled windows (N, L, F) -> the head's raw output (N, horizon, targets, P).
+Sequence regressors: standardised features (N, L, F) float32 and lengths (N,) -> standardised
+values (N, k) (both scalers in the JSON).
 Language models: tokens (N, L) and the state h (and c for an LSTM), each (layers, N, H) ->
 logits (N, L, V) and the state after the last token (h_out, c_out), to step a generation.
 Batch and sequence axes are dynamic. After writing, the file is run on random variable-length

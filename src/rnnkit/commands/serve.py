@@ -14,10 +14,12 @@ events); POST /v1/models/NAME/caption (a multipart image upload); speech {"audio
 WAV files]} and POST /v1/models/NAME/classify (a multipart WAV upload). The OpenAPI schema is
 at /openapi.json and the interactive docs at /docs.
 
-Throughput: a classifier's concurrent requests are joined into one forward pass (dynamic
-batching): --max-batch-size texts at most, the first waiting --max-batch-delay-ms for others
-(--max-batch-size 1: each request alone). --workers N starts N server processes on the port,
-each loading its own copy of the models (N times the memory) with its own locks and batchers;
+Throughput: concurrent classify, regress and translate requests are joined into one call
+(dynamic batching): --max-batch-size inputs at most, the first waiting --max-batch-delay-ms for
+others (--max-batch-size 1: each request alone); translations join only when the result cannot
+change (the same options and, without max_length, the same longest source). --workers N
+starts N server processes on the port, each loading its own copy of the models (N times the
+memory) with its own locks and batchers;
 give them one thread each (OMP_NUM_THREADS=1) unless the machine has cores to spare.
 
 It listens on 127.0.0.1 (this machine only) unless --host says otherwise; with --api-key (or

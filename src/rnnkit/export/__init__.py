@@ -10,6 +10,9 @@ The graphs (:mod:`rnnkit.export.graphs`):
 - ``speech``: ``features`` (N, L, F) float32, each recording's frames standardised by the
   description's scaler (``(x - mean) / std``) and zero-padded, and ``lengths`` (N,) int64 ->
   ``logits`` (N, C);
+- ``regress``: ``features`` (N, L, F) float32, each sequence's steps standardised by the
+  description's scaler and zero-padded, and ``lengths`` (N,) int64 -> ``values`` (N, k), in
+  standardised units: ``values * target_scaler.std + target_scaler.mean`` are the predictions;
 - ``forecast``: ``windows`` (N, L, targets + covariates) of values scaled as the description's
   preprocessing says -> the model's raw ``output`` (N, horizon, targets, P): the forecast
   (point), mean and softplus(s) + 1e-4 = σ (gaussian), or three quantiles (quantile); a seq2seq
@@ -53,8 +56,8 @@ __all__ = ["FORMATS", "OPSET", "TASKS", "example_inputs", "export_graph", "expor
 
 FORMATS = ("onnx", "torchscript")
 OPSET = 17  # the ONNX opset the files are written at
-TASKS = ("classify", "lm", "speech", "forecast")  # the tasks whose models export
-CLASSIFIERS = ("classify", "speech")  # (inputs, lengths) -> logits (N, C)
+TASKS = ("classify", "lm", "speech", "forecast", "regress")  # the tasks whose models export
+CLASSIFIERS = ("classify", "speech", "regress")  # (inputs, lengths) -> (N, C) or (N, k)
 
 
 def export_graph(task: Task) -> nn.Module:
@@ -83,6 +86,10 @@ def io_spec(task: Task) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         if task.NAME == "speech":
             inputs = {"features": ["batch", "length", str(task.model.config.input_size)],
                       "lengths": ["batch"]}  # fmt: skip
+        if task.NAME == "regress":
+            inputs = {"features": ["batch", "length", str(task.model.config.input_size)],
+                      "lengths": ["batch"]}  # fmt: skip
+            return inputs, {"values": ["batch", str(task.model.config.num_outputs)]}
         return inputs, {"logits": ["batch", str(task.model.config.num_classes)]}
     rnn = task.model.rnn
     layers, vocab = str(rnn.num_layers), str(task.model.config.vocab_size)
@@ -103,7 +110,7 @@ def example_inputs(task: Task, batch: int = 3, length: int = 7, seed: int = 0) -
     if task.NAME == "forecast":
         size = task.model.config.input_size
         return (torch.randn(batch, length, size, generator=generator),)  # (N, L, F)
-    if task.NAME == "speech":
+    if task.NAME in ("speech", "regress"):
         lengths = torch.randint(1, length + 1, (batch,), generator=generator)  # (N,)
         lengths[0] = length
         size = task.model.config.input_size
@@ -151,6 +158,15 @@ def preprocessing(task: Task) -> dict[str, Any]:
             "steps": "frames = the recording's features as 'features' says (rnnkit.data.audio: "
             "log-mel or MFCC of the samples at sample_rate); (frames - scaler.mean) / "
             "scaler.std; zero-pad to the longest; logits -> softmax over labels",
+        }
+    if task.NAME == "regress":
+        return {
+            "scaler": artifacts.get("scaler"),
+            "target_scaler": artifacts.get("target_scaler"),
+            "targets": artifacts.get("targets"),
+            "steps": "features = each sequence's steps (T, F), (steps - scaler.mean) / "
+            "scaler.std, zero-padded to the longest; lengths = each T; the predictions = values "
+            "* target_scaler.std + target_scaler.mean, one column per targets.names",
         }
     out: dict[str, Any] = {"tokenizer": artifacts.get("tokenizer"), "vocab": artifacts.get("vocab")}
     tokenizer = out["tokenizer"] or {}

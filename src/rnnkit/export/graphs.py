@@ -28,6 +28,7 @@ from rnnkit.errors import UserError
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.forecaster import RNNForecaster, Seq2SeqForecaster, point_forecast
 from rnnkit.models.language_model import RNNLanguageModel
+from rnnkit.models.sequence_regressor import SequenceRegressorModel
 from rnnkit.models.speech import SpeechClassifierModel
 from rnnkit.nn import RNNBase
 
@@ -93,12 +94,15 @@ def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
 
 
 class ClassifierGraph(nn.Module):
-    """A :class:`SequenceClassifier` (or a :class:`SpeechClassifierModel`) at inference over
-    padded input: tokens (N, L) int64 padded with the vocabulary's pad index (or standardised
-    feature frames (N, L, F) float), lengths (N,) int64, each in [1, L] -> logits (N, C), the
-    same as the model's packed run."""
+    """A :class:`SequenceClassifier` (or a :class:`SpeechClassifierModel` or
+    :class:`SequenceRegressorModel`) at inference over padded input: tokens (N, L) int64 padded
+    with the vocabulary's pad index (or standardised feature frames (N, L, F) float), lengths
+    (N,) int64, each in [1, L] -> logits (N, C) (a regressor's values (N, k)), the same as the
+    model's packed run."""
 
-    def __init__(self, model: SequenceClassifier | SpeechClassifierModel) -> None:
+    def __init__(
+        self, model: SequenceClassifier | SpeechClassifierModel | SequenceRegressorModel
+    ) -> None:
         super().__init__()
         rnn = model.rnn
         check_mirrorable(rnn)

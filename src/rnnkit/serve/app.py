@@ -14,8 +14,9 @@ own, so the OpenAPI schema gives each the exact body it takes.
 
 Safety: the request body is read under a size limit (413) before any endpoint sees it; the
 optional API key is compared in constant time (401); the inference runs in a worker thread
-under the model's lock, within the timeout (504) — a classifier's concurrent requests joined
-into one call by dynamic batching (``rnnkit.serve.batching``; ``app.state.batchers``); every
+under the model's lock, within the timeout (504) — a classifier's, regressor's or translator's
+concurrent requests joined into one call by dynamic batching (``rnnkit.serve.batching``;
+``app.state.batchers``); every
 failure is a JSON error (see ``rnnkit.serve.errors``). No CORS headers are sent.
 """
 
@@ -38,9 +39,11 @@ from rnnkit.errors import UserError
 from rnnkit.serve.batching import Batcher
 from rnnkit.serve.errors import install_error_handlers
 from rnnkit.serve.handlers import (
+    BATCH_GROUPS,
     BATCHED,
     HANDLERS,
     VIEWS,
+    batch_limit,
     caption_files,
     check_image,
     read_audio,
@@ -176,8 +179,10 @@ def add_model_routes(
     batched = BATCHED.get(task) if limits.max_batch_size > 1 else None
     if batched is not None:
         items_field, verb, rows_key = batched
-        batcher = Batcher(model, verb, limits.max_batch_size, limits.max_batch_delay_ms / 1000)
+        max_items = batch_limit(model, limits.max_batch_size)
+        batcher = Batcher(model, verb, max_items, limits.max_batch_delay_ms / 1000)
         app.state.batchers[name] = batcher
+        grouped = BATCH_GROUPS.get(task)
 
     async def info() -> dict[str, Any]:
         return describe(model)
@@ -186,7 +191,8 @@ def add_model_routes(
         if batched is not None:
             options = body.given()
             items = options.pop(items_field)
-            rows = await within_timeout(batcher.submit(items, options), limits)
+            group = grouped(model, items, options) if grouped is not None else None
+            rows = await within_timeout(batcher.submit(items, options, group), limits)
             return json_ready({rows_key: rows})
         call = functools.partial(handler, model, body.given(), limits)
         return await in_worker(call, limits)

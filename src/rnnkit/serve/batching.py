@@ -6,8 +6,9 @@ seconds, or — while a batch runs — as soon as that batch ends, taking what c
 batch is one call ``task.verb(items of every joined request, **options)`` in a worker thread
 (under the model's lock), whose rows are handed back to each request in order: request ``r``
 with ``n_r`` items gets rows ``[s_r, s_r + n_r)``, ``s_r = n_1 + ... + n_{r-1}``. Only requests
-with the same options join one batch. A batch that fails is run again request by request, so
-a bad request's error reaches that request alone.
+with the same options and the same group (what else a request's rows depend on, e.g. a
+translation's default length limit) join one batch. A batch that fails is run again request by
+request, so a bad request's error reaches that request alone.
 
 All of the queue's state is touched on the event loop only; the verb runs in a worker thread.
 """
@@ -27,11 +28,13 @@ __all__ = ["Batcher"]
 
 @dataclass
 class Waiting:
-    """One request in the queue: its items, its options and the future of its rows."""
+    """One request in the queue: its items, its options, the future of its rows and its group
+    (only requests of one group join a batch)."""
 
     items: list[Any]
     options: dict[str, Any]
     rows: asyncio.Future
+    group: Any = None
 
 
 class Batcher:
@@ -53,15 +56,17 @@ class Batcher:
         self.timer: asyncio.TimerHandle | None = None
         self.running: asyncio.Task | None = None
 
-    async def submit(self, items: list[Any], options: dict[str, Any] | None = None) -> list[Any]:
+    async def submit(
+        self, items: list[Any], options: dict[str, Any] | None = None, group: Any = None
+    ) -> list[Any]:
         """The verb's rows of ``items`` (one per item), computed in a batch with whatever other
-        requests come within the window. Cancelling the wait (a timeout) drops the request's
-        rows, not the batch."""
+        requests of the same options and ``group`` come within the window. Cancelling the wait
+        (a timeout) drops the request's rows, not the batch."""
         loop = asyncio.get_running_loop()
         if loop is not self.loop:  # a new server loop (e.g. a test client's): a fresh queue
             self.loop, self.waiting, self.busy, self.timer = loop, [], False, None
         rows = loop.create_future()
-        self.waiting.append(Waiting(list(items), dict(options or {}), rows))
+        self.waiting.append(Waiting(list(items), dict(options or {}), rows, group))
         self.schedule()
         return await rows
 
@@ -84,7 +89,8 @@ class Batcher:
             return
         batch, rest, size = [], [], 0
         for waiting in self.waiting:
-            joins = waiting.options == self.waiting[0].options
+            first = self.waiting[0]
+            joins = waiting.options == first.options and waiting.group == first.group
             if joins and (not batch or size + len(waiting.items) <= self.max_items):
                 batch.append(waiting)
                 size += len(waiting.items)

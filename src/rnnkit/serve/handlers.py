@@ -21,6 +21,8 @@ from rnnkit.tasks.lm.generate import DEFAULT_LENGTH
 
 __all__ = [
     "BATCHED",
+    "BATCH_GROUPS",
+    "batch_limit",
     "HANDLERS",
     "Handler",
     "Stopped",
@@ -147,6 +149,13 @@ def forecast(
     return {key: value for key, value in result.items() if key not in DROPPED}
 
 
+def regress(
+    model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
+) -> dict[str, Any]:
+    """``{"predictions": [{"input", "prediction": {target: value}}, ...]}`` of the sequences."""
+    return {"predictions": model.call("predict_rows", body["sequences"])}
+
+
 def caption(
     model: ServedModel, body: dict[str, Any], limits: ServeSettings, stop: Event
 ) -> dict[str, Any]:
@@ -255,6 +264,34 @@ Handler = Callable[[ServedModel, dict[str, Any], ServeSettings, Event], dict[str
 # the rows — what ``HANDLERS[task]`` answers, computed for several requests at once
 BATCHED: dict[str, tuple[str, str, str]] = {
     "classify": ("texts", "predict_rows", "predictions"),
+    "regress": ("sequences", "predict_rows", "predictions"),
+    "translate": ("sentences", "translate", "predictions"),
+}
+
+
+def translate_group(model: ServedModel, sentences: list[str], options: dict[str, Any]) -> Any:
+    """What translate requests must share to join one call and get what they get alone: with
+    no max_length, their longest source (a translation's default limit is twice the longest
+    source of its batch plus 10, so a sentence joined with longer ones could run longer)."""
+    if "max_length" in options:
+        return None
+    return max(model.task.source_lengths(sentences))
+
+
+def batch_limit(model: ServedModel, max_batch_size: int) -> int:
+    """The most items one joined call of ``model`` takes: ``max_batch_size``, and for a
+    translator at most its batch_size (the sentences it decodes together, longest first: a
+    larger call would decode some of a request's sentences beside shorter ones, under a
+    shorter default limit)."""
+    if model.task.NAME == "translate":
+        return min(max_batch_size, model.task.settings["data"].batch_size)
+    return max_batch_size
+
+
+# task name -> what its predict requests must share to join a batch, beyond their options:
+# (model, the request's items, its options) -> a group key (rnnkit.serve.batching)
+BATCH_GROUPS: dict[str, Callable[[ServedModel, list[Any], dict[str, Any]], Any]] = {
+    "translate": translate_group,
 }
 
 # task name -> its endpoints for seeing inside a model: POST /v1/models/{name}/{path} -> what
@@ -271,6 +308,7 @@ HANDLERS: dict[str, Handler] = {
     "lm": generate,
     "translate": translate,
     "forecast": forecast,
+    "regress": regress,
     "caption": caption,
     "speech": speech,
 }

@@ -13,10 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from rnnkit.serve.settings import ServeSettings
 from rnnkit.tasks.classify.explain import METHODS
 
-__all__ = ["ERROR_RESPONSES", "MAX_GUESSES", "MAX_UNITS", "ErrorResponse", "request_models"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "MAX_FEATURES",
+    "MAX_GUESSES",
+    "MAX_UNITS",
+    "ErrorResponse",
+    "request_models",
+]
 
 MAX_UNITS = 64  # the most units of a language model one activations request may ask for
 MAX_GUESSES = 20  # the most next-token guesses per position one activations request may ask for
+MAX_FEATURES = 1024  # the most numbers of one step of a sequence to regress
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: a model reads its inputs as float32
 
 
 class Request(BaseModel):
@@ -161,6 +170,20 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
             None, ge=1, le=limits.max_length, description="steps to forecast (default: the horizon)"
         )
 
+    number = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+    one_step = Annotated[list[number], Field(min_length=1, max_length=MAX_FEATURES)]
+    one_sequence = Annotated[
+        list[number] | list[one_step], Field(min_length=1, max_length=limits.max_steps)
+    ]
+
+    class RegressRequest(Request):
+        """Sequences to regress, oldest step first: each a list of numbers (one feature a step)
+        or of rows (one list of the model's features a step); sequences may differ in length."""
+
+        sequences: list[one_sequence] = Field(  # type: ignore[valid-type]
+            ..., **batch, description="the sequences: finite float32 numbers, or rows of them"
+        )
+
     class CaptionRequest(Request):
         """Images to caption, each a base64-encoded image file (PNG, JPEG, ...)."""
 
@@ -189,6 +212,7 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
         "generate": GenerateRequest,
         "translate": TranslateRequest,
         "forecast": ForecastRequest,
+        "regress": RegressRequest,
         "caption": CaptionRequest,
         "speech": SpeechRequest,
     }

@@ -23,16 +23,18 @@ class ServeSettings(Settings):
         port: the TCP port to listen on.
         api_key: a key every /v1 request must send as the X-API-Key header (or
             "Authorization: Bearer KEY"); default: $RNNKIT_API_KEY, else none (no key asked).
-        max_batch: the most texts, sentences or images in one request.
+        max_batch: the most texts, sentences, images or sequences in one request.
         max_text_length: the most characters of one text, sentence or prime.
         max_length: the most tokens one request may generate (a language model's length, a
             translation's or caption's max_length) and the most steps of a forecast.
+        max_steps: the most steps of one sequence to regress.
         max_request_bytes: the largest request body, in bytes (larger: 413).
         max_image_pixels: the most pixels (width x height) of an uploaded image.
         max_beam: the widest beam a translation or caption request may ask for.
         timeout: seconds one request may compute before it is answered with 504.
-        max_batch_size: dynamic batching: the most texts one forward pass of a classifier joins
-            from concurrent requests; 1: each request alone.
+        max_batch_size: dynamic batching: the most texts, sequences or sentences one call of a
+            classifier, regressor or translator joins from concurrent requests (a translator's:
+            at most its batch_size); 1: each request alone.
         max_batch_delay_ms: dynamic batching: how long, in milliseconds, the first request of a
             batch waits for others to join it (those that come while the model is busy join
             the next batch anyway); 0: no wait.
@@ -47,6 +49,7 @@ class ServeSettings(Settings):
     max_batch: int = 64
     max_text_length: int = 5000
     max_length: int = 2000
+    max_steps: int = 5000
     max_request_bytes: int = 8_000_000
     max_image_pixels: int = 40_000_000
     max_beam: int = 16
@@ -61,6 +64,7 @@ class ServeSettings(Settings):
         "max_batch": "[1, inf)",
         "max_text_length": "[1, inf)",
         "max_length": "[1, inf)",
+        "max_steps": "[1, inf)",
         "max_request_bytes": "[1, inf)",
         "max_image_pixels": "[1, inf)",
         "max_beam": "[1, inf)",

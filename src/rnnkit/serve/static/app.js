@@ -567,6 +567,49 @@ function forecastPanel(model) {
   });
 }
 
+// One sequence a line: numbers separated by commas or spaces (one feature a step), or a JSON
+// array of rows ([[1, 2], [3, 4]]: one row of features a step).
+function sequencesOf(text) {
+  const lines = text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  if (!lines.length) throw new Error("no sequence given; expected one sequence a line");
+  return lines.map((line, i) => {
+    if (line.startsWith("[")) {
+      try {
+        return JSON.parse(line);
+      } catch (caught) {
+        throw new Error(`line ${i + 1} is not a JSON array; expected [[1, 2], [3, 4]]`);
+      }
+    }
+    const words = line.split(/[\s,;]+/).filter((word) => word !== "");
+    const bad = words.find((word) => !Number.isFinite(Number(word)));
+    if (bad !== undefined) throw new Error(`line ${i + 1}: "${bad}" is not a number`);
+    return words.map(Number);
+  });
+}
+
+function regressPanel(model) {
+  const [sequencesBox, sequences] = field("Sequences", "textarea", { rows: 4,
+    placeholder: "0.1, 0.5, 0.9\n0.2 0.4" },
+    "one sequence a line, oldest step first: numbers, or a JSON array of rows of features");
+  return panel(model, [sequencesBox], {
+    label: "Predict",
+    async run(view) {
+      const body = await postJSON(`/v1/models/${model.name}/predict`,
+        { sequences: sequencesOf(sequences.value) });
+      const names = Object.keys(body.predictions[0].prediction);
+      const head = el("tr", {}, el("th", { text: "sequence" }),
+        ...names.map((name) => el("th", { text: name })));
+      const rows = body.predictions.map((row, i) => el("tr", {},
+        el("td", { text: String(i + 1) }), ...names.map((name) => el("td", {
+          class: "value", text: Number.isFinite(row.prediction[name])
+            ? Number(row.prediction[name]).toPrecision(6) : "–" }))));
+      const table = el("table", {}, el("caption", { class: "meta",
+        text: `${rows.length} sequence(s)` }), el("thead", {}, head), el("tbody", {}, ...rows));
+      view.result.replaceChildren(el("div", { class: "table-wrap" }, table));
+    },
+  });
+}
+
 function captionPanel(model) {
   const [imageBox, image] = field("Image", "input", { type: "file", accept: "image/*" },
     "PNG, JPEG, …");
@@ -625,6 +668,7 @@ const PANELS = {
   lm: lmPanel,
   translate: translatePanel,
   forecast: forecastPanel,
+  regress: regressPanel,
   caption: captionPanel,
   speech: speechPanel,
 };

@@ -21,6 +21,7 @@ from rnnkit.tasks.translate.data import (
     TranslateData,
     build_side,
     encode_pairs,
+    encode_sources,
     evaluation_pairs,
     in_memory,
     load_splits,
@@ -245,6 +246,13 @@ class Translator(Task):
     def predict_rows(self, inputs: Any) -> list[dict[str, Any]]:
         """The translation of each input (beam search with the defaults)."""
         return self.translate(inputs)
+
+    def source_lengths(self, sentences: Any) -> list[int]:
+        """The tokens the encoder reads of each sentence (its pieces and ``<eos>``); without a
+        ``max_length``, ``translate`` generates at most twice the longest of a batch's plus 10."""
+        self.require_model()
+        sources = encode_sources(self.preprocessing.src, text_list(sentences, "sentence"))
+        return [len(ids) for ids in sources]
 
     def predict_report(self, rows: list[dict[str, Any]]) -> str:
         return "\n".join(row["output"] for row in rows)
