@@ -42,6 +42,13 @@ def pooled(features: list[torch.Tensor]) -> np.ndarray:
     return np.stack([torch.cat([f.mean(0), f.std(0, unbiased=False)]).numpy() for f in features])
 
 
+def fit_logistic(features: list[torch.Tensor], labels: list[str]):
+    """Logistic regression (standardised inputs) on recordings' pooled frames; ``predict`` and
+    ``score`` take :func:`pooled` rows."""
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    return model.fit(pooled(features), labels)
+
+
 def logistic_baseline(split: str, speaker: str | None, extra: list[str]) -> float:
     """Test accuracy of logistic regression on pooled MFCCs, same data settings as the run."""
     options = {"split": split, "test_speaker": speaker}
@@ -51,8 +58,7 @@ def logistic_baseline(split: str, speaker: str | None, extra: list[str]) -> floa
     splits = split_recordings(load_recordings(data), data)
     train = extract_features(splits["train"], data, "train")
     test = extract_features(splits["test"], data, "test")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    model.fit(pooled(train.features), train.labels)
+    model = fit_logistic(train.features, train.labels)
     return float(model.score(pooled(test.features), test.labels))
 
 

@@ -4,7 +4,8 @@ single-word recordings (FSDD, a folder, a path,label CSV) or read from a path,tr
 Digit strings: each split's recordings (cut as :func:`rnnkit.tasks.speech.data.split_recordings`
 cuts them — FSDD's official split keeps recordings 0-4 of every speaker and digit for test, and
 validation is cut per speaker and digit from the rest) are joined into utterances of
-``min_digits``..``max_digits`` recordings of one speaker, each scaled by a random gain of
+``min_digits``..``max_digits`` recordings of one speaker (the test split's may differ:
+``test_min_digits``, ``test_max_digits``), each scaled by a random gain of
 ±``gain_db`` dB, with random silences of 0..``max_gap_ms`` before, between and after them
 (seeded by ``split_seed`` and the split's name). A recording is only ever joined with
 recordings of its own split, so no recording is heard in two splits.
@@ -57,6 +58,9 @@ class SpeechStringData(SpeechData):
             path,transcript(,speaker) rows of whole utterances.
         min_digits: the fewest recordings joined into one string.
         max_digits: the most recordings joined into one string.
+        test_min_digits: the fewest recordings joined into one test string (default:
+            min_digits).
+        test_max_digits: the most recordings joined into one test string (default: max_digits).
         train_strings: strings built from the training recordings.
         eval_strings: strings built from the validation recordings and from the test ones.
         max_gap_ms: the longest random silence before, between and after the joined recordings.
@@ -67,6 +71,8 @@ class SpeechStringData(SpeechData):
         **SpeechData.RANGES,
         "min_digits": "[1, inf)",
         "max_digits": "[1, inf)",
+        "test_min_digits": "[1, inf)",
+        "test_max_digits": "[1, inf)",
         "train_strings": "[1, inf)",
         "eval_strings": "[1, inf)",
         "max_gap_ms": "[0, 5000]",
@@ -75,6 +81,8 @@ class SpeechStringData(SpeechData):
 
     min_digits: int = 2
     max_digits: int = 5
+    test_min_digits: int | None = None
+    test_max_digits: int | None = None
     train_strings: int = 3000
     eval_strings: int = 500
     max_gap_ms: float = 150.0
@@ -82,9 +90,22 @@ class SpeechStringData(SpeechData):
 
     def check(self) -> None:
         super().check()
-        if self.min_digits > self.max_digits:
-            raise UserError(f"min_digits must be at most max_digits ({self.max_digits}), "
-                            f"got {self.min_digits}")  # fmt: skip
+        for lowest, highest, prefix in (
+            (self.min_digits, self.max_digits, ""),
+            (*self.digits("test"), "test_"),
+        ):
+            if lowest > highest:
+                raise UserError(f"{prefix}min_digits must be at most {prefix}max_digits "
+                                f"({highest}), got {lowest}")  # fmt: skip
+
+    def digits(self, split: str) -> tuple[int, int]:
+        """The fewest and most recordings joined into one string of ``split``."""
+        if split == "test":
+            return (
+                self.min_digits if self.test_min_digits is None else self.test_min_digits,
+                self.max_digits if self.test_max_digits is None else self.test_max_digits,
+            )
+        return self.min_digits, self.max_digits
 
     @classmethod
     def field_help(cls) -> dict[str, str]:
@@ -139,9 +160,17 @@ def is_transcribed(source: str) -> bool:
     return "transcript" in header
 
 
-def build_strings(recordings: Recordings, data: SpeechStringData, count: int, seed: str):
+def build_strings(
+    recordings: Recordings,
+    data: SpeechStringData,
+    count: int,
+    seed: str,
+    digits: tuple[int, int] | None = None,
+):
     """``count`` digit strings from ``recordings`` (see the module docstring), seeded by
-    ``seed``; each joins recordings of one speaker only."""
+    ``seed``, each of ``digits`` (fewest, most; default ``data.min_digits``,
+    ``data.max_digits``) recordings of one speaker only."""
+    fewest, most = digits or (data.min_digits, data.max_digits)
     rng = random.Random(seed)
     speakers = recordings.speakers or [""] * len(recordings)
     by_speaker: dict[str, list[int]] = defaultdict(list)
@@ -151,7 +180,7 @@ def build_strings(recordings: Recordings, data: SpeechStringData, count: int, se
     for _ in range(count):
         speaker = speakers[rng.randrange(len(recordings))]  # voices as often as they speak
         pool = by_speaker[speaker]
-        size = rng.randint(data.min_digits, data.max_digits)
+        size = rng.randint(fewest, most)
         rows = rng.sample(pool, size) if size <= len(pool) else rng.choices(pool, k=size)
         gains = tuple(10 ** (rng.uniform(-data.gain_db, data.gain_db) / 20) for _ in rows)
         gaps = tuple(rng.uniform(0.0, data.max_gap_ms) for _ in range(size + 1))
@@ -189,7 +218,9 @@ def split_utterances(data: SpeechStringData, source: str | None = None) -> dict[
     recordings = split_recordings(load_recordings(data, source), data)
     counts = {"train": data.train_strings, "val": data.eval_strings, "test": data.eval_strings}
     return {
-        name: build_strings(recordings[name], data, counts[name], f"{data.split_seed}-{name}")
+        name: build_strings(
+            recordings[name], data, counts[name], f"{data.split_seed}-{name}", data.digits(name)
+        )  # fmt: skip
         if len(recordings[name])
         else []
         for name in counts
