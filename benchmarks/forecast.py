@@ -14,17 +14,23 @@ The RNN is ``rnnkit.Forecaster`` (the Python API). For each series a few setting
 input length, batch size, and for airline a one-step model whose forecasts are fed back as its
 next inputs; ``EXPERIMENTS`` below) are tried, each trained on the training part with its best
 epoch picked on the validation part (the steps just before the test part); the candidate with
-the best validation score is kept, and only it is scored on the test part, once. A candidate is
-an ensemble when ``seeds`` > 1 (airline: 4): its forecast is the mean of models trained with
-seeds 0, 1, ...; the table also shows seed 0 alone. The baselines (naive, seasonal naive, drift,
-seasonal naive + drift, Holt-Winters, (S)ARIMA; ``rnnkit.tasks.forecast.baselines``, the
-functions ``rnnkit evaluate`` calls) are scored on the same windows in the same run. When the
+the best validation score is kept, and only it is scored on the test part, once. With ``folds``
+> 1 (airline: 3) the validation score is the mean over rolling origins inside the part before
+the test part: fold k moves the validation window ``k * fold_step`` steps earlier and trains
+the candidate again on the steps before it (a single 24/36-month validation forecast is noisy);
+the fold-0 models (the validation window just before the test part) are the ones tested. A
+candidate is an ensemble when ``seeds`` > 1 (airline: 4): its forecast is the mean of models
+trained with seeds 0, 1, ...; the table also shows seed 0 alone. The baselines (naive, seasonal
+naive, drift, seasonal naive + drift, Holt-Winters, (S)ARIMA; ``rnnkit.tasks.forecast.baselines``,
+the functions ``rnnkit evaluate`` calls) are scored on the same windows in the same run. When the
 forecaster has ``architecture="seq2seq"``, the multi-step series have seq2seq candidates too;
 the best of them on validation gets a row of its own.
 
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 15-20 min
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \\
         --only airline-24 --seeds 1 --candidates 1 --name smoke                      # a minute
+    RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \
+        --only airline-24 airline-36 --merge            # the airline rows of forecast-issue15
 
 Prints a table per series and writes ``benchmarks/results/forecast-NAME.json``. Targets (the
 issue): airline 24 months MAPE below 6.4% with MASE below 1, 36 months below 4.5%; Melbourne
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import time
 import warnings
@@ -43,7 +50,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from quality import machine_info, write_result
+from quality import RESULTS, machine_info, write_result
 
 import rnnkit
 from rnnkit.tasks.forecast import baselines
@@ -73,6 +80,8 @@ class Experiment:
     extra: dict[str, tuple[Any, int]] = field(default_factory=dict)  # more baselines: (f, m)
     stock: bool = False
     seeds: int = 1  # models averaged per candidate
+    folds: int = 1  # validation origins the candidates are scored at (rolling, fold_step apart)
+    fold_step: int = 0
 
 
 def seq2seq(settings: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -82,15 +91,15 @@ def seq2seq(settings: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return ({**settings, "architecture": "seq2seq"},)
 
 
-# 23 to 48 training windows: small batches, several seeds averaged; the direct head, one step
-# ahead with each forecast fed back as the next input, or the encoder-decoder
-DIRECT = {"transform": "log-diff", "input_length": 24, "hidden": 32, "batch_size": 8}
-AIRLINE = (
-    DIRECT,
-    {**DIRECT, "horizon": 1},
-    {**DIRECT, "input_length": 13, "horizon": 1},
-    *seq2seq(DIRECT),
-)
+# 13 to 72 training windows: small batches, several seeds averaged; one step ahead with each
+# forecast fed back as the next input, on log differences or on log seasonal differences (the
+# airline model's log y_t - log y_{t-12}), or the direct head on seasonal differences (24 months
+# only: a 36-step head leaves the earlier folds one training window or none)
+ONE_STEP = {"transform": "log-diff", "input_length": 24, "hidden": 32, "batch_size": 8,
+            "horizon": 1}  # fmt: skip
+SEASONAL = {**ONE_STEP, "transform": "log-seasonal-diff"}
+AIRLINE_36 = (ONE_STEP, SEASONAL, {**SEASONAL, "input_length": 12})
+AIRLINE_24 = (*AIRLINE_36, {**SEASONAL, "input_length": 12, "horizon": 24})
 DAYS = {"input_length": 60, "hidden": 32, "batch_size": 128, "lr": 0.01}
 TEMPERATURE = ({**DAYS, "input_length": 30}, DAYS)
 STOCK = ({"transform": "log-diff", "input_length": 20, "hidden": 32, "batch_size": 128},
@@ -98,9 +107,20 @@ STOCK = ({"transform": "log-diff", "input_length": 20, "hidden": 32, "batch_size
 DAILY = {"7-day mean": (window_mean, 7), "last year's value": (seasonal_naive, 365)}
 EXPERIMENTS = {
     "airline-24": Experiment(
-        "airline", 24, 24, 24, "mape", AIRLINE, {"mape": 6.4, "mase": 1.0}, seeds=4
+        "airline",
+        24,
+        24,
+        24,
+        "mape",
+        AIRLINE_24,
+        {"mape": 6.4, "mase": 1.0},
+        seeds=4,
+        folds=3,
+        fold_step=12,
     ),
-    "airline-36": Experiment("airline", 36, 36, 36, "mape", AIRLINE, {"mape": 4.5}, seeds=4),
+    "airline-36": Experiment(
+        "airline", 36, 36, 36, "mape", AIRLINE_36, {"mape": 4.5}, seeds=4, folds=3, fold_step=6
+    ),  # fmt: skip
     "min-temp-1": Experiment("min-temp", 1, 365, 365, "rmse", TEMPERATURE, {"rmse": 2.45}, DAILY),
     "min-temp-7": Experiment("min-temp", 7, 365, 365, "rmse", (DAYS, *seq2seq(DAYS)), {}, DAILY),
     "sp500": Experiment("sp500", 1, 672, 504, "mae", STOCK, stock=True),  # 2016-01-04 on
@@ -108,12 +128,15 @@ EXPERIMENTS = {
 }
 
 
-def fit(experiment: Experiment, settings: dict[str, Any], seeds: int) -> list[rnnkit.Forecaster]:
+def fit(
+    experiment: Experiment, settings: dict[str, Any], seeds: int, shift: int = 0
+) -> list[rnnkit.Forecaster]:
     """``seeds`` forecasters with ``settings`` (seeds 0, 1, ...), trained on the training part,
-    their best epoch picked on the validation part."""
+    their best epoch picked on the validation part; ``shift`` steps more are held out after the
+    validation part (an earlier fold: its models never read those steps)."""
     models = []
     for seed in range(seeds):
-        given = {"horizon": experiment.horizon, "test_size": experiment.test_size,
+        given = {"horizon": experiment.horizon, "test_size": experiment.test_size + shift,
                  "val_size": experiment.val_size, "seed": seed, **settings}  # fmt: skip
         model = rnnkit.Forecaster(verbose=0, **given)
         models.append(model.fit(data=experiment.data))
@@ -143,22 +166,30 @@ def split_windows(experiment: Experiment, model: rnnkit.Forecaster, split: str):
     return values, origins, actual, mase_scale(values[:in_sample], model.preprocessing.season)
 
 
-def select(experiment: Experiment, candidates, seeds: int) -> tuple[dict[str, tuple], list]:
-    """Train every candidate; keep the one with the best validation score. Returns ({"rnn":
-    (its models, its settings, its score), "seq2seq": the same of the best seq2seq candidate},
-    every candidate's validation scores)."""
+def select(
+    experiment: Experiment, candidates, seeds: int, folds: int
+) -> tuple[dict[str, tuple], list]:
+    """Train every candidate on each fold; keep the one with the best mean validation score
+    over the folds. Returns ({"rnn": (its fold-0 models, its settings, its mean score),
+    "seq2seq": the same of the best seq2seq candidate}, every candidate's validation scores)."""
     tried, best = [], {}
     for settings in candidates:
         started = time.time()
-        models = fit(experiment, settings, seeds)
-        values, origins, actual, scale = split_windows(experiment, models[0], "val")
-        scores = forecast_metrics(
-            actual, ensemble(models, values, origins, experiment.horizon), scale
-        )
+        per_fold = []
+        for fold in range(folds):
+            fold_models = fit(experiment, settings, seeds, fold * experiment.fold_step)
+            values, origins, actual, scale = split_windows(experiment, fold_models[0], "val")
+            forecast = ensemble(fold_models, values, origins, experiment.horizon)
+            per_fold.append({"val_start": int(origins[0]), "models": fold_models,
+                             **forecast_metrics(actual, forecast, scale)})  # fmt: skip
+        models = per_fold[0].pop("models")
+        scores = {k: float(np.mean([f[k] for f in per_fold])) for k in METRICS}
         tried.append({"settings": settings, "seeds": seeds, "val": scores,
+                      "folds": [{k: v for k, v in f.items() if k != "models"} for f in per_fold],
                       "epochs": [m.fit_result["epochs"] for m in models],
                       "train_s": round(time.time() - started, 1)})  # fmt: skip
-        print(f"  val {experiment.metric} {scores[experiment.metric]:.4f}  {settings} "
+        each = ", ".join(f"{f[experiment.metric]:.3f}" for f in per_fold)
+        print(f"  val {experiment.metric} {scores[experiment.metric]:.4f} ({each})  {settings} "
               f"x{seeds} seeds, {tried[-1]['train_s']:.0f} s", flush=True)  # fmt: skip
         score = scores[experiment.metric]
         kinds = ("rnn", "seq2seq") if settings.get("architecture") == "seq2seq" else ("rnn",)
@@ -212,7 +243,8 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     started = time.time()
     candidates = experiment.candidates[: args.candidates or None]
     seeds = args.seeds or experiment.seeds
-    best, tried = select(experiment, candidates, seeds)
+    folds = args.folds or experiment.folds
+    best, tried = select(experiment, candidates, seeds, folds)
     models, settings, _ = best["rnn"]
     rows = {f"rnn (x{len(models)} seeds)": test_row(experiment, models)}
     if len(models) > 1:
@@ -252,7 +284,10 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
         "test_size": experiment.test_size,
         "val_size": experiment.val_size,
         "test_origins": int(len(split_windows(experiment, models[0], "test")[1])),
-        "selected_by": f"val {experiment.metric}",
+        "selected_by": f"val {experiment.metric}"
+        + (
+            f", the mean of {folds} origins {experiment.fold_step} steps apart" if folds > 1 else ""
+        ),
         "selected": settings,
         "candidates": tried,
         "seq2seq": seq2seq,
@@ -308,6 +343,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="models averaged per candidate (default: "
                         "the series', 4 for airline, 1 for the others)")  # fmt: skip
     parser.add_argument("--candidates", type=int, help="try only the first N candidates")
+    parser.add_argument("--folds", type=int, help="validation origins per candidate (default: "
+                        "the series', 3 for airline, 1 for the others)")  # fmt: skip
+    parser.add_argument("--merge", action="store_true", help="replace only these series' runs "
+                        "in an existing result file, keeping the others")  # fmt: skip
     parser.add_argument("--name", default="issue15", help="result name")
     parser.add_argument("--note", default="", help="a note for the JSON (e.g. the load)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
@@ -318,7 +357,18 @@ def main() -> None:
     started = datetime.datetime.now(datetime.timezone.utc)
     machine = machine_info()
     runs = [run(name, EXPERIMENTS[name], args) for name in args.only or EXPERIMENTS]
-    write_result("forecast", args, started, machine, runs, note=args.note)
+    more: dict[str, Any] = {"note": args.note}
+    path = RESULTS / f"forecast-{args.name}.json"
+    if args.merge and path.is_file():  # keep the other series' runs, and say where they are from
+        earlier = json.loads(path.read_text())
+        names = {r["name"] for r in runs}
+        kept = [r for r in earlier["runs"] if r["name"] not in names]
+        runs = [*kept, *runs]
+        runs.sort(key=lambda r: list(EXPERIMENTS).index(r["name"]))
+        more["merged"] = {"runs": [r["name"] for r in kept],
+                          **{k: earlier[k] for k in ("command", "started", "machine")},
+                          "note": earlier.get("note", "")}  # fmt: skip
+    write_result("forecast", args, started, machine, runs, **more)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from rnnkit.tasks.forecast.baselines import (
     seasonal_naive,
 )
 from rnnkit.tasks.forecast.data import (
+    TRANSFORMS,
     ForecastData,
     Scaler,
     in_memory_series,
@@ -57,16 +58,19 @@ def test_splits_are_chronological_and_every_window_stays_in_its_split():
 def test_scaler_fits_the_training_part_only_and_inverts():
     rng = np.random.default_rng(0)
     values = 100 + np.cumsum(rng.random(50))[:, None]  # positive, trending
-    for transform in ("none", "log", "diff", "log-diff"):
-        scaler = Scaler.fit(series_of(values), 30, transform, "standard")
+    for transform in TRANSFORMS:
+        scaler = Scaler.fit(series_of(values), 30, transform, "standard", season=4)
         changed = values.copy()
         changed[30:] *= 1000  # the validation and test parts do not move the scaler
-        assert Scaler.fit(series_of(changed), 30, transform, "standard") == scaler
+        assert Scaler.fit(series_of(changed), 30, transform, "standard", season=4) == scaler
         z = scaler.targets(values)  # (50, 1)
         origins = np.array([10, 20, 40])
         steps = origins[:, None] + np.arange(5)[None, :]  # (3, 5)
-        back = scaler.inverse(z[steps], values[origins - 1])  # (3, 5, 1)
+        before = scaler.before(values, origins)  # (3, max(lag, 1), 1)
+        back = scaler.inverse(z[steps], before)  # (3, 5, 1)
         np.testing.assert_allclose(back, values[steps], rtol=1e-10)
+        if scaler.lag <= 1:  # the last value alone, as before seasonal differences
+            np.testing.assert_allclose(scaler.inverse(z[steps], values[origins - 1]), back)
     train = Scaler.fit(series_of(values), 30, "none", "standard").targets(values[:30])
     assert abs(train.mean()) < 1e-12 and abs(train.std() - 1) < 1e-12
     with pytest.raises(UserError, match="needs positive targets"):
@@ -169,3 +173,48 @@ def test_direction_scores_by_hand():
     predicted = np.array([[[10.5], [10.5], [3.0], [9.0]]])  # right, wrong, -, wrong
     scores = direction_scores(actual, predicted, last)
     assert scores == {"direction_accuracy": pytest.approx(1 / 3), "up_share": pytest.approx(2 / 3)}
+
+
+@pytest.mark.parametrize("transform", ["seasonal-diff", "log-seasonal-diff"])
+def test_seasonal_differences_by_hand_and_round_trip(transform):
+    """x_t = u_t - u_{t-m} (u = y or log y); undefined for t < m; a forecast longer than a
+    season inverts from its own earlier steps; the inversion reads only values before the
+    origin."""
+    rng = np.random.default_rng(1)
+    m = 12
+    t = np.arange(96)
+    values = ((100 + t) * (1.2 + np.sin(2 * np.pi * t / m)) * rng.uniform(0.95, 1.05, 96))[:, None]
+    scaler = Scaler.fit(series_of(values), 72, transform, "none", season=m)
+    assert (scaler.lag, scaler.season, scaler.differenced) == (m, m, True)
+    u = np.log(values) if transform.startswith("log") else values
+    z = scaler.targets(values)  # (96, 1)
+    assert np.isnan(z[:m]).all() and not np.isnan(z[m:]).any()
+    np.testing.assert_allclose(z[m:], u[m:] - u[:-m], rtol=1e-12)
+    origins = np.array([m, 40, 60])
+    steps = origins[:, None] + np.arange(30)[None, :]  # (3, 30): 2.5 seasons ahead
+    before = scaler.before(values, origins)  # (3, m, 1)
+    np.testing.assert_array_equal(before[:, -1], values[origins - 1])
+    np.testing.assert_allclose(scaler.inverse(z[steps], before), values[steps], rtol=1e-10)
+    # the inversion reads nothing at or after the origin: the same from a changed future
+    future = values.copy()
+    future[40:] *= 3
+    np.testing.assert_array_equal(scaler.before(future, origins[:2]), before[:2])
+    # intervals: the half-widths add in quadrature over one season's lags
+    width = Scaler("seasonal-diff", [0.0], [1.0], [], [], season=2).inverse_spread(
+        np.zeros((1, 5, 1)), np.ones((1, 5, 1)), np.array([[[3.0], [5.0]]])
+    )
+    np.testing.assert_allclose(width[0, :, 0], [3 + 1, 5 + 1, 3 + 2**0.5, 5 + 2**0.5, 3 + 3**0.5])
+
+
+def test_seasonal_differences_move_the_first_origin_and_save_their_season():
+    data = ForecastData(input_length=5, horizon=3, test_size=10, val_size=8, season=7)
+    cut = make_splits(series_of(np.arange(1.0, 61.0)), data.replace(transform="seasonal-diff"))
+    assert cut.first == 5 + 7 and cut.origins("train", 3)[0] == 12
+    scaler = Scaler.fit(series_of(np.arange(1.0, 61.0)), 42, "log-seasonal-diff", "standard", 7)
+    assert Scaler.from_dict(scaler.to_dict()) == scaler
+    old = {k: v for k, v in scaler.to_dict().items() if k != "season"}  # saved before seasons
+    assert Scaler.from_dict({**old, "transform": "diff"}).lag == 1
+    with pytest.raises(ValueError, match="season"):
+        Scaler.from_dict({**scaler.to_dict(), "season": 0})
+    with pytest.raises(UserError, match="needs more than 7 training steps"):
+        Scaler.fit(series_of(np.arange(1.0, 61.0)), 7, "seasonal-diff", "standard", 7)

@@ -8,7 +8,18 @@ value, and a test window's inputs are values observed before its origin (walk-fo
 transform (log, differences) has nothing to fit; the scaler is fitted on the training part only.
 
 ``z`` is the transformed, scaled target (T, k) beside the scaled covariates (T, c), aligned with
-the raw series: with differences, ``z[0]`` is undefined and the first origin moves one step on.
+the raw series: with differences at lag ``d`` (1, or the season ``m`` for the seasonal ones),
+``z[0..d-1]`` are undefined and the first origin moves ``d`` steps on. The transforms, with
+``u = log y`` (log, log-diff, log-seasonal-diff) or ``u = y``:
+
+    diff, log-diff:                  x_t = u_t - u_{t-1}
+    seasonal-diff, log-seasonal-diff: x_t = u_t - u_{t-m}   (SARIMA's airline model: D = 1)
+
+and a forecast ``x̂_{t+j}`` (j = 0..h-1) from the origin ``t`` is inverted step by step from
+values observed before ``t`` only (beyond one season, from the forecast's own earlier steps):
+
+    û_{t+j} = u_{t-1} + Σ_{i<=j} x̂_{t+i}          (lag 1)
+    û_{t+j} = ũ_{t+j-m} + x̂_{t+j},  ũ_s = u_s for s < t, else û_s   (lag m)
 """
 
 from __future__ import annotations
@@ -49,13 +60,16 @@ __all__ = [
     "loader",
     "make_splits",
     "split_bounds",
+    "transform_lag",
     "window_origins",
     "windows",
 ]
 
 logger = logging.getLogger(__name__)
 
-TRANSFORMS = ("none", "log", "diff", "log-diff")
+TRANSFORMS = ("none", "log", "diff", "log-diff", "seasonal-diff", "log-seasonal-diff")
+LOGGED = ("log", "log-diff", "log-seasonal-diff")
+SEASONAL = ("seasonal-diff", "log-seasonal-diff")
 SCALES = ("standard", "minmax", "none")
 
 
@@ -83,7 +97,9 @@ class ForecastData(Settings):
         season: the seasonal period in steps for the seasonal naive baseline and MASE
             (default: from the frequency: 12 monthly, 7 daily, 5 trading days, 24 hourly).
         transform: of the targets before scaling: log (multiplicative seasonality, growth),
-            diff (first differences, trends), log-diff, or none.
+            diff (first differences, trends), log-diff, seasonal-diff (y_t - y_{t-m}, m the
+            season), log-seasonal-diff (log y_t - log y_{t-m}: a trend with multiplicative
+            seasonality, as in the airline series), or none.
         scale: of targets and covariates, fitted on the training part only: standard (mean 0,
             std 1), minmax ([0, 1]) or none.
         test_size: the last steps held out for testing (default: test_fraction of them).
@@ -245,6 +261,14 @@ def _frame_columns(frame: Any, data: ForecastData, what: str) -> Any:
     return frame
 
 
+def transform_lag(transform: str, season: int) -> int:
+    """Steps a transform differences over: 0 (none, log), 1 (diff, log-diff) or the season
+    (seasonal-diff, log-seasonal-diff); the first ``lag`` transformed steps are undefined."""
+    if transform in SEASONAL:
+        return season
+    return 1 if transform in ("diff", "log-diff") else 0
+
+
 def split_bounds(n: int, data: ForecastData) -> tuple[int, int]:
     """(the first validation step, the first test step) of a series of ``n`` steps."""
     test = data.test_size or max(1, round(n * data.test_fraction))
@@ -255,10 +279,11 @@ def split_bounds(n: int, data: ForecastData) -> tuple[int, int]:
 @dataclass
 class Scaler:
     """Target transform and scaling: ``z = (T(y) - shift) / scale`` per column, where ``T`` is
-    log, first differences of (log) values, or the identity; covariates are only scaled.
+    log, differences of (log) values at lag 1 or at the season (see the module), or the
+    identity; covariates are only scaled.
 
     Fitted on the training part only (``fit``); ``to_dict``/``from_dict`` save it beside the
-    weights.
+    weights (``season``: the lag of the seasonal differences; 1, unused, for the others).
     """
 
     transform: str
@@ -266,28 +291,49 @@ class Scaler:
     target_scale: list[float]
     feature_shift: list[float]
     feature_scale: list[float]
+    season: int = 1
 
     @property
     def differenced(self) -> bool:
-        return self.transform in ("diff", "log-diff")
+        return self.lag > 0
 
     @property
     def logged(self) -> bool:
-        return self.transform in ("log", "log-diff")
+        return self.transform in LOGGED
+
+    @property
+    def lag(self) -> int:
+        """Steps the transform differences over (0: none); the first ``lag`` are undefined."""
+        return transform_lag(self.transform, self.season)
 
     @classmethod
-    def fit(cls, series: TimeSeries, end: int, transform: str, scale: str) -> Scaler:
-        """Fitted on the steps before ``end`` (the training part)."""
-        if transform in ("log", "log-diff") and (series.targets[:end] <= 0).any():
+    def fit(
+        cls, series: TimeSeries, end: int, transform: str, scale: str, season: int = 1
+    ) -> Scaler:
+        """Fitted on the steps before ``end`` (the training part); ``season`` is the lag of
+        the seasonal differences."""
+        if transform in SEASONAL and season < 2:
+            raise UserError(
+                f"{series.source}: transform {transform!r} needs a season of 2 steps or more, "
+                "got 1 (no time column, or a frequency without one); expected --season M"
+            )
+        if transform in SEASONAL and end <= season:
+            raise UserError(
+                f"{series.source}: transform {transform!r} with season {season} needs more than "
+                f"{season} training steps, got {end}; expected a longer training part or "
+                "--transform diff"
+            )
+        if transform in LOGGED and (series.targets[:end] <= 0).any():
             raise UserError(
                 f"{series.source}: transform {transform!r} needs positive targets, but the "
                 "training part has values <= 0; expected --transform none or diff"
             )
-        z = _transformed(series.targets[:end], transform)  # (end, k), NaN first row with diff
+        lag = transform_lag(transform, season)
+        z = _transformed(series.targets[:end], transform, lag)  # (end, k), NaN first lag rows
         z = z[~np.isnan(z).any(axis=1)]
         target = _statistics(z, scale)
         feature = _statistics(series.features[:end], scale)
-        return cls(transform, *target, *feature)
+        return cls(transform, *target, *feature, season=season)
 
     def targets(self, values: np.ndarray) -> np.ndarray:
         """Raw targets (T, k) -> scaled transformed ones (T, k); NaN where undefined."""
@@ -296,7 +342,7 @@ class Scaler:
                 f"transform {self.transform!r} needs positive values; expected the series to "
                 "stay above 0"
             )
-        z = _transformed(values, self.transform)
+        z = _transformed(values, self.transform, self.lag)
         return (z - np.array(self.target_shift)) / np.array(self.target_scale)
 
     def features(self, values: np.ndarray) -> np.ndarray:
@@ -305,22 +351,44 @@ class Scaler:
             return values
         return (values - np.array(self.feature_shift)) / np.array(self.feature_scale)
 
+    def before(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """The raw values (N, p, k) that :meth:`inverse` starts from: the last ``p = max(lag,
+        1)`` steps of ``values`` (T, k) before each origin (none at or after it)."""
+        back = np.arange(-max(self.lag, 1), 0)  # (p,): -p .. -1
+        return values[origins[:, None] + back[None, :]]  # (N, p, k)
+
     def inverse(self, z: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """Scaled forecasts ``z`` (N, h, k) back to raw values (N, h, k); ``last`` (N, k) is the
-        raw value just before each origin (the level differences start from)."""
-        out = z * np.array(self.target_scale) + np.array(self.target_shift)
-        if self.differenced:
-            base = np.log(last) if self.logged else last  # (N, k)
+        """Scaled forecasts ``z`` (N, h, k) back to raw values (N, h, k) (the module's
+        equations); ``last`` holds the raw values just before each origin: (N, p, k) from
+        :meth:`before`, or (N, k), the last one, when the lag is at most 1."""
+        out = z * np.array(self.target_scale) + np.array(self.target_shift)  # (N, h, k)
+        last = last[:, None, :] if last.ndim == 2 else last  # (N, p, k)
+        if self.lag == 1:
+            base = np.log(last[:, -1]) if self.logged else last[:, -1]  # (N, k)
             out = base[:, None, :] + np.cumsum(out, axis=1)
+        elif self.lag > 1:
+            if last.shape[1] < self.lag:
+                raise ValueError(f"{last.shape[1]} values before the origin; expected {self.lag}")
+            base = np.log(last[:, -self.lag :]) if self.logged else last[:, -self.lag :]
+            levels = np.concatenate([base, out], axis=1)  # (N, m + h, k): u_{t-m..t-1}, x̂
+            for j in range(out.shape[1]):
+                levels[:, self.lag + j] += levels[:, j]  # û_{t+j} = ũ_{t+j-m} + x̂_{t+j}
+            out = levels[:, self.lag :]
         return np.exp(out) if self.logged else out
 
     def inverse_spread(self, z: np.ndarray, spread: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Raw bounds of an interval whose scaled centre is ``z`` and scaled half-width is
         ``spread`` (signed: negative for the lower bound), both (N, h, k). With differences
-        the half-widths add in quadrature over the steps (independent step errors)."""
-        width = spread * np.array(self.target_scale)
-        if self.differenced:
+        the half-widths add in quadrature over the steps each level sums (independent step
+        errors): w_j^2 = Σ_{i<=j} s_i^2 at lag 1, w_j^2 = s_j^2 + w_{j-m}^2 at lag m."""
+        width = spread * np.array(self.target_scale)  # (N, h, k)
+        if self.lag == 1:
             width = np.sign(spread) * np.sqrt(np.cumsum(width**2, axis=1))
+        elif self.lag > 1:
+            variance = width**2
+            for j in range(self.lag, width.shape[1]):
+                variance[:, j] += variance[:, j - self.lag]
+            width = np.sign(spread) * np.sqrt(variance)
         centre = self.inverse(z, last)
         if self.logged:
             return np.exp(np.log(centre) + width)
@@ -335,6 +403,8 @@ class Scaler:
         scaler = cls(**values)  # TypeError: a key missing or unknown
         if scaler.transform not in TRANSFORMS:
             raise ValueError(f"transform {scaler.transform!r} is not one of {TRANSFORMS}")
+        if type(scaler.season) is not int or scaler.season < 1:
+            raise ValueError(f"season {scaler.season!r} is not a whole number >= 1")
         for name in ("target_shift", "target_scale", "feature_shift", "feature_scale"):
             numbers = getattr(scaler, name)
             if not isinstance(numbers, list) or not all(
@@ -350,10 +420,12 @@ class Scaler:
         return scaler
 
 
-def _transformed(values: np.ndarray, transform: str) -> np.ndarray:
-    out = np.log(values) if transform in ("log", "log-diff") else values.astype(np.float64)
-    if transform in ("diff", "log-diff"):
-        out = np.concatenate([np.full((1, out.shape[1]), np.nan), np.diff(out, axis=0)])
+def _transformed(values: np.ndarray, transform: str, lag: int) -> np.ndarray:
+    """(Log) values (T, k), differenced at ``lag`` when it is above 0 (NaN first ``lag`` rows)."""
+    out = np.log(values) if transform in LOGGED else values.astype(np.float64)
+    if lag:
+        undefined = np.full((min(lag, len(out)), out.shape[1]), np.nan)
+        out = np.concatenate([undefined, out[lag:] - out[:-lag]])
     return out
 
 
@@ -411,7 +483,8 @@ class Splits:
 def make_splits(series: TimeSeries, data: ForecastData) -> Splits:
     """The chronological splits of ``series``, checked to hold at least one window each."""
     val_start, test_start = split_bounds(len(series), data)
-    first = data.input_length + (1 if data.transform in ("diff", "log-diff") else 0)
+    season = data.season or series.frequency.season
+    first = data.input_length + transform_lag(data.transform, season)
     splits = Splits(series, val_start, test_start, first)
     for name in ("train", "val", "test"):
         if not len(splits.origins(name, data.horizon)):

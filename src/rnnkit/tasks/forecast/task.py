@@ -102,9 +102,9 @@ class Forecaster(Task):
 
     The series is cut in time into train | val | test (--val-size/--test-size steps, or
     fractions). The model reads --input-length steps and forecasts --horizon steps at once;
-    targets can be log-transformed and differenced (--transform log-diff for a trend with
-    multiplicative seasonality, as in the airline series), and are scaled with statistics of
-    the training part only.
+    targets can be log-transformed and differenced, also at the season's lag (--transform
+    log-diff for a trend, log-seasonal-diff for a trend with multiplicative seasonality, as in
+    the airline series), and are scaled with statistics of the training part only.
     The default head forecasts a mean and a standard deviation (Gaussian likelihood), so
     forecasts come with an interval (--coverage); --head quantile uses the pinball loss.
     --architecture direct (the default) forecasts every step at once from the window's last
@@ -169,8 +169,8 @@ class Forecaster(Task):
     def fit_preprocessing(self, splits) -> Preprocessing:
         data, cut = self.settings["data"], splits["series"]
         series = cut.series
-        scaler = Scaler.fit(series, cut.val_start, data.transform, data.scale)
         season = data.season or series.frequency.season
+        scaler = Scaler.fit(series, cut.val_start, data.transform, data.scale, season)
         logger.info(
             "data: %d steps (%s); train %d, val %d, test %d steps; season %d; transform %s; "
             "scaled with the first %d steps' statistics",
@@ -183,7 +183,7 @@ class Forecaster(Task):
         data = self.settings["data"]
         try:  # a damaged or hand-edited artifact is said in one line
             prep = Preprocessing.from_dict(checkpoint.artifacts["preprocessing"])
-            needed = data.input_length + (1 if prep.scaler.differenced else 0)
+            needed = data.input_length + prep.scaler.lag
             if len(prep.history) < needed:
                 raise ValueError(f"a history of {len(prep.history)} steps; at least {needed} "
                                  "are needed to forecast")  # fmt: skip
@@ -270,8 +270,8 @@ class Forecaster(Task):
         centre, lower, upper = (t.numpy().astype(np.float64)
                                 for t in interval(torch.cat(outputs), config.head,
                                                   config.coverage))  # fmt: skip
-        last = series.targets[origins - 1]  # (N, k)
         scaler = prep.scaler
+        last = scaler.before(series.targets, origins)  # (N, max(lag, 1), k): before the origin
         return (
             scaler.inverse(centre, last),
             scaler.inverse_spread(centre, lower - centre, last),
@@ -284,7 +284,7 @@ class Forecaster(Task):
         before the test part for the test split, the whole series for a series scored whole."""
         settings = self.settings["data"]
         horizon = settings.horizon
-        first = settings.input_length + (1 if self.preprocessing.scaler.differenced else 0)
+        first = settings.input_length + self.preprocessing.scaler.lag
         if X is not None or (data is not None and data != settings.source):
             series = (
                 in_memory_series(X, settings)
@@ -476,7 +476,7 @@ class Forecaster(Task):
             series = self._history(data)
         else:
             series = in_memory_series(data, settings)
-        first = settings.input_length + (1 if self.preprocessing.scaler.differenced else 0)
+        first = settings.input_length + self.preprocessing.scaler.lag
         origins = np.arange(first, len(series) - settings.horizon + 1)
         if len(origins) < 3:
             raise UserError(f"{series.source}: {len(series)} steps are too few to score")
@@ -545,12 +545,12 @@ class Forecaster(Task):
         else:
             series = in_memory_series(data, self.settings["data"])
         window = self.settings["data"].input_length
-        needed = window + (1 if self.preprocessing.scaler.differenced else 0)
+        needed = window + self.preprocessing.scaler.lag
         if len(series) < needed:  # a shorter series would be read as a shorter window
             raise UserError(
                 f"the series has {len(series)} time steps; expected at least {needed} "
                 f"(the model reads windows of input_length {window}"
-                + (", plus one step to difference" if needed > window else "")
+                + (f", plus {needed - window} step(s) to difference" if needed > window else "")
                 + ")"
             )
         return series
