@@ -1,6 +1,7 @@
 """Flickr8k image captioning (issue #14): test-split corpus BLEU-1..4 (sacrebleu, 13a tokens,
-caseless, all five references; beam search) within a training budget on this CPU, beside an
-image-free baseline scored in the same harness, and where the time goes.
+caseless, all five references; beam search), CIDEr-D and METEOR (pycocoevalcap) within a
+training budget on this CPU, beside an image-free baseline scored in the same harness, and where
+the time goes.
 
     RNNKIT_DATA=../shared/data python benchmarks/caption.py scratch      # 120 min, BLEU-4 >= 10
     RNNKIT_DATA=../shared/data python benchmarks/caption.py pretrained   # 120 min, BLEU-4 >= 17
@@ -152,7 +153,8 @@ def main() -> None:
     started = time.time()
     print(f"$ rnnkit {' '.join(train_args)}", file=sys.stderr)
     trained = run_json(train_args)
-    evaluated = run_json(["evaluate", str(run_dir), "--split", "test", "--beam", str(args.beam)])
+    evaluated = run_json(["evaluate", str(run_dir), "--split", "test", "--beam", str(args.beam),
+                          "--meteor"])  # fmt: skip
     splits = read_flickr8k(resolve("flickr8k"))
     baseline = constant_caption_baseline(splits)
     decoder_only = None
@@ -165,6 +167,7 @@ def main() -> None:
         train_images * trained["epochs"] / max(trained["train_time_s"], 1e-9), 2
     )
     scores = {f"bleu{n}": evaluated[f"bleu{n}"] for n in range(1, 5)}
+    scores.update({k: evaluated[k] for k in ("cider", "meteor") if k in evaluated})
     result = {
         "benchmark": f"caption-{args.preset}",
         "name": name,

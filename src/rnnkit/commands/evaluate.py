@@ -8,6 +8,7 @@ Examples:
   rnnkit evaluate runs/imdb --split test
   rnnkit evaluate runs/imdb --data more_reviews.csv --json
   rnnkit evaluate runs/de-en --split test --beam 5      (translation: BLEU with sacrebleu)
+  rnnkit evaluate runs/flickr --split test --meteor      (captioning: BLEU, CIDEr-D and METEOR)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rnnkit.tasks import load
 __all__ = ["add_arguments", "run"]
 
 # options only some tasks take: option -> the evaluate() keyword
-TASK_OPTIONS = ("beam", "alpha")
+TASK_OPTIONS = ("beam", "alpha", "meteor")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alpha", type=float, help="translation: length normalisation exponent (default: 1)"
     )
+    parser.add_argument(
+        "--meteor", action="store_true", default=None,
+        help="captioning: also METEOR 1.5 (pycocoevalcap; runs Java, which takes seconds to start)",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument(
         "--plot",

@@ -67,6 +67,7 @@ def test_train_evaluate_caption_resume_on_a_real_slice(capsys, caplog, flickr_sl
     assert scores["split"] == "test" and scores["n"] == 4 and scores["beam"] == 2
     assert all(0 <= scores[f"bleu{n}"] <= 100 for n in range(1, 5))
     assert "nrefs:5" in scores["signature"] and "BLEU-1" in stdout
+    assert scores["cider"] >= 0 and "CIDEr-D" in stdout  # the caption-metrics extra (dev)
 
     image = str(next((flickr_slice / "Flicker8k_Dataset").glob("*.jpg")))
     code, stdout, err = run(capsys, "caption", str(out), image, "--beam", "3", "--n-best", "2",

@@ -19,6 +19,7 @@ from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.pretrained_encoder import PRETRAINED_ENCODERS
 from rnnkit.settings import check_setting
 from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.caption.coco_metrics import coco_scores
 from rnnkit.tasks.caption.data import (
     CaptionBatches,
     CaptionData,
@@ -339,10 +340,13 @@ class ImageCaptioner(Task):
         batch_size: int | None = None,
         beam: int | None = None,
         alpha: float | None = None,
+        meteor: bool = False,
     ) -> dict[str, Any]:
-        """Corpus BLEU-1..4 (sacrebleu, beam search, all references), loss and perplexity of
-        in-memory images (``X`` paths, ``y`` one caption per path), of a table (``data``,
-        scored whole), or of a split of the training data or of a dataset with splits."""
+        """Corpus BLEU-1..4 (sacrebleu, beam search, all references), CIDEr-D (when the
+        caption-metrics extra is installed), METEOR when ``meteor`` (runs Java; see
+        ``coco_metrics``), loss and perplexity of in-memory images (``X`` paths, ``y`` one
+        caption per path), of a table (``data``, scored whole), or of a split of the training
+        data or of a dataset with splits."""
         self.require_model()
         settings, text = self.settings["data"], self.preprocessing
         if X is not None:
@@ -365,6 +369,7 @@ class ImageCaptioner(Task):
                          verbose=self.verbose)  # fmt: skip
         hypotheses = [h[0].text for h in found]
         scores, signature = caption_bleu(hypotheses, decoded.captions, lowercase=text.lowercase)
+        scores.update(coco_scores(hypotheses, decoded.captions, meteor=meteor))
         examples = [
             {"input": str(p), "references": r, "output": h, "log_prob": round(f[0].log_prob, 4)}
             for p, r, h, f in zip(decoded.paths[:3], decoded.captions[:3], hypotheses, found)
@@ -378,6 +383,11 @@ class ImageCaptioner(Task):
             f"perplexity {losses['perplexity']:.2f}  loss {losses['loss']:.4f}",
             f"sacrebleu {signature} (BLEU-4; BLEU-n: max_ngram_order n)",
         ]
+        if "cider" in scores or "meteor" in scores:
+            report.insert(2, "  ".join(
+                f"{label} {scores[key]:.2f}"
+                for key, label in (("cider", "CIDEr-D"), ("meteor", "METEOR")) if key in scores
+            ) + " (pycocoevalcap)")  # fmt: skip
         for example in examples:
             report += [
                 "",
