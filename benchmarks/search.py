@@ -12,6 +12,8 @@ best-so-far curves (validation accuracy against trials and minutes) and writes
     RNNKIT_DATA=../shared/data python benchmarks/search.py                       # 3 x 60 min
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe        # the issue's run
     RNNKIT_DATA=../shared/data python benchmarks/search.py --smoke               # a minute or two
+    python benchmarks/search.py --combine results/search-gop-tpe.json \\
+        results/search-gop-random-gp.json --name all               # one plot from two runs
 
 Target (issue 16): a TPE search of 40 trials in at most 60 minutes on a 2-core CPU finds
 settings whose test accuracy beats the defaults and TF-IDF + logistic regression.
@@ -115,6 +117,31 @@ def draw(curves: dict[str, dict], baseline: float, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
+def combine(paths: list[Path], name: str) -> int:
+    """One table, plot and JSON (``search-gop-NAME``) from runs that searched with different
+    samplers on the same split and budget (their baselines are the same up to run-to-run noise
+    of the rnnkit defaults: each run's are kept)."""
+    records = [json.loads(p.read_text()) for p in paths]
+    searches, curves, tests = {}, {}, {}
+    for record in records:
+        searches.update(record["searches"])
+        curves.update(record["best_so_far"])
+        tests.update({k: v for k, v in record["test_accuracy"].items() if k.startswith("search")})
+    first = records[0]
+    scores = {k: v for k, v in first["test_accuracy"].items() if not k.startswith("search")}
+    scores.update(tests)
+    for name_, value in scores.items():
+        print(f"{name_:32s} {value:13.4f}")
+    draw(curves, scores["TF-IDF + logistic regression"], RESULTS / f"search-gop-{name}.png")
+    merged = {**first, "command": " ".join(["python", "benchmarks/search.py", *sys.argv[1:]]),
+              "combined_from": [str(p) for p in paths], "test_accuracy": scores,
+              "searches": searches, "best_so_far": curves,
+              "machines": [r["machine"] for r in records]}  # fmt: skip
+    (RESULTS / f"search-gop-{name}.json").write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"wrote {RESULTS / f'search-gop-{name}.json'} and .png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samplers", nargs="+", default=["tpe", "random", "gp"])
@@ -126,7 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--name", help="suffix of the results files")
     parser.add_argument("--keep", metavar="DIR", help="keep the searches' folders in DIR")
+    parser.add_argument(
+        "--combine", nargs="+", metavar="JSON",
+        help="no search: draw and merge the results of earlier runs (e.g. one sampler each)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine([Path(p) for p in args.combine], args.name or "combined")
     torch.set_num_threads(args.threads)
     fixed, trials = (SMOKE, 3) if args.smoke else (FIXED, args.trials)
     started = time.time()
