@@ -17,12 +17,10 @@ the validation split; the test split is scored once at the end.
 from __future__ import annotations
 
 import argparse
-import datetime
 import shlex
 from pathlib import Path
 
-import torch
-from quality import machine_info, run_json, write_result
+from quality import add_run_options, run_json, start_run, write_result
 
 DATASETS = ("nottingham", "musedata", "piano-midi")
 CELLS = ("rnn", "lstm", "gru")
@@ -70,15 +68,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=["lstm"])
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per run")
-    parser.add_argument("--extra", default="", help="more training options, e.g. '--hidden 256'")
-    parser.add_argument("--name", default="music", help="result name")
-    parser.add_argument("--runs", default="runs/bench", help="where run folders go")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_run_options(parser, "music", "--hidden 256")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    machine = machine_info()
+    started, machine = start_run(args)
     rows = [benchmark(d, c, args) for d in args.datasets for c in args.cells]
     print(table(rows))
     write_result("music", args, started, machine, rows, published=PUBLISHED)

@@ -76,6 +76,23 @@ def machine_info() -> dict:
     }
 
 
+def add_run_options(parser: argparse.ArgumentParser, name: str, example: str) -> None:
+    """The options every task benchmark takes: ``--extra`` training options (``example``),
+    ``--name`` of the result (default ``name``), ``--runs`` folder and ``--threads``."""
+    parser.add_argument("--extra", default="", help=f"more training options, e.g. '{example}'")
+    parser.add_argument("--name", default=name, help="result name")
+    parser.add_argument("--runs", default="runs/bench", help="where run folders go")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+
+
+def start_run(args: argparse.Namespace) -> tuple[datetime.datetime, dict]:
+    """Apply ``--threads`` and note when and on what the benchmark starts: (start time,
+    ``machine_info()``) for ``write_result``."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return datetime.datetime.now(datetime.timezone.utc), machine_info()
+
+
 def write_result(
     benchmark: str,
     args: argparse.Namespace,

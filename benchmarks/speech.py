@@ -15,14 +15,13 @@ training speakers); each test split is scored once.
 from __future__ import annotations
 
 import argparse
-import datetime
 import shlex
 import statistics
 from pathlib import Path
 
 import numpy as np
 import torch
-from quality import machine_info, run_json, write_result
+from quality import add_run_options, run_json, start_run, write_result
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -111,15 +110,9 @@ def main() -> None:
         help="speakers to hold out in turn (none: the official split only)",
     )
     parser.add_argument("--no-official", action="store_true", help="skip the official split")
-    parser.add_argument("--extra", default="", help="more training options, e.g. '--hidden 64'")
-    parser.add_argument("--name", default="fsdd", help="result name")
-    parser.add_argument("--runs", default="runs/bench", help="where run folders go")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_run_options(parser, "fsdd", "--hidden 64")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    machine = machine_info()
+    started, machine = start_run(args)
     plan = [] if args.no_official else [("official", None)]
     plan += [("speaker", s) for s in args.speakers]
     rows = [benchmark(split, speaker, args) for split, speaker in plan]

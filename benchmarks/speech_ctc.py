@@ -30,14 +30,13 @@ number of segments.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
 import shlex
 from pathlib import Path
 
 import torch
-from quality import machine_info, run_json, write_result
+from quality import add_run_options, run_json, start_run, write_result
 from speech import fit_logistic, pooled
 
 from rnnkit.data.audio import read_wavs
@@ -173,15 +172,9 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=8, help="prefix beam width")
     parser.add_argument("--test-digits", type=int, nargs=2, default=(3, 5), metavar=("MIN", "MAX"),
                         help="digits per test string")  # fmt: skip
-    parser.add_argument("--extra", default="", help="more training options, e.g. '--hidden 64'")
-    parser.add_argument("--name", default="fsdd", help="result name")
-    parser.add_argument("--runs", default="runs/bench", help="where run folders go")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    add_run_options(parser, "fsdd", "--hidden 64")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    started = datetime.datetime.now(datetime.timezone.utc)
-    machine = machine_info()
+    started, machine = start_run(args)
     out = Path(args.runs) / f"speech-ctc-{args.name}"
     argv = ["train", "speech-ctc", "--data", "fsdd", "--split", "official", "--out", str(out),
             "--test-min-digits", str(args.test_digits[0]), "--test-max-digits",
