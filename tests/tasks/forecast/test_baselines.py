@@ -26,8 +26,9 @@ def seasonal_series(n: int = 96, seed: int = 0) -> np.ndarray:
 
 
 def test_seasonal_drift_and_window_mean_by_hand():
-    # origin 8: one season (4) back y[4]=5, y[5]=6; slope (8 - 1) / 7 = 1: + 1, + 2
-    assert seasonal_drift(Y, np.array([8]), 2, 4)[0, :, 0].tolist() == [6, 8]
+    # origin 8: one season (4) back y[4..7] = 5..8, two seasons back for steps 5-6 (y[4], y[5]);
+    # slope (8 - 1) / 7 = 1 over the 4 or 8 steps between: a straight line continues exactly
+    assert seasonal_drift(Y, np.array([8]), 6, 4)[0, :, 0].tolist() == [9, 10, 11, 12, 13, 14]
     # origin 11: the mean of y[7..10] = (8 + 9 + 10 + 20) / 4, the same at every step
     assert window_mean(Y, np.array([11, 2]), 2, 4)[:, :, 0].tolist() == [[11.75, 11.75],
                                                                        [1.5, 1.5]]  # fmt: skip

@@ -7,8 +7,11 @@ Each baseline maps the raw series ``y`` (T, k) and the window origins (N,) to fo
 * seasonal naive: ŷ_{t+j} = y_{t+j-m⌈(j+1)/m⌉} (the same step one season back);
 * drift: ŷ_{t+j} = y_{t-1} + (j+1) (y_{t-1} - y_0) / (t-1) (the line through the first and last
   values);
-* seasonal drift: the seasonal naive forecast plus the drift's slope, ŷ_{t+j} =
-  y_{t+j-m⌈(j+1)/m⌉} + (j+1) (y_{t-1} - y_0) / (t-1) (Darts' quickstart combination);
+* seasonal drift: the seasonal naive forecast moved along the drift line over the m⌈(j+1)/m⌉
+  steps between the value it repeats and the one it forecasts, ŷ_{t+j} = y_{t+j-mk} +
+  mk (y_{t-1} - y_0) / (t-1) with k = ⌈(j+1)/m⌉ (the seasonal random walk with drift; adding
+  only (j+1) slopes, as Darts' quickstart combines its two naive models, undercounts the trend:
+  airline, last 36 months, MAPE 5.66% against 4.54% this way);
 * window mean: ŷ_{t+j} = (1/m) Σ_{i=1..m} y_{t-i} (the mean of the last season; not in
   ``BASELINES``: e.g. the 7-day mean of a daily series);
 * ets: Holt-Winters exponential smoothing by statsmodels (``ExponentialSmoothing``): additive
@@ -108,8 +111,8 @@ def drift(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.n
 
 
 def seasonal_drift(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    steps = np.arange(1, horizon + 1)[None, :, None]  # (1, h, 1)
-    trend = steps * _slope(y, origins)[:, None, :]  # (N, h, k)
+    back = season * np.ceil(np.arange(1, horizon + 1) / season)  # (h,) steps to the repeated value
+    trend = back[None, :, None] * _slope(y, origins)[:, None, :]  # (N, h, k)
     return seasonal_naive(y, origins, horizon, season) + trend
 
 
