@@ -1,13 +1,7 @@
-"""Many-to-one over audio frames: a sequence of feature vectors (log-mel or MFCC) in, one class out.
-
-x_1..x_T                                       normalised features   (N, T, F)
-h_1..h_T = RNN(x_1..x_T)                       stacked (bi)RNN, packed by length (N, T, D*H)
-v = pool(h_1..h_{T_n})                         last/mean/max/attention (N, D*H)
-logits = W dropout(v) + b                      (N, C)
-
-Many-to-many for CTC (:class:`SpeechCTCModel`): the same RNN, no pooling, a log-softmax over the
-symbols and the blank at every frame.
-"""
+"""Recognising speech from audio frames (log-mel or MFCC feature vectors): one class per
+recording (:class:`SpeechClassifierModel`, the pooled network of :mod:`rnnkit.models.frames`,
+equations there) or, for CTC, a distribution over the symbols and the blank at every frame
+(:class:`SpeechCTCModel`, equations in its docstring)."""
 
 from __future__ import annotations
 
