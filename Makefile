@@ -40,9 +40,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# RNNKIT_REQUIRE_BROWSER=1: a missing browser fails the browser tests instead of skipping them
+# RNNKIT_REQUIRE_BROWSER=1: a missing browser fails the browser tests instead of skipping them;
+# the 20 slowest tests are listed at the end (the whole suite must stay under 10 minutes)
 test: lint browser
-	RNNKIT_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
+	RNNKIT_REQUIRE_BROWSER=1 $(VENV)/bin/pytest --durations=20
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
