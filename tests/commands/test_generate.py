@@ -102,9 +102,28 @@ def test_generate_stream_prints_as_it_goes(run, capsys):
     assert out.count(result["text"]) == 1  # streamed once, not printed again
 
 
+def test_generate_several_samples_at_once(run, capsys):
+    code, many, captured = _json(capsys, "generate", str(run), "--prime", "ROMEO:", "--length",
+                                 "30", "--seed", "5", "--samples", "3")  # fmt: skip
+    assert code == 0 and many["samples"] == 3 and "output" not in many
+    assert len(many["outputs"]) == 3 and all(len(out) == 30 for out in many["outputs"])
+    assert many["texts"] == ["ROMEO:" + out for out in many["outputs"]]
+    assert captured.out.startswith("--- sample 1 of 3 (seed 5) ---\nROMEO:")
+    assert "--- sample 3 of 3 (seed 7) ---\n" + many["texts"][2] in captured.out
+    _, alone, _ = _json(capsys, "generate", str(run), "--prime", "ROMEO:", "--length", "30",
+                        "--seed", "6")  # fmt: skip
+    assert alone["output"] == many["outputs"][1]  # sample i: the text of seed + i
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--samples", "0"], "samples must be an integer from 1 to 1024, got 0"),
+        (["--samples", "-2"], "samples must be an integer from 1 to 1024, got -2"),
+        (["--samples", "1025"], "samples must be an integer from 1 to 1024, got 1025"),
+        (["--samples", "2", "--stream"], "expected --samples 1 with --stream"),
+        (["--samples", "2", "--seed", str(2**64 - 1)], "seed must be from"),
+        (["--seed", str(2**64)], "seed must be from"),
         (["--prime", "Zebra"], "characters the model never saw: 'Z' (U+005A)"),
         (["--temperature", "-1"], "temperature must be a finite number >= 0"),
         (["--top-p", "1.5"], "top_p must be in (0, 1]"),

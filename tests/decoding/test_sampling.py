@@ -131,3 +131,17 @@ def test_extreme_settings_still_give_a_distribution():
         assert torch.isfinite(probs).all(), kwargs
         assert probs.argmax(-1).tolist() == [1, 0] and torch.allclose(probs.max(-1).values,
                                                                       torch.ones(2))  # fmt: skip
+
+
+def test_draws_are_torch_multinomials_and_row_i_is_seed_plus_i_alone():
+    logits = _logits(2, n=3, v=40)
+    probs = filter_logits(logits, 0.7, top_k=20).softmax(-1)
+    batched = Sampler(temperature=0.7, top_k=20, seed=11)
+    alone = [Sampler(temperature=0.7, top_k=20, seed=11 + i) for i in range(3)]
+    generators = [torch.Generator().manual_seed(11 + i) for i in range(3)]
+    for _ in range(30):
+        rows = batched(logits)  # (3,)
+        for i in range(3):
+            assert rows[i] == alone[i](logits[i : i + 1])[0]  # the same draws, batched or not
+            assert rows[i] == torch.multinomial(probs[i : i + 1], 1, generator=generators[i])
+    assert Sampler(seed=3).generators(2)[1].initial_seed() == 4

@@ -53,6 +53,19 @@ def test_lm_generates_the_same_text_for_the_same_seed(client):
     assert other["output"] != first["output"]
 
 
+def test_lm_generates_several_samples_in_one_request(client, limits):
+    body = {"prime": "the ", "length": 20, "seed": 3, "samples": 3}
+    many = client.post("/v1/models/lm/generate", json=body).json()
+    assert many["samples"] == 3 and len(many["outputs"]) == 3 and "output" not in many
+    assert many["texts"] == ["the " + out for out in many["outputs"]]
+    alone = client.post("/v1/models/lm/generate", json={**body, "samples": 1, "seed": 4}).json()
+    assert alone["output"] == many["outputs"][1]  # sample i: the text of seed + i
+    streamed = client.post("/v1/models/lm/generate?stream=true", json=body)
+    assert streamed.status_code == 400 and "samples 1 with stream=true" in streamed.text
+    too_many = client.post("/v1/models/lm/generate", json={**body, "samples": limits.max_batch + 1})
+    assert too_many.status_code == 422 and "samples" in too_many.text
+
+
 def test_lm_default_length_is_capped_by_the_server(client, limits):
     result = client.post("/v1/models/lm/predict", json={"seed": 1, "greedy": True}).json()
     assert result["tokens"] == min(500, limits.max_length) and result["temperature"] == 0.0

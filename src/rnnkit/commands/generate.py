@@ -5,10 +5,13 @@ The prime text is read once; then the model's recurrent state is stepped one tok
 each next token drawn from the model's distribution: --temperature (below 1: safer, above 1:
 wilder; 0 or --greedy: always the most likely token), --top-k (only the K most likely tokens),
 --top-p (only the most likely tokens that make up probability P). The same --seed gives the same
-text; without one a random seed is used and reported with --json.
+text; without one a random seed is used and reported with --json. --samples N continues the
+prime N times at once (one batched step per token: many samples cost far less than N runs);
+sample i is the text --seed SEED+i gives alone.
 
 Examples:
   rnnkit generate runs/shakespeare --prime "ROMEO:" --length 500
+  rnnkit generate runs/shakespeare --prime "ROMEO:" --length 200 --samples 8 --seed 1
   rnnkit generate runs/shakespeare --temperature 0.5 --seed 1 --stream
   rnnkit generate runs/ptb --prime "the company said" --length 50 --top-p 0.9 --json
   rnnkit generate runs/nottingham --length 200 --out piece.mid      (music: piece.mid, piece.png)
@@ -22,7 +25,14 @@ import sys
 from rnnkit.errors import UserError
 from rnnkit.tasks import Task, load
 
-__all__ = ["add_arguments", "check_language_model", "load_language_model", "run", "run_music"]
+__all__ = [
+    "add_arguments",
+    "check_language_model",
+    "load_language_model",
+    "run",
+    "run_music",
+    "samples_report",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="random seed: the same seed, the same text")
     parser.add_argument("--stream", action="store_true", help="print the text as it is generated")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="continue the prime N times in one batch (sample i: the text of --seed SEED+i; "
+        "default: 1)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument(
         "--out",
@@ -71,9 +89,10 @@ def check_language_model(task: Task, directory: str) -> Task:
 
 def run_music(task: Task, args: argparse.Namespace) -> dict:
     """Sample a piece from a music model and write it as MIDI and PNG."""
-    if args.top_k is not None or args.top_p is not None or args.greedy or args.stream:
+    text_options = (args.top_k, args.top_p, args.greedy or None, args.stream or None)
+    if any(option is not None for option in text_options) or args.samples != 1:
         raise UserError(
-            "--top-k, --top-p, --greedy and --stream are for text; expected a "
+            "--top-k, --top-p, --greedy, --stream and --samples are for text; expected a "
             "music model's --length, --prime MIDI, --temperature, --seed or --out"
         )
     out = args.out or task.run_dir / "generated.mid"
@@ -90,6 +109,11 @@ def run(args: argparse.Namespace) -> dict:
     check_language_model(task, args.checkpoint)
     if args.out is not None:
         raise UserError("--out is for music models; a language model's text goes to stdout")
+    if args.stream and args.samples != 1:
+        raise UserError(
+            f"--stream prints one text as it comes; expected --samples 1 with --stream, got "
+            f"--samples {args.samples}"
+        )
 
     def show(piece: str) -> None:
         sys.stdout.write(piece)
@@ -100,12 +124,22 @@ def run(args: argparse.Namespace) -> dict:
     sampling = {} if args.temperature is None else {"temperature": args.temperature}
     result = task.generate(
         args.prime, args.length, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
-        seed=args.seed, on_text=show if args.stream else None, **sampling,
+        seed=args.seed, samples=args.samples, on_text=show if args.stream else None, **sampling,
     )  # fmt: skip
     if args.stream:
         show("\n")
     return {
         **result,
         "checkpoint": str(task.checkpoint.path),
-        "report": None if args.stream else result["text"],
+        "report": None if args.stream else samples_report(result),
     }
+
+
+def samples_report(result: dict) -> str:
+    """The text for people: the one text, or each sample under a line naming its seed."""
+    if "texts" not in result:
+        return result["text"]
+    return "\n\n".join(
+        f"--- sample {i + 1} of {result['samples']} (seed {result['seed'] + i}) ---\n{text}"
+        for i, text in enumerate(result["texts"])
+    )

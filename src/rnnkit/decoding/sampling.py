@@ -12,6 +12,13 @@ Filters are applied to ``z / T`` in that order (top-k, then top-p on what is lef
 Hugging Face's ``generate``. Every random draw goes through an explicit ``torch.Generator``, so a
 seed fixes the output and sampling never touches the global random state (a trainer's dropout).
 
+A token is drawn as ``torch.multinomial`` (torch 2) draws one sample: ``argmax_j p_j / q_j``
+with ``q_j ~ Exp(1)`` (the Gumbel-max trick with exponentials), so a seed gives the tokens it
+gave through ``torch.multinomial``. Row ``i`` of the logits (sequence ``i`` of a batch) draws its
+``q`` from its own generator, seeded with ``seed + i``: a sequence's draws do not depend on how
+many are sampled together, and sequence ``i`` draws what a single sequence seeded ``seed + i``
+draws.
+
 :func:`sample_tokens` runs the generation loop for any recurrent model given one step function:
 the state is carried from one token to the next, so the prefix is never read again::
 
@@ -128,10 +135,25 @@ class Sampler:
             self.generator.seed()
         else:
             self.generator.manual_seed(self.seed)
+        self._generators = [self.generator]  # row i's: seeded seed + i (see generators)
+        self._banned: tuple[tuple[int, ...], Tensor] | None = None  # banned, as a tensor
 
     @property
     def is_greedy(self) -> bool:
         return self.greedy or self.temperature == 0
+
+    def generators(self, rows: int) -> list[torch.Generator]:
+        """The generators of the first ``rows`` rows: row 0's is :attr:`generator`, row i's is
+        seeded with ``seed + i`` (a random seed without one), each made on first use and then
+        kept, so that a sampler called again goes on with the same streams."""
+        while len(self._generators) < rows:
+            generator = torch.Generator()
+            if self.seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(self.seed + len(self._generators))
+            self._generators.append(generator)
+        return self._generators[:rows]
 
     def __call__(self, logits: Tensor) -> Tensor:
         """Next tokens ``(N,)`` int64 for logits ``(N, V)``."""
@@ -139,11 +161,30 @@ class Sampler:
             raise ValueError(f"expected logits (N, V), got shape {tuple(logits.shape)}")
         logits = logits.detach().float().cpu()
         if self.banned:
-            logits = logits.index_fill(-1, torch.tensor(self.banned), -math.inf)
+            logits = logits.index_fill(-1, self._banned_index(), -math.inf)
         if self.is_greedy:
             return logits.argmax(dim=-1)  # (N,)
         probs = filter_logits(logits, self.temperature, self.top_k, self.top_p).softmax(-1)
-        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)  # (N,)
+        return self.draw(probs)  # (N,)
+
+    def draw(self, probs: Tensor) -> Tensor:
+        """One token ``(N,)`` int64 per row of ``probs`` (N, V): ``argmax_j p_j / q_j``, ``q``
+        (N, V) ~ Exp(1) drawn row by row from each row's generator -- what
+        ``torch.multinomial(probs[i:i + 1], 1, generator=...)`` does, without its checks."""
+        rows = probs.shape[0]
+        noise = torch.empty_like(probs)  # (N, V)
+        if rows == 1:
+            noise.exponential_(generator=self.generator)
+        else:
+            for row, generator in zip(noise.split(1), self.generators(rows)):
+                row.exponential_(generator=generator)  # (1, V), as for one sequence alone
+        return torch.div(probs, noise, out=noise).argmax(dim=-1)  # (N,)
+
+    def _banned_index(self) -> Tensor:
+        """:attr:`banned` as an int64 tensor, made once per value of it."""
+        if self._banned is None or self._banned[0] != self.banned:
+            self._banned = (self.banned, torch.tensor(self.banned, dtype=torch.long))
+        return self._banned[1]
 
 
 def sample_tokens(

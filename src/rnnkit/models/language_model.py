@@ -28,15 +28,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import UserError
 from rnnkit.models.recurrent import CELLS, build_recurrent
+from rnnkit.nn.engine.stepper import RecurrentStepper, steppable
 from rnnkit.nn.init import INIT_NAMES
 from rnnkit.settings import Settings
 
-__all__ = ["LanguageModelConfig", "RNNLanguageModel", "embedding_dropout", "locked_dropout"]
+__all__ = [
+    "LanguageModelConfig",
+    "LanguageModelStepper",
+    "RNNLanguageModel",
+    "embedding_dropout",
+    "locked_dropout",
+]
+
+# Layer 0's input projection of every token is precomputed (a table of V x G*H) up to this many
+# entries (16 MiB in float32): any character vocabulary, not a word vocabulary of 30,000.
+MAX_TABLE_ENTRIES = 1 << 22
 
 
 @dataclass
@@ -201,3 +213,73 @@ class RNNLanguageModel(nn.Module):
         if return_outputs:
             return logits, state, (outputs, dropped)
         return logits, state
+
+    def stepper(self, rows: int) -> LanguageModelStepper | None:
+        """A :class:`LanguageModelStepper` of this model's current weights for ``rows``
+        sequences, or None where it cannot run the model (training mode; under CPU autocast; a
+        recurrent configuration or device it does not cover, see ``rnnkit.nn.engine.stepper``)."""
+        if self.training or torch.is_autocast_enabled("cpu") or not steppable(self.rnn):
+            return None
+        if self.head.weight.dtype != self.rnn.weight_ih_l0.dtype:
+            return None
+        return LanguageModelStepper(self, rows)
+
+
+class LanguageModelStepper:
+    """What an eval-mode :class:`RNNLanguageModel` computes for one token per sequence, a step at
+    a time, fast: the state stays in the stepper's buffers, nothing is allocated per step and
+    nothing is recorded for autograd.
+
+        h_t = RNN(e_{x_t}, h_{t-1})  (N, H);   logits_t = W h_t + b  (N, V)
+
+    For a vocabulary of at most ``MAX_TABLE_ENTRIES / (G*H)`` tokens, layer 0's input
+    projection ``W_ih e_v + b_ih`` of every token ``v`` is computed once (a table (V, G*H)), so a
+    step starts with one row lookup per sequence. The weights are copied when it is made.
+
+    Use: ``stepper.load(state)`` (the model's state after the prime, with N rows), then
+    ``logits = stepper(tokens)`` once per step: ``tokens`` (N,) int64 -> logits (N, V), a
+    buffer overwritten by the next call; ``stepper.state()`` gives the state back.
+    """
+
+    def __init__(self, model: RNNLanguageModel, rows: int) -> None:
+        with torch.no_grad():
+            self.rnn = RecurrentStepper(model.rnn, rows)
+            c = model.config
+            head = model.head.weight.detach()  # (V, H)
+            width = self.rnn.gi[0].shape[1]  # G*H
+            if model.embedding is None:
+                vectors = torch.eye(c.vocab_size, dtype=head.dtype)  # (V, V): one-hot rows
+            else:
+                vectors = model.embedding.weight.detach()  # (V, E)
+            self.table = None
+            if c.vocab_size * width <= MAX_TABLE_ENTRIES:
+                self.table = self.rnn.input_table(vectors)  # (V, G*H)
+                self.projected = torch.empty(rows, width, dtype=head.dtype)  # (N, G*H)
+            else:
+                self.vectors = vectors.contiguous()
+                self.embedded = torch.empty(rows, vectors.shape[1], dtype=head.dtype)  # (N, E)
+            self.head_t = head.t().contiguous()  # (H, V)
+            self.head_bias = model.head.bias.detach().clone()  # (V,)
+            self.logits = torch.empty(rows, c.vocab_size, dtype=head.dtype)  # (N, V)
+
+    def load(self, state) -> None:
+        """Start from the model's ``state``: ``(h, c)`` or ``h``, each (layers, N, H)."""
+        self.rnn.load(state if isinstance(state, tuple) else (state,))
+
+    def state(self):
+        """The state after the last step, in the model's form (copies)."""
+        state = self.rnn.state()
+        return state if len(state) > 1 else state[0]
+
+    def __call__(self, tokens: Tensor) -> Tensor:
+        """``tokens`` (N,) int64 -> the next token's logits (N, V) (a buffer of the stepper).
+
+        Every tensor here is a copy made without autograd, so nothing is recorded even outside
+        ``torch.no_grad()``."""
+        if self.table is not None:
+            torch.index_select(self.table, 0, tokens, out=self.projected)  # (N, G*H)
+            h = self.rnn.step_projected(self.projected)  # (N, H)
+        else:
+            torch.index_select(self.vectors, 0, tokens, out=self.embedded)  # (N, E)
+            h = self.rnn.step(self.embedded)  # (N, H)
+        return torch.addmm(self.head_bias, h, self.head_t, out=self.logits)  # (N, V)

@@ -91,6 +91,11 @@ def generation_options(
         if on_text is not None:
             on_text(piece)
 
+    if on_text is not None and body.get("samples", 1) != 1:
+        raise UserError(
+            f"a stream sends one text as it comes; expected samples 1 with stream=true, got "
+            f"samples {body['samples']}"
+        )
     options = dict(body, on_text=each_piece)
     prime = options.pop("prime", "")
     if "length" not in options:

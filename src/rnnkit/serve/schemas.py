@@ -145,6 +145,11 @@ def request_models(limits: ServeSettings) -> dict[str, type[Request]]:
         top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling mass")
         greedy: bool | None = Field(None, description="always take the most likely token")
         seed: int | None = Field(None, ge=0, lt=2**63, description="the same seed, the same text")
+        samples: int | None = Field(
+            None, ge=1, le=limits.max_batch,
+            description="continuations of the prime, generated together (default 1; more than "
+            "1 answers outputs and texts, one per sample, and cannot stream)",
+        )  # fmt: skip
 
     class TranslateRequest(Request):
         """Sentences to translate, and the beam search."""

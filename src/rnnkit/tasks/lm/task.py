@@ -42,7 +42,7 @@ from rnnkit.tasks.lm.data import (
     read_corpus,
     warmup_ids,
 )
-from rnnkit.tasks.lm.generate import DEFAULT_LENGTH, generate_text
+from rnnkit.tasks.lm.generate import DEFAULT_LENGTH, check_samples, generate_text
 from rnnkit.tasks.lm.objective import (
     LanguageModelObjective,
     LMRegularization,
@@ -356,7 +356,8 @@ class LanguageModel(Task):
         top_p: float | None = None,
         greedy: bool = False,
         seed: int | None = None,
-        on_text: Callable[[str], Any] | None = None,
+        samples: int = 1,
+        on_text: Callable[[Any], Any] | None = None,
     ) -> dict[str, Any]:
         """Continue ``prime`` by ``length`` tokens (default: 500 characters or 100 words).
 
@@ -364,12 +365,19 @@ class LanguageModel(Task):
         sampling); the same ``seed`` gives the same text (None: a random one, reported);
         ``on_text(piece)`` receives the text as it comes. Returns ``{"input": prime, "output":
         the continuation, "text": both, ...}`` with the sampling settings and the timing.
+
+        ``samples`` > 1 continues the prime that many times in one batch (at most
+        ``MAX_SAMPLES``): ``"outputs"`` and ``"texts"`` (one per sample) replace ``"output"`` and
+        ``"text"``, ``"samples"`` says how many, ``tokens_per_second`` counts every sample's,
+        and ``on_text`` receives a list of one piece per sample. Sample ``i`` is what a single
+        sample with seed ``seed + i`` gives (up to the rounding of the batched products).
         """
         self.require_model()
         level = self.settings["data"].level
         length = DEFAULT_LENGTH[level] if length is None else length
         if not _is_int(length) or length < 0:
             raise UserError(f"length must be >= 0 (an integer), got {length!r}")
+        samples = check_samples(samples)
         if greedy and (top_k is not None or top_p is not None):
             raise UserError("greedy takes the most likely token: expected no top_k or top_p")
         try:
@@ -378,13 +386,18 @@ class LanguageModel(Task):
             raise UserError(str(error)) from None
         if seed is not None and not _is_int(seed):
             raise UserError(f"seed must be an integer, got {seed!r}")
+        if seed is not None and not -(2**63) <= seed <= 2**64 - samples:  # seed + i per sample
+            raise UserError(
+                f"seed must be from {-(2**63)} to {2**64 - samples} (with {samples} sample(s): "
+                f"sample i is seeded seed + i), got {seed}"
+            )
         seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
         sampler = Sampler(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                           seed=seed)  # fmt: skip
         prep = self.preprocessing
         result = generate_text(
             self.model, prep.vocab, prep.tokenizer, level, prime, length, sampler,
-            self.model_device, context=prep.warmup, on_text=on_text,
+            self.model_device, samples=samples, context=prep.warmup, on_text=on_text,
         )  # fmt: skip
         if result.unknown:
             shown = ", ".join(result.unknown[:10]) + (" ..." if len(result.unknown) > 10 else "")
@@ -392,11 +405,18 @@ class LanguageModel(Task):
                 "%d word(s) of the prime are not in the vocabulary and were read as <unk>: %s",
                 len(result.unknown), shown,
             )  # fmt: skip
-        rate = result.tokens / result.seconds if result.seconds > 0 else math.inf
+        rate = samples * result.tokens / result.seconds if result.seconds > 0 else math.inf
+        if samples == 1:
+            texts = {"output": result.generated, "text": result.text}
+        else:
+            texts = {
+                "outputs": result.samples,
+                "texts": [result.prime + sample for sample in result.samples],
+                "samples": samples,
+            }
         return {
             "input": result.prime,
-            "output": result.generated,
-            "text": result.text,
+            **texts,
             "level": level,
             "tokens": result.tokens,
             "seed": seed,
@@ -416,6 +436,11 @@ class LanguageModel(Task):
         same for every text; without a seed one random seed serves them all.
         """
         texts = text_list(texts)
+        if sampling.get("samples", 1) != 1:
+            raise UserError(
+                "predict continues each text once; expected no samples option (generate gives "
+                f"several samples of one prime), got samples={sampling['samples']!r}"
+            )
         sampling.setdefault("seed", random.SystemRandom().randrange(2**31))
         rows = []
         for text in texts:
