@@ -1,28 +1,33 @@
-"""End-to-end training speed of two real tasks under each recurrent engine, on CPU.
+"""End-to-end training speed of real tasks under each recurrent engine, on CPU.
 
 Each task's model, objective and training settings are built as ``rnnkit train`` builds them with
 its defaults (read from the task modules: ``classify`` for IMDb sentiment, the character level of
-``lm`` for Tiny Shakespeare), and ``Trainer.train_step`` is timed: forward, loss, backward,
-gradient clipping and the optimizer step, in the task's precision. IMDb batches come from the
-task's length-bucketed loader over the real training split, picked at evenly spaced quantiles of
-their padded length so that their mean step is the epoch's; Tiny Shakespeare batches are the first
-TBPTT windows of the training stream, the state carried between them. For each engine in
+``lm`` for Tiny Shakespeare, ``music`` for Nottingham with its LSTM (``music-lstm``) and with a
+GRU (``music-gru``)), and ``Trainer.train_step`` is timed: forward, loss, backward, gradient
+clipping and the optimizer step, in the task's precision. IMDb and Nottingham batches come from
+the task's length-bucketed batches of the real training split, picked at evenly spaced quantiles
+of their padded length so that their mean step is the epoch's; Tiny Shakespeare batches are the
+first TBPTT windows of the training stream, the state carried between them. For each engine in
 ``--backends`` the ``backend`` attribute of every rnnkit recurrent layer is set; all engines start
 from the same weights and are timed interleaved (each repeat runs every engine once, in turn)
 after one warm-up pass. The table gives the median ms per step, steps per second, the projected
 minutes per epoch (batches in an epoch of the training split / steps per second) and the ratio to
 the first engine. Without the data, or with ``--random-data``, random token ids of the real
-vocabulary sizes stand in (IMDb reviews then all at full length: an upper bound).
+vocabulary sizes stand in (IMDb reviews then all at full length: an upper bound), and for
+Nottingham random piano rolls of its training split's size.
 
     RNNKIT_DATA=../shared/data python benchmarks/engine_tasks.py      # JSON to benchmarks/results/
     RNNKIT_DATA=../shared/data python benchmarks/engine_tasks.py --tasks imdb --repeats 9
     python benchmarks/engine_tasks.py --backends torch,fused,auto --threads 1
+    RNNKIT_DATA=../shared/data python benchmarks/engine_tasks.py --tasks music-lstm,music-gru \
+        --backends auto --threads 1 --steps-per-repeat 16 --repeats 9
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -35,8 +40,10 @@ import torch
 from layers import RESULTS, machine_info, machine_slug
 
 from rnnkit.data import SequenceDataset, get_tokenizer, make_loader
+from rnnkit.data.pianoroll import KEYS
 from rnnkit.errors import UserError
 from rnnkit.models import RNNLanguageModel, SequenceClassifier
+from rnnkit.models.music import PianoRollRNN
 from rnnkit.nn.engine import check_backend, choose_backend
 from rnnkit.tasks.classify import TextClassifier
 from rnnkit.tasks.classify.data import encode_texts, fit_vocabulary, load_splits
@@ -44,11 +51,16 @@ from rnnkit.tasks.classify.objective import ClassificationObjective
 from rnnkit.tasks.lm import LanguageModel
 from rnnkit.tasks.lm.data import build_vocabulary, encode_text, make_tokenizer, read_corpus
 from rnnkit.tasks.lm.objective import LanguageModelObjective, make_stream
+from rnnkit.tasks.music import MusicModel
+from rnnkit.tasks.music.data import PianoRollBatches, load_piano_rolls, split_piano_rolls
+from rnnkit.tasks.music.objective import MusicObjective
 from rnnkit.train import Trainer, seed_everything
 
 IMDB_TRAIN, SHAKESPEARE_CHARS, SHAKESPEARE_VOCAB = 25_000, 1_115_394, 66  # documented sizes
+NOTTINGHAM_PIECES, NOTTINGHAM_FRAMES = 694, (40, 1_788)  # train pieces, their lengths' range
 CLASSIFY_SETTINGS: dict = {}  # keyword settings over the classify task's defaults
 LM_SETTINGS: dict = {}  # keyword settings over the lm task's defaults (none: its defaults)
+MUSIC_SETTINGS: dict = {}  # keyword settings over the music task's defaults
 
 
 def imdb_setup(steps: int, random_data: bool) -> dict:
@@ -118,7 +130,48 @@ def shakespeare_setup(steps: int, random_data: bool) -> dict:
     }  # fmt: skip
 
 
-TASKS = {"imdb": imdb_setup, "shakespeare": shakespeare_setup}
+def music_setup(cell: str, steps: int, random_data: bool) -> dict:
+    """The music task's default model with ``cell``, objective and config, and ``steps`` batches
+    of Nottingham's training chunks (padded to the longest in the batch, not packed: the loss
+    masks the padding)."""
+    settings = MusicModel.resolve_settings({**MUSIC_SETTINGS, "cell": cell})
+    data, config = settings["data"].replace(source="nottingham"), settings["train"]
+    pieces, source = None, "random"
+    if not random_data:
+        try:
+            pieces, source = split_piano_rolls(load_piano_rolls(data), data)["train"], "real"
+        except UserError as error:
+            print(f"# Nottingham not found ({error}); random piano rolls instead", file=sys.stderr)
+    if pieces is None:
+        generator = torch.Generator().manual_seed(0)
+        count = min(NOTTINGHAM_PIECES, data.limit or NOTTINGHAM_PIECES)
+        lengths = torch.randint(*NOTTINGHAM_FRAMES, (count,), generator=generator)
+        pieces = [
+            (torch.rand(int(n), KEYS, generator=generator) < 0.05).float().numpy()  # (T, 88)
+            for n in lengths
+        ]
+    seed = config.seed or 0
+    batches = list(PianoRollBatches(
+        pieces, data.batch_size, chunk_length=data.chunk_length, shuffle=True, seed=seed
+    ))  # fmt: skip
+    by_length = sorted(batches, key=lambda b: b.inputs.shape[1])  # (N, T, 88) inputs
+    picked = [by_length[int((j + 0.5) * len(by_length) / steps)] for j in range(steps)]
+    seed_everything(seed)
+    model = PianoRollRNN(settings["model"])
+    return {
+        "model": model, "objective": MusicObjective(), "config": config, "batches": picked,
+        "epoch_batches": len(batches), "data": source, "batch_size": data.batch_size,
+        "packed": False, "mean_length": statistics.mean(b.inputs.shape[1] for b in picked),
+        "epoch_mean_length": statistics.mean(b.inputs.shape[1] for b in batches),
+    }  # fmt: skip
+
+
+TASKS = {
+    "imdb": imdb_setup,
+    "shakespeare": shakespeare_setup,
+    "music-lstm": functools.partial(music_setup, "lstm"),
+    "music-gru": functools.partial(music_setup, "gru"),
+}
 
 
 def make_trainer(setup: dict, backend: str) -> tuple[Trainer, str]:
@@ -191,7 +244,7 @@ def _format(row: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", default=",".join(TASKS), help="imdb,shakespeare")
+    parser.add_argument("--tasks", default=",".join(TASKS), help=",".join(TASKS))
     parser.add_argument("--backends", default="torch,auto", help="auto,torch,fused,loop")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps-per-repeat", type=int, default=8, help="batches per repeat")

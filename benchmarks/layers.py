@@ -41,7 +41,11 @@ from rnnkit import nn as rnn
 from rnnkit.nn.engine import choose_backend
 from rnnkit.train.device import fast_bf16
 
-SHAPES = [(64, 100, 128, 512), (32, 200, 256, 256), (128, 50, 64, 1024), (1, 1000, 64, 256)]
+# (N, L, H_in, H); the last: rnnkit train music's default step (16 chunks of 100 frames, 88 keys)
+SHAPES = [
+    (64, 100, 128, 512), (32, 200, 256, 256), (128, 50, 64, 1024), (1, 1000, 64, 256),
+    (16, 100, 88, 128),
+]  # fmt: skip
 MODES = ["LSTM", "GRU", "RNN"]
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 RESULTS = Path(__file__).parent / "results"

@@ -188,7 +188,7 @@ def tiny_run(tiny_mat, tmp_path_factory):
         (["train", "music", "--data", "TEXT"], "cannot read it as a MATLAB .mat file"),
         (["train", "music", "--data", "MAT", "--chunk-length", "1"], "chunk_length must be"),
         (["generate", "RUN", "--temperature", "0"], "temperature must be a finite number > 0"),
-        (["generate", "RUN", "--top-k", "3"], "--top-k, --top-p, --greedy and --stream are for"),
+        (["generate", "RUN", "--top-k", "3"], "are for text; expected a music model's"),
         (["generate", "RUN", "--prime", "TEXT"], "cannot read it as a MIDI file"),
         (["generate", "RUN", "--length", "0"], "length must be an integer >= 1"),
     ],

@@ -17,16 +17,20 @@ The biases are added inside the kernels (``b = b_ih + b_hh``; the GRU keeps them
 ``b_hn`` sits inside the reset gate), so for the LSTM and the Elman RNN db_ih = db_hh.
 
 The recurrent products use oneDNN with prepacked weights (:mod:`.matmul`), the pointwise math
-the C kernels of :mod:`.kernels`. It covers every option of the layers: variable lengths (a
-sequence's state freezes after its last step and its outputs are zero, as the loop engine
-does), reverse direction, variational recurrent dropout ``m``, layer norm (on ``W_ih x`` in
-one C pass over the whole sequence each way, :class:`GateLayerNorm`; per gate block on
-``W_hh h`` and on the LSTM cell state inside the LSTM's C kernel, as PyTorch ops per step for
-the GRU and RNN), LSTM projections, and bfloat16 autocast (matrix products in bfloat16, state and
-gate math in float32; for plain cells the kernels read ``W_hh h`` in bfloat16 and write the
-bfloat16 copies of ``h_t`` and of the gate gradients that the next products read; a batch of one
-or two stays float32, where bfloat16 gains nothing). Without the C kernels the same math runs as
-PyTorch ops; no option falls back to the loop engine.
+the C kernels of :mod:`.kernels`. A plain float32 GRU runs its whole time loop, products
+included, as one C call each way (:func:`.kernels.gru_sequence_forward` / ``_backward``), free
+of the per-step costs of a Python loop that dominate at small sizes (16 x 128).
+
+The engine covers every option of the layers: variable lengths (a sequence's state freezes after
+its last step and its outputs are zero, as the loop engine does), reverse direction, variational
+recurrent dropout ``m``, layer norm (on ``W_ih x`` in one C pass over the whole sequence each
+way, :class:`GateLayerNorm`; per gate block on ``W_hh h`` and on the LSTM cell state inside the
+LSTM's C kernel, as PyTorch ops per step for the GRU and RNN), LSTM projections, and bfloat16
+autocast (matrix products in bfloat16, state and gate math in float32; for plain cells the
+kernels read ``W_hh h`` in bfloat16 and write the bfloat16 copies of ``h_t`` and of the gate
+gradients that the next products read; a batch of one or two stays float32, where bfloat16 gains
+nothing). Without the C kernels the same math runs as PyTorch ops; no option falls back to the
+loop engine.
 
 Double backward (``create_graph=True``: gradient penalties, meta-learning): the hand-written
 backward builds no graph, so there, and only there, each Function recomputes its
@@ -44,6 +48,8 @@ kernels on its wrapped tensors anyway.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import Tensor
@@ -223,10 +229,8 @@ class _Recurrence:
         self.mask = mask
         self.valid = valid
         L, N = self.L, self.N
-        self.gis = self.gi.unbind(0)  # per-step views, made once: indexing costs ~1 us a step
         self.hall = _empty(h0, L + 1, N, h0.shape[-1])  # h_0 .. h_L, (L+1, N, H_out)
         self.hall[0] = h0
-        self.hs = self.hall.unbind(0)
         self.hall_bf16 = None
         self.hbs = [None] * (L + 1)  # the kernels' bf16 outputs: none unless mixed
         if self.mixed:  # bf16 copies of h_0 .. h_L: the products' inputs
@@ -240,6 +244,16 @@ class _Recurrence:
             self.xh = self.per_step(h0, w_hh.shape[0])  # normalised W_hh h, (L, N, G*H)
             self.rh = self.per_step(h0, blocks, 1)
         self.xhs, self.rhs = self.steps(self.xh), self.steps(self.rh)
+
+    # Per-step views, made once, when a Python time loop first asks (indexing costs ~1 us a
+    # step; the GRU's C loop needs none).
+    @functools.cached_property
+    def gis(self) -> tuple[Tensor, ...]:
+        return self.gi.unbind(0)
+
+    @functools.cached_property
+    def hs(self) -> tuple[Tensor, ...]:
+        return self.hall.unbind(0)
 
     def per_step(self, like: Tensor, *shape: int) -> Tensor:
         """A buffer (L, N, *shape) for backward, or (1, N, *shape) reused at every step."""
@@ -309,20 +323,35 @@ class _Backward:
         self.dout = _contiguous(dout, self.dtype)  # (L, N, H_out)
         if self.valid is not None:
             self.dout = self.dout * self.valid
-        self.douts = self.dout.unbind(0)
         self.dh = dh.to(self.dtype).clone()  # (N, H_out)
         self.zeros = torch.zeros_like(self.dh)
         L, N, G = self.dout.shape[0], n, s["w_hh"].shape[0]
         self.dgh = _empty(self.dout, L, N, G)  # (L, N, G*H) gradient reaching b_hh
         self.dgh_raw = _empty(self.dout, L, N, G) if s["ln_hh"] is not None else self.dgh
-        self.dghs, self.dgh_raws = self.dgh.unbind(0), self.dgh_raw.unbind(0)
         self.mixed = s["hall_bf16"] is not None  # the kernels also write dgh in bfloat16
         self.dgh_bf16 = None
         self.dghbs = [None] * L  # the kernels' bf16 outputs: none unless mixed
         if self.mixed:
             self.dgh_bf16 = _empty(self.dgh, L, N, G, dtype=torch.bfloat16)
             self.dghbs = self.dgh_bf16.unbind(0)
-        self.rec_inputs = self.dghbs if self.mixed else self.dgh_raws  # what the dh product reads
+
+    # Per-step views, made when a Python time loop first asks (see _Recurrence.gis).
+    @functools.cached_property
+    def douts(self) -> tuple[Tensor, ...]:
+        return self.dout.unbind(0)
+
+    @functools.cached_property
+    def dghs(self) -> tuple[Tensor, ...]:
+        return self.dgh.unbind(0)
+
+    @functools.cached_property
+    def dgh_raws(self) -> tuple[Tensor, ...]:
+        return self.dgh_raw.unbind(0)
+
+    @property
+    def rec_inputs(self):
+        """What the dh product reads at each step."""
+        return self.dghbs if self.mixed else self.dgh_raws
 
     def recurrent(self, t: int, keep: Tensor | None = None, raw_done: bool = False) -> Tensor:
         """dh_{t-1} through W_hh from dgh[t]; rows past their length pass ``self.dh`` on.
@@ -643,13 +672,20 @@ class FusedGRU(torch.autograd.Function):
             L, H = r.L, h0.shape[-1]
             gates = r.per_step(h0, 3 * H)  # r, z, n
             hns = r.per_step(h0, H)  # [LN](W_hn h) + b_hn
-            gis, gs, qs, hs, hbs = r.gis, r.steps(gates), r.steps(hns), r.hs, r.hbs
             bi, bh = r.bias_ih, r.bias_hh
-            for t in range(L):
-                gh = r.recurrent(t)  # (N, 3H)
-                kernels.gru_forward(gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], hbs[t + 1])
-                if r.valid is not None:
-                    r.freeze(t, (hs[t + 1], hs[t]))
+            ctx.sequence = _gru_sequence(r, h0, w_hh)
+            if ctx.sequence:  # every step in one C call
+                w = w_hh.detach().to(r.dtype).contiguous()  # (3H, H)
+                kernels.gru_sequence_forward(r.gi, bi, w, bh, r.hall, gates, hns, r.valid)
+            else:
+                gis, gs, qs, hs, hbs = r.gis, r.steps(gates), r.steps(hns), r.hs, r.hbs
+                for t in range(L):
+                    gh = r.recurrent(t)  # (N, 3H)
+                    kernels.gru_forward(
+                        gis[t], bi, gh, bh, hs[t], gs[t], qs[t], hs[t + 1], hbs[t + 1]
+                    )
+                    if r.valid is not None:
+                        r.freeze(t, (hs[t + 1], hs[t]))
             r.save(
                 ctx, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, gates=gates, hns=hns,
                 **_source(ctx, gi, h0, None, x, w_ih, ln_ih, lengths, reverse),
@@ -665,28 +701,52 @@ class FusedGRU(torch.autograd.Function):
             b = _Backward(ctx, s, dout, dhn)
             gates, hns, hall = s["gates"], s["hns"], s["hall"]
             dgi = _empty(b.dgh, *b.dgh.shape)  # (L, N, 3H)
-            direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
-            gs, qs, hs, dis = gates.unbind(0), hns.unbind(0), hall.unbind(0), dgi.unbind(0)
-            dgi_bf16, dibs = None, [None] * dgi.shape[0]
-            if b.mixed:
-                dgi_bf16 = _empty(dgi, *dgi.shape, dtype=torch.bfloat16)
-                dibs = dgi_bf16.unbind(0)
-            for t in reversed(range(dgi.shape[0])):
-                d1, d2 = b.dh, b.douts[t]
-                if b.valid is not None:
-                    d1, d2 = (d1 + d2) * b.valid[t], b.zeros
-                kernels.gru_backward(
-                    gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct, dibs[t], b.dghbs[t]
+            dgi_bf16 = None
+            if ctx.sequence:  # every step in one C call, as in forward
+                w = s["w_hh"].detach().to(b.dtype).contiguous()  # (3H, H)
+                # b.dh: the gradient reaching h_L in, the one reaching h_0 out
+                kernels.gru_sequence_backward(
+                    gates, hns, hall, w, b.dout, b.valid, b.dh, dgi, b.dgh
                 )
-                if b.valid is not None:
-                    dis[t].mul_(b.valid[t])
-                    if b.mixed:
-                        dibs[t].mul_(b.valid[t])
-                b.dh = b.recurrent(t, keep=direct)
+            else:
+                dgi_bf16 = _gru_backward_loop(b, gates, hns, hall, dgi)
             dw, db_ih, db_hh, dln = b.weight_grads(dgi)
             dh0 = b.dh.to(b.out_dtype)
             dgi = b.gate_gradient(dgi, dgi_bf16)  # (L, N, 3H)
             return dgi, dh0, dw, db_ih, db_hh, dln, None, None, None, *NO_SOURCE_GRADS
+
+
+def _gru_backward_loop(b: _Backward, gates, hns, hall, dgi) -> Tensor | None:
+    """The GRU's backward time loop in Python: fills dgi (L, N, 3H) and b.dgh, leaves the
+    gradient reaching h_0 in b.dh; returns dgi's bf16 copy under mixed autocast, else None."""
+    direct = torch.empty_like(b.dh)  # z ⊙ dh: the path that skips W_hh, (N, H)
+    gs, qs, hs, dis = gates.unbind(0), hns.unbind(0), hall.unbind(0), dgi.unbind(0)
+    dgi_bf16, dibs = None, [None] * dgi.shape[0]
+    if b.mixed:
+        dgi_bf16 = _empty(dgi, *dgi.shape, dtype=torch.bfloat16)
+        dibs = dgi_bf16.unbind(0)
+    for t in reversed(range(dgi.shape[0])):
+        d1, d2 = b.dh, b.douts[t]
+        if b.valid is not None:
+            d1, d2 = (d1 + d2) * b.valid[t], b.zeros
+        kernels.gru_backward(
+            gs[t], qs[t], hs[t], d1, d2, dis[t], b.dghs[t], direct, dibs[t], b.dghbs[t]
+        )
+        if b.valid is not None:
+            dis[t].mul_(b.valid[t])
+            if b.mixed:
+                dibs[t].mul_(b.valid[t])
+        b.dh = b.recurrent(t, keep=direct)
+    return dgi_bf16
+
+
+def _gru_sequence(r: _Recurrence, h0: Tensor, w_hh: Tensor) -> bool:
+    """Whether the GRU's whole time loop runs as one C call (:func:`kernels.gru_sequence_forward`):
+    a plain float32 cell (no layer norm on W_hh h, no recurrent dropout, no autocast) with the
+    C kernels built. Per step the Python loop's product and kernel call cost ~40 us more than
+    the arithmetic at 16 x 128 (music, speech), where oneDNN's LSTM runs its loop in C++."""
+    plain = r.ln_hh is None and r.mask is None and r.compute is None and not r.mixed
+    return plain and kernels.gru_sequence_available(h0) and w_hh.dtype == torch.float32
 
 
 class FusedRNN(torch.autograd.Function):

@@ -68,6 +68,8 @@ __all__ = [
     "block_layer_norm_forward",
     "gru_backward",
     "gru_forward",
+    "gru_sequence_backward",
+    "gru_sequence_forward",
     "lstm_ln_backward",
     "lstm_ln_forward",
     "lstm_backward",
@@ -147,6 +149,8 @@ def _build() -> ctypes.CDLL | None:
         getattr(library, f"block_ln_fwd_{suffix}").argtypes = [i64, i64, i64, real] + [ptr] * 5
         getattr(library, f"block_ln_bwd_{suffix}").argtypes = [i64, i64, i64, i64] + [ptr] * 6
         getattr(library, f"col_dot_{suffix}").argtypes = [i64, i64, i64] + [ptr] * 3
+    library.gru_seq_fwd_f32.argtypes = [i64] * 5 + [ptr] * 10
+    library.gru_seq_bwd_f32.argtypes = [i64] * 4 + [ptr] * 12
     return library
 
 
@@ -301,6 +305,53 @@ def gru_backward(
     dh_prev.copy_(dh * z)
     _copy_to(dgi_bf16, dgi)
     _copy_to(dgh_bf16, dgh)
+
+
+def gru_sequence_available(like: Tensor) -> bool:
+    """Whether :func:`gru_sequence_forward` / ``_backward`` serve ``like``'s dtype and device
+    (float32 on CPU, with the C kernels built)."""
+    return like.dtype == torch.float32 and available(like.dtype, like.device)
+
+
+def _valid_bytes(valid: Tensor | None) -> Tensor | None:
+    """The (L, N, 1) bool step mask as contiguous bytes for C, or None."""
+    return None if valid is None else valid.contiguous().view(torch.uint8)
+
+
+def gru_sequence_forward(gi, bi, w_hh, b, hall, gates, hn, valid=None) -> None:
+    """Every GRU step in one C call (float32; :func:`gru_sequence_available` says where).
+
+    gi (L, N, 3H) without b_ih; bi = b_ih, b = b_hh (3H,); w_hh (3H, H); hall (L+1, N, H)
+    holding h_0, filled with h_1..h_L; gates (L or 1, N, 3H) and hn (L or 1, N, H) filled as
+    :func:`gru_forward` fills them at each step (a leading 1: one step's buffers, rewritten);
+    valid (L, N, 1) bool or None: rows where it is False keep their state.
+    """
+    steps, n, hidden = gi.shape[0], hall.shape[1], hall.shape[2]
+    keep = int(gates.shape[0] == steps)
+    gh = _pooled_like(gi[0])  # (N, 3H) scratch for W_hh h
+    flags = (steps, n, hidden, keep, torch.get_num_threads())
+    buffers = (gi, bi, w_hh, b, hall, gates, hn, _valid_bytes(valid), gh, _packed(w_hh.t()))
+    _lib().gru_seq_fwd_f32(*flags, *_ptrs(*buffers))
+
+
+def _packed(b: Tensor) -> Tensor:
+    """Scratch for the C kernels' copy of a product's right operand b (K, M) in 16-column panels."""
+    k, m = b.shape
+    return workspace.empty((-(-m // 16) * k * 16,), b.dtype, b.device)
+
+
+def gru_sequence_backward(gates, hn, hall, w_hh, dout, valid, dh, dgi, dgh) -> None:
+    """Backward of :func:`gru_sequence_forward` in one C call, the steps in reverse.
+
+    dout (L, N, H): the gradient reaching each output, zero past the lengths; dh (N, H) in: the
+    gradient reaching h_L, out: the one reaching h_0; dgi, dgh (L, N, 3H) filled (gradients of
+    gi and of W_hh h + b_hh, as :func:`gru_backward` fills them, zero past the lengths).
+    """
+    steps, n, hidden = dout.shape
+    scratch = [_pooled_like(dh), _pooled_like(dh), _packed(w_hh)]  # z ⊙ dh, dgh W_hh, W_hh
+    flags = (steps, n, hidden, torch.get_num_threads())
+    buffers = (gates, hn, hall, w_hh, dout, _valid_bytes(valid), dh, dgi, dgh, *scratch)
+    _lib().gru_seq_bwd_f32(*flags, *_ptrs(*buffers))
 
 
 def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor, hb=None) -> None:

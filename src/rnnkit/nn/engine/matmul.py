@@ -128,7 +128,10 @@ def weight_gradient(grad: Tensor, x: Tensor) -> Tensor:
     """``grad^T @ x`` summed over all leading dims: (..., N_out), (..., K) -> (N_out, K)."""
     grad = grad.reshape(-1, grad.shape[-1])  # (M, N_out)
     x = x.reshape(-1, x.shape[-1]).to(grad.dtype)  # (M, K)
-    if _use_onednn(grad):
+    # A narrow x (K <= NARROW_INPUT: a 128-unit GRU's h, 88 piano keys) goes to torch.mm, which
+    # was faster there on one thread (1,600 rows, 384 x 128: 2.0 vs 3.0 ms; 384 x 88: 1.5 vs
+    # 2.4 ms, best of 15 interleaved, shared 2-core AMD EPYC).
+    if _use_onednn(grad) and not (grad.dtype == torch.float32 and x.shape[-1] <= NARROW_INPUT):
         # (x^T grad)^T as oneDNN's linear with input x^T (K, M) and weight grad^T (N_out, M):
         # the fastest of the layouts measured (torch.mm runs MKL, slow on AMD); summed over
         # chunks of about WGRAD_CHUNK rows, which oneDNN runs faster than one long reduction

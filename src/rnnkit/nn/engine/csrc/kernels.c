@@ -369,3 +369,189 @@ void col_dot_##SUF(int64_t M, int64_t K, int64_t threads, const T* R a, const T*
 
 DEFINE_COL_DOT(float, f32)
 DEFINE_COL_DOT(double, f64)
+
+/* ---- The GRU's whole time loop in C (float32, plain cell) ------------------------------------
+   Per step the fused engine's Python loop makes a matrix product (MKL or oneDNN, ~15 us of call
+   cost before any arithmetic at a batch of 16), a ctypes call to the gate kernel and a few
+   tensor ops; at the small sizes of music or speech models (16 x 128) those costs are as large
+   as the arithmetic. Here one call runs every step: the recurrent product by a register-blocked
+   kernel (C[n, j] = Σ_k A[n, k] B[k, j]: W_hh packed once per call into 16-column panels,
+   6 rows x 16 columns of accumulators, a panel staying in L1 across the row blocks), then the
+   same gate math as gru_fwd_f32 / gru_bwd_f32. Rows with valid[t, n] == 0 (past a sequence's
+   length) keep their state, as the Python loop's freeze does. With threads > 1 and a product
+   of at least SEQ_PARALLEL_WORK multiply-adds the panels and the rows are shared out inside
+   one parallel region that spans the loop (two or three barriers a step). */
+#define SEQ_PARALLEL_WORK (1 << 18)
+
+/* B (K, M), element [k, j] at B[k * sk + j * sj], as 16-column panels, each K x 16 contiguous
+   (the last one zero-padded): Bp (ceil(M / 16), K, 16). */
+static void mm_pack(int64_t K, int64_t M, const float* R B, int64_t sk, int64_t sj,
+                    float* R Bp) {
+  int64_t panels = (M + 15) / 16;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < 16; ++j) {
+        int64_t col = p * 16 + j;
+        Bp[(p * K + k) * 16 + j] = col < M ? B[k * sk + col * sj] : 0.0f;
+      }
+}
+
+/* C[0:rows, 0:width] = A[0:rows, :] Bp_panel (K x 16) for rows <= 6, A rows lda apart, C rows
+   ldc apart: 6 x 16 accumulators in 12 of the 16 AVX registers (named, so that the compiler
+   keeps them there; fewer rows repeat the last one's arithmetic and store only theirs). */
+static inline void store_row(float* R c, const float* R v, int64_t width) {
+  memcpy(c, v, width * sizeof(float));
+}
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+static inline void mm_6x16(int64_t K, int64_t rows, const float* R A, int64_t lda,
+                           const float* R Bp, float* R C, int64_t ldc, int64_t width) {
+  const float* a0 = A; const float* a1 = rows > 1 ? A + lda : a0;
+  const float* a2 = rows > 2 ? A + 2 * lda : a1; const float* a3 = rows > 3 ? A + 3 * lda : a2;
+  const float* a4 = rows > 4 ? A + 4 * lda : a3; const float* a5 = rows > 5 ? A + 5 * lda : a4;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b0 = _mm256_loadu_ps(Bp + k * 16), b1 = _mm256_loadu_ps(Bp + k * 16 + 8), a;
+    a = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  float out[6][16];
+  _mm256_storeu_ps(out[0], c00); _mm256_storeu_ps(out[0] + 8, c01);
+  _mm256_storeu_ps(out[1], c10); _mm256_storeu_ps(out[1] + 8, c11);
+  _mm256_storeu_ps(out[2], c20); _mm256_storeu_ps(out[2] + 8, c21);
+  _mm256_storeu_ps(out[3], c30); _mm256_storeu_ps(out[3] + 8, c31);
+  _mm256_storeu_ps(out[4], c40); _mm256_storeu_ps(out[4] + 8, c41);
+  _mm256_storeu_ps(out[5], c50); _mm256_storeu_ps(out[5] + 8, c51);
+  for (int64_t i = 0; i < rows; ++i) store_row(C + i * ldc, out[i], width);
+}
+#else
+static inline void mm_6x16(int64_t K, int64_t rows, const float* R A, int64_t lda,
+                           const float* R Bp, float* R C, int64_t ldc, int64_t width) {
+  float acc[6][16] = {{0}};
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t i = 0; i < rows; ++i) {
+      float a = A[i * lda + k];
+      _Pragma("omp simd")
+      for (int j = 0; j < 16; ++j) acc[i][j] += a * Bp[k * 16 + j];
+    }
+  for (int64_t i = 0; i < rows; ++i) store_row(C + i * ldc, acc[i], width);
+}
+#endif
+
+/* C (N, M) = A (N, K) Bp, Bp packed by mm_pack; the 16-column panels shared among the threads
+   of the enclosing parallel region (an orphaned omp for: one thread runs them all outside). */
+static void mm_shared(int64_t N, int64_t K, int64_t M, const float* R A, const float* R Bp,
+                      float* R C) {
+  int64_t panels = (M + 15) / 16;
+  _Pragma("omp for schedule(static)")
+  for (int64_t p = 0; p < panels; ++p) {
+    int64_t j0 = p * 16, width = M - j0 < 16 ? M - j0 : 16;
+    const float* R bp = Bp + p * K * 16;
+    for (int64_t n = 0; n < N; n += 6) {
+      int64_t rows = N - n < 6 ? N - n : 6;
+      mm_6x16(K, rows, A + n * K, K, bp, C + n * M + j0, M, width);
+    }
+  }
+}
+
+/* Forward over L steps. gi (L, N, 3H) without b_ih; bi = b_ih, b = b_hh (3H); w = W_hh
+   (3H, H), wp scratch for its packed transpose (ceil(3H / 16) * H * 16); hall (L+1, N, H)
+   holds h_0 and receives h_1..h_L; gates (L, N, 3H) and hn (L, N, H) receive r, z, n and
+   W_hn h + b_hn (with keep == 0 one step's buffers, rewritten each step); valid (L, N) bytes
+   or NULL; gh (N, 3H) scratch. */
+void gru_seq_fwd_f32(int64_t L, int64_t N, int64_t H, int64_t keep, int64_t threads,
+                     const float* R gi, const float* R bi, const float* R w, const float* R b,
+                     float* R hall, float* R gates, float* R hn, const uint8_t* R valid,
+                     float* R gh, float* R wp) {
+  int64_t G = 3 * H;
+  mm_pack(H, G, w, 1, H, wp); /* B[k, j] = W_hh[j, k] */
+  int parallel = threads > 1 && N * G * H >= SEQ_PARALLEL_WORK;
+  _Pragma("omp parallel num_threads(threads) if (parallel)")
+  for (int64_t t = 0; t < L; ++t) {
+    const float* R hp = hall + t * N * H;
+    float* R ho = hall + (t + 1) * N * H;
+    float* R gs = gates + (keep ? t * N * G : 0);
+    float* R qs = hn + (keep ? t * N * H : 0);
+    mm_shared(N, H, G, hp, wp, gh); /* implicit barrier: gh complete */
+    _Pragma("omp for schedule(static)")
+    for (int64_t n = 0; n < N; ++n) {
+      const float* R a = gi + (t * N + n) * G; const float* R r = gh + n * G;
+      float* R g = gs + n * G; float* R q = qs + n * H;
+      const float* R hpn = hp + n * H; float* R hon = ho + n * H;
+      if (valid != NULL && !valid[t * N + n]) {
+        memcpy(hon, hpn, H * sizeof(float));
+        continue;
+      }
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        float rr = sig_f32(a[j] + bi[j] + r[j] + b[j]);
+        float zz = sig_f32(a[H + j] + bi[H + j] + r[H + j] + b[H + j]);
+        float qq = r[2 * H + j] + b[2 * H + j];
+        float nn = tanh_f32(a[2 * H + j] + bi[2 * H + j] + rr * qq);
+        g[j] = rr; g[H + j] = zz; g[2 * H + j] = nn; q[j] = qq;
+        hon[j] = nn + zz * (hpn[j] - nn);
+      }
+    } /* implicit barrier: h_t complete before the next product reads it */
+  }
+}
+
+/* Backward over L steps, in reverse. gates, hn (L, N, ...) and hall (L+1, N, H) as the forward
+   left them; w (3H, H) = W_hh; dout (L, N, H) the gradient reaching each output (zero past
+   the lengths); dh (N, H) in: the gradient reaching h_L, out: the one reaching h_0. Fills dgi
+   and dgh (L, N, 3H) (the gradients of gi and of W_hh h + b_hh; zero past the lengths);
+   direct, dnew (N, H) and wp (ceil(H / 16) * 3H * 16: W_hh packed) scratch. */
+void gru_seq_bwd_f32(int64_t L, int64_t N, int64_t H, int64_t threads, const float* R gates,
+                     const float* R hn, const float* R hall, const float* R w,
+                     const float* R dout, const uint8_t* R valid, float* R dh, float* R dgi,
+                     float* R dgh, float* R direct, float* R dnew, float* R wp) {
+  int64_t G = 3 * H;
+  mm_pack(G, H, w, H, 1, wp); /* B = W_hh */
+  int parallel = threads > 1 && N * G * H >= SEQ_PARALLEL_WORK;
+  _Pragma("omp parallel num_threads(threads) if (parallel)")
+  for (int64_t t = L - 1; t >= 0; --t) {
+    _Pragma("omp for schedule(static)")
+    for (int64_t n = 0; n < N; ++n) {
+      const float* R g = gates + (t * N + n) * G; const float* R q = hn + (t * N + n) * H;
+      const float* R hpn = hall + (t * N + n) * H; const float* R d2 = dout + (t * N + n) * H;
+      float* R d1 = dh + n * H; float* R di = dgi + (t * N + n) * G;
+      float* R dr = dgh + (t * N + n) * G; float* R dp = direct + n * H;
+      if (valid != NULL && !valid[t * N + n]) {
+        memset(di, 0, G * sizeof(float));
+        memset(dr, 0, G * sizeof(float));
+        memset(dp, 0, H * sizeof(float));
+        continue;
+      }
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        float rr = g[j], zz = g[H + j], nn = g[2 * H + j];
+        float dd = d1[j] + d2[j];
+        float dn = dd * (1.0f - zz) * (1.0f - nn * nn);
+        float drr = dn * q[j] * rr * (1.0f - rr);
+        float dzz = dd * (hpn[j] - nn) * zz * (1.0f - zz);
+        di[j] = drr; di[H + j] = dzz; di[2 * H + j] = dn;
+        dr[j] = drr; dr[H + j] = dzz; dr[2 * H + j] = dn * rr;
+        dp[j] = dd * zz;
+      }
+    } /* implicit barrier: dgh[t] complete */
+    mm_shared(N, G, H, dgh + t * N * G, wp, dnew); /* implicit barrier */
+    _Pragma("omp for schedule(static)")
+    for (int64_t n = 0; n < N; ++n) {
+      if (valid != NULL && !valid[t * N + n]) continue; /* dh passes the frozen step */
+      float* R d1 = dh + n * H;
+      const float* R dm = dnew + n * H; const float* R dp = direct + n * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) d1[j] = dm[j] + dp[j];
+    } /* implicit barrier: dh complete before the next step reads it */
+  }
+}
