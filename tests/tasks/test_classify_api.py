@@ -93,6 +93,10 @@ def test_integer_labels_and_balanced_classes():
         ({"val_fraction": 1.5}, r"val_fraction must lie in \(0, 1\)"),
         ({"delimiter": "ab"}, "delimiter must be one character"),
         ({"hidden": "abc"}, "expected int, got str"),
+        ({"balance": "weighted"}, "balance must be one of none, balanced, auto"),
+        ({"test_fraction": 1.0}, r"test_fraction must lie in \[0, 1\), got 1.0"),
+        ({"test_fraction": -0.1}, r"test_fraction must lie in \[0, 1\)"),
+        ({"test_fraction": 0.5, "val_fraction": 0.5}, "must be below 1"),
     ],
 )
 def test_bad_settings_are_refused_before_any_data(settings, message):
@@ -180,6 +184,30 @@ def test_auto_balance_weighs_classes_only_when_they_are_imbalanced():
     assert not wants_balance("auto", even, 2) and wants_balance("auto", skewed, 2)
     assert wants_balance("balanced", even, 2) and not wants_balance("none", skewed, 2)
     assert balanced_weights(skewed, 2).tolist() == [20 / 32, 20 / 8]
+
+
+def test_the_loss_is_unweighted_unless_balance_asks(caplog):
+    texts, labels = reviews()
+    texts, labels = texts + [f"great {i}" for i in range(30)], labels + ["good"] * 30  # 45 / 15
+    tiny = {**TINY, "epochs": 1}
+    assert rnnkit.TextClassifier(**tiny).fit(texts, labels)._class_weight is None
+    weighted = rnnkit.TextClassifier(balance="auto", **tiny).fit(texts, labels)
+    assert weighted._class_weight is not None and weighted._class_weight[0] > 1  # "bad" is rare
+
+
+def test_test_fraction_0_keeps_every_row_for_training_and_validation(tmp_path):
+    texts, labels = reviews()
+    path = tmp_path / "reviews.csv"
+    rows = [f'"{t}",{label}' for t, label in zip(texts, labels)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    tiny = {**TINY, "epochs": 1}
+    clf = rnnkit.TextClassifier(test_fraction=0, **tiny).fit(data=str(path))
+    assert clf.evaluate(split="val")["n"] == 4  # 10% of all 30 rows, none cut for a test split
+    assert clf.evaluate(split="train")["n"] == 26
+    with pytest.raises(UserError, match="kept no test split .*test_fraction 0"):
+        clf.evaluate(split="test")
+    kept = rnnkit.TextClassifier(**tiny).fit(data=str(path))  # test_fraction 0.1 by default
+    assert kept.evaluate(split="test")["n"] == 4 and kept.evaluate(split="train")["n"] < 26
 
 
 def test_a_missing_gpu_is_said_before_the_data_loads(tmp_path):

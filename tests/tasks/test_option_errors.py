@@ -64,7 +64,7 @@ TRAIN_CASES = [
     ("classify", ["--max-vocab", "0"], "max_vocab must be at least 2"),
     ("classify", ["--min-freq", "-1"], "min_freq must be at least 1"),
     ("classify", ["--val-fraction", "1.5"], "val_fraction must lie in (0, 1)"),
-    ("classify", ["--test-fraction", "1"], "test_fraction must lie in (0, 1)"),
+    ("classify", ["--test-fraction", "1"], "test_fraction must lie in [0, 1)"),
     ("classify", ["--val-fraction", "0.6", "--test-fraction", "0.5"], "must be below 1"),
     ("classify", ["--batch-size", "-3"], "batch_size must be at least 1, got -3"),
     ("classify", ["--batch-size", "0"], "batch_size must be at least 1, got 0"),

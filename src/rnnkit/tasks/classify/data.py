@@ -56,28 +56,31 @@ class TextData(Settings):
         max_length: truncate texts to this many tokens (none: keep all).
         keep: which part of a long text is kept.
         val_fraction: cut from train (stratified, seeded) to select the best epoch.
-        test_fraction: cut first from data without a test split.
+        test_fraction: cut first from data without a test split; 0 keeps no test split (all of
+            the data trains and validates, e.g. when the test set is kept elsewhere).
         split_seed: seeds the validation and test cuts.
         limit: use at most N examples of each split (quick runs).
         batch_size: texts per batch.
-        balance: class weights in the loss: "balanced" (each class weighs n / (classes *
-            n_class), so rare classes count as much as common ones), "none", or "auto":
-            balanced when the largest class of the training split is more than 1.5 times the
-            smallest (on 2,000 GOP tweets, one epoch: validation macro-F1 0.36 -> 0.50).
+        balance: class weights in the loss: "none" (plain cross-entropy, the default: it
+            maximises accuracy, the metric that selects the best epoch), "balanced" (each
+            class weighs n / (classes * n_class), so rare classes count as much as common ones:
+            better macro-F1, worse accuracy), or "auto": balanced when the largest class of the
+            training split is more than 1.5 times the smallest. GOP tweets (the course's
+            training part, 4 epochs): validation accuracy 0.630 with auto, 0.663 with none.
     """
 
     KIND: ClassVar[str] = "data setting"
     CHOICES: ClassVar[dict[str, Any]] = {
         "level": ("word", "char"),
         "keep": ("start", "end"),
-        "balance": ("auto", "balanced", "none"),
+        "balance": ("none", "balanced", "auto"),
     }
     RANGES: ClassVar[dict[str, str]] = {
         "max_vocab": "[2, inf)",
         "min_freq": "[1, inf)",
         "max_length": "[1, inf)",
         "val_fraction": "(0, 1)",
-        "test_fraction": "(0, 1)",
+        "test_fraction": "[0, 1)",
         "split_seed": "[0, inf)",
         "limit": "[1, inf)",
         "batch_size": "[1, inf)",
@@ -98,7 +101,7 @@ class TextData(Settings):
     split_seed: int = 0
     limit: int | None = None
     batch_size: int = 64
-    balance: str = "auto"
+    balance: str = "none"
 
     def check(self) -> None:
         if self.delimiter is not None and len(self.delimiter) != 1:
@@ -183,6 +186,8 @@ def load_splits(
         train_full = loaded["train"]
         if "test" in loaded:
             test = loaded["test"]
+        elif data.test_fraction == 0:
+            test = LabeledTexts([], [], source=train_full.source)
         else:
             train_full, test = train_val_split(train_full, data.test_fraction, seed=data.split_seed)
     if validation is not None:
@@ -221,7 +226,13 @@ def evaluation_split(data: TextData, source: str | None, split: str) -> tuple[La
             "the model was trained on in-memory data; expected texts and labels to evaluate "
             "(evaluate(X, y)) or data='NAME or PATH'"
         )
-    return load_splits(data)[split], split
+    texts = load_splits(data)[split]
+    if split == "test" and not len(texts) and data.test_fraction == 0:
+        raise UserError(
+            f"the run kept no test split of {data.source} (test_fraction 0); expected "
+            "--split val or test data (--data PATH)"
+        )
+    return texts, split
 
 
 def fit_vocabulary(
