@@ -1,11 +1,11 @@
 """The web page at ``/`` in a real browser: Debian's headless chromium driven by Playwright
 against a real uvicorn server (on a free port of 127.0.0.1) serving the tiny models. A person's
 steps: type a review and read its label and bars and each word's shaded contribution, generate
-text (streamed) and compare it with the API's, see a language model's units over a text (a
-unit picked by keyboard), translate and read the attention heat map, forecast, paste sequences
-to regress, upload an image to caption, send bad requests and read their errors, give an API
-key, use the keyboard, and a phone-width screen. Screenshots are saved beside the test's
-temporary files.
+text (streamed, or several samples of a prime at once) and compare it with the API's, see a
+language model's units over a text (a unit picked by keyboard), translate and read the
+attention heat map, forecast, paste sequences to regress, upload an image to caption, send bad
+requests and read their errors, give an API key, use the keyboard, and a phone-width screen.
+Screenshots are saved beside the test's temporary files.
 
 Needs ``chromium`` (``make browser``) and ``playwright`` (the dev extra); without them the tests
 skip, or fail when $RNNKIT_REQUIRE_BROWSER is 1 (``make test`` sets it).
@@ -280,6 +280,31 @@ def test_generated_text_streams_in_and_matches_the_api(page, server):
     assert plain.value.headers["content-type"].startswith("application/json")
     lm.locator(".meta").filter(has_text="40 tokens").wait_for()
     assert lm.locator("pre.generated .output").text_content() == expected["output"]
+
+
+def test_several_samples_of_one_prime_are_shown_one_under_another(page, server, shots):
+    lm = panel(page, "lm")
+    lm.get_by_label("Prime").fill("the ")
+    lm.get_by_label("Length").fill("30")
+    lm.get_by_label("Seed").fill("7")
+    lm.get_by_label("Samples").fill("3")
+    with page.expect_response(lambda r: r.url.endswith("/generate")) as answered:
+        lm.get_by_role("button", name="Generate").click()  # not streamed: one JSON answer
+    assert answered.value.headers["content-type"].startswith("application/json")
+    lm.locator(".meta").filter(has_text="3 samples of 30 tokens").wait_for()
+    body = {"prime": "the ", "length": 30, "seed": 7, "temperature": 0.8, "samples": 3}
+    expected = httpx.post(f"{server.url}/v1/models/lm/generate", json=body).json()
+    texts = lm.locator("pre.generated")
+    assert texts.count() == 3
+    assert [texts.nth(i).locator(".output").text_content() for i in range(3)] == (
+        expected["outputs"]
+    )
+    assert all(texts.nth(i).locator(".prime").text_content() == "the " for i in range(3))
+    assert "seeds 7 to 9" in lm.locator(".meta").inner_text()
+    page.screenshot(path=shots / "samples.png", full_page=True)
+    lm.get_by_label("Samples").fill("0")  # the server's limit, shown as its message
+    lm.get_by_role("button", name="Generate").click()
+    assert lm.get_by_role("alert").inner_text().startswith("Error 422: body.samples:")
 
 
 def test_translate_and_forecast_show_their_answers(page):

@@ -300,12 +300,14 @@ function lmPanel(model) {
   const [topPBox, topP] = numberField("Top-p", { min: 0.01, max: 1, step: 0.01,
     placeholder: "1" });
   const [seedBox, seed] = numberField("Seed", { min: 0, step: 1, placeholder: "random" });
+  const [samplesBox, samples] = numberField("Samples", { min: 1, step: 1, value: 1 },
+    "continuations of the prime (more than 1: not streamed)");
   const streamId = `f${++fieldCount}`;
   const stream = el("input", { type: "checkbox", id: streamId, checked: true });
   const streamBox = el("label", { class: "check", for: streamId }, stream,
     "Show the text as it comes");
   const options = el("div", { class: "options" }, temperatureBox, lengthBox, topKBox, topPBox,
-    seedBox);
+    seedBox, samplesBox);
   const stop = el("button", { type: "button", class: "secondary", text: "Stop", disabled: true });
   let controller = null;
   stop.addEventListener("click", () => controller && controller.abort());
@@ -320,7 +322,19 @@ function lmPanel(model) {
         top_k: numberOf(topK),
         top_p: numberOf(topP),
         seed: numberOf(seed),
+        samples: numberOf(samples) === 1 ? undefined : numberOf(samples), // 1: the default
       });
+      const path = `/v1/models/${model.name}/generate`;
+      if (body.samples !== undefined) { // several continuations: one JSON answer, one text each
+        const result = await postJSON(path, body);
+        const texts = result.outputs.map((continuation) => el("pre", { class: "text generated" },
+          el("span", { class: "prime", text: body.prime }),
+          el("span", { class: "output", text: continuation })));
+        view.result.replaceChildren(...texts, el("p", { class: "meta", text:
+          `${result.samples} samples of ${result.tokens} tokens in ${result.seconds} s · `
+          + `seeds ${result.seed} to ${result.seed + result.samples - 1}` }));
+        return;
+      }
       const output = el("span", { class: "output" });
       const text = el("pre", { class: "text generated" },
         el("span", { class: "prime", text: body.prime }), output);
@@ -329,7 +343,6 @@ function lmPanel(model) {
         output.textContent = result.output;
         meta.textContent = `${result.tokens} tokens in ${result.seconds} s · seed ${result.seed}`;
       };
-      const path = `/v1/models/${model.name}/generate`;
       if (!stream.checked) {
         const result = await postJSON(path, body);
         view.result.replaceChildren(text, meta);
