@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import rnnkit
 from rnnkit.data.pianoroll import KEYS, read_midi
@@ -93,6 +94,23 @@ def test_padded_frames_do_not_change_the_loss():
     assert together.frames == one_by_one.frames == 17
     assert together.nll == pytest.approx(one_by_one.nll, rel=1e-5)
     assert together.metrics()["loss"] == pytest.approx(loss.item(), rel=1e-5)
+
+
+def test_nll_after_the_first_frame_against_a_direct_computation():
+    torch.manual_seed(0)
+    model = PianoRollRNN(PianoRollRNNConfig(hidden=8, dropout=0.0)).eval()
+    pieces = [arpeggio(12, 30), arpeggio(5, 40), arpeggio(1, 50)]
+    scores = MusicObjective().scores(model, PianoRollBatches(pieces, 2))
+    summed, frames = 0.0, 0
+    for roll in pieces:
+        batch = next(iter(PianoRollBatches([roll], 1)))
+        with torch.no_grad():
+            logits, _ = model(batch.inputs)  # (1, T, 88)
+        targets = batch.targets[:, 1:]  # frames 2.. of the piece
+        summed += F.binary_cross_entropy_with_logits(logits[:, 1:], targets, reduction="sum")
+        frames += targets.shape[1]
+    assert (scores.first_frames, scores.frames, frames) == (3, 18, 15)
+    assert scores.nll_after_first() == pytest.approx(summed.item() / frames, rel=1e-5)
 
 
 def test_the_model_overfits_one_batch():

@@ -154,8 +154,9 @@ class MusicModel(Task):
 
     # -- the loaded model ----------------------------------------------------------------------
 
-    def score(self, rolls: list[np.ndarray], batch_size: int | None = None) -> dict[str, float]:
-        """``{"loss": NLL per frame, "accuracy": frame accuracy}`` of the model on ``rolls``."""
+    def score(self, rolls: list[np.ndarray], batch_size: int | None = None) -> dict[str, Any]:
+        """``{"loss": NLL per frame, "accuracy": frame accuracy, "nll_after_first_frame": NLL
+        per frame leaving out each piece's first frame}`` of the model on ``rolls``."""
         self.require_model()
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise UserError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -165,7 +166,8 @@ class MusicModel(Task):
             objective.move_batch(batch, self.model_device)
             for batch in progress_bar(batches, "evaluate", self.verbose)
         )
-        return objective.scores(self.model, moved).metrics()
+        scores = objective.scores(self.model, moved)
+        return {**scores.metrics(), "nll_after_first_frame": scores.nll_after_first()}
 
     def _evaluation_rolls(self, data: str | None, split: str) -> tuple[list[np.ndarray], str, str]:
         """(pieces, split name, where from): MIDI files given as ``data`` whole (split "all");
