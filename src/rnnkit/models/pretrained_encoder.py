@@ -9,9 +9,11 @@ with ``torch.load(weights_only=True)``, which runs no code): ``pip install
     a = Swish(BN(conv1x1(MBConv blocks(stem(I)))))                     (N, 1280, S/32, S/32)
 
 (a 128-pixel image gives 4 x 4 regions of 1280 features). Images are normalised with the
-ImageNet mean and deviation, as for the CNN trained here. The encoder is frozen: its weights
-never train and its batch norms stay in inference mode, so its features of an image never
-change and a task may compute them once.
+ImageNet mean and deviation, as for the CNN trained here. The encoder is built frozen: its
+weights do not train and its batch norms stay in inference mode, so its features of an image
+never change and a task may compute them once. Fine-tuning (``fine_tune_after``, see
+:mod:`rnnkit.tasks.caption.fine_tune`) lets its weights train later; its batch norms keep their
+ImageNet statistics even then (a CPU batch of 32 images is too small to re-estimate them).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _library():
 
 
 class EfficientNetLite0Encoder(nn.Module):
-    """The frozen pretrained CNN of the module docstring; ``features`` is D = 1280."""
+    """The pretrained CNN of the module docstring, built frozen; ``features`` is D = 1280."""
 
     features = 1280
 
@@ -58,7 +60,7 @@ class EfficientNetLite0Encoder(nn.Module):
         self.net.eval()
 
     def train(self, mode: bool = True) -> EfficientNetLite0Encoder:
-        """Frozen: the batch norms always use their ImageNet statistics."""
+        """The batch norms always use their ImageNet statistics (also when fine-tuned)."""
         super().train(False)
         return self
 
