@@ -229,10 +229,23 @@ def two_process_runs(tmp_path_factory):
         )
         for rank in range(2)
     ]
-    for process in processes:
-        _, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-3000:]
+    deadline = time.monotonic() + 240
+    errors = [_finish(process, deadline) for process in processes]
+    assert all(p.returncode == 0 for p in processes), "\n".join(
+        f"rank {rank} (exit {p.returncode}): {err[-3000:]}"
+        for rank, (p, err) in enumerate(zip(processes, errors, strict=True))
+    )
     return data, root / "two"
+
+
+def _finish(process: subprocess.Popen, deadline: float) -> str:
+    """``process``'s stderr once it ends, killed at ``deadline`` (so a rank waiting for a dead
+    peer fails the test with both ranks' messages instead of hanging it)."""
+    try:
+        return process.communicate(timeout=max(deadline - time.monotonic(), 1))[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1] + "\n(killed after the deadline)"
 
 
 @pytest.mark.slow

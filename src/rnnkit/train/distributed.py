@@ -29,6 +29,7 @@ same state on resume.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
@@ -121,10 +122,13 @@ def init_from_env(
 ) -> tuple[World, torch.device, bool]:
     """Join the process group the environment describes: ``(world, device, joined here)``.
 
-    Does nothing in a world of one or when a group is already joined. ``backend`` "auto" is
-    NCCL for CUDA devices and gloo otherwise. On CUDA each process takes the GPU of its
-    ``LOCAL_RANK``. Joining and every later collective wait at most ``timeout_s`` seconds, so an
-    unreachable rendezvous, a port in use or a missing rank is a ``UserError``, not a hang.
+    Does nothing in a world of one or when a group is already joined: a process joins once and
+    stays joined until it exits, so that a second ``fit`` in the same script reuses the group
+    (joining again at the same MASTER_PORT races: a fast rank can reach rank 0's old store while
+    it is still closing, and die). ``backend`` "auto" is NCCL for CUDA devices and gloo
+    otherwise. On CUDA each process takes the GPU of its ``LOCAL_RANK``. Joining and every later
+    collective wait at most ``timeout_s`` seconds, so an unreachable rendezvous, a port in use or
+    a missing rank is a ``UserError``, not a hang.
     """
     if dist.is_available() and dist.is_initialized():
         return current_world(), _device_of_rank(device, env_world()), False
@@ -151,6 +155,7 @@ def init_from_env(
     except (RuntimeError, ValueError, OSError) as error:  # DistNetworkError/DistStoreError too
         raise UserError(_rendezvous_failure(error, where, world, timeout_s)) from None
     logger.debug("rank %d of %d joined %s (%s)", world.rank, world.size, where, backend)
+    atexit.register(teardown)  # left when the process ends, not after each fit
     return world, device, True
 
 

@@ -263,8 +263,7 @@ class Trainer:
                 distributed.unshard_batches(train_batches)
                 distributed.unshard_batches(val_batches)
             if joined:
-                self._ddp = None
-                distributed.teardown()
+                self._ddp = None  # the group stays joined for a later fit (see init_from_env)
 
     def _fit_distributed(
         self,
