@@ -200,6 +200,17 @@ def _block_norm_backward(dxhat: Tensor, xhat: Tensor, rstd: Tensor, blocks: int)
     return (dx * rstd).flatten(-2)  # (N, G*H)
 
 
+def _step_views(buffer: str) -> functools.cached_property:
+    """The per-step views ``getattr(self, buffer).unbind(0)`` of an (L, ...) buffer, made once,
+    when a Python time loop first asks (indexing costs ~1 us a step; the GRU's C loop needs
+    none)."""
+
+    def views(self) -> tuple[Tensor, ...]:
+        return getattr(self, buffer).unbind(0)
+
+    return functools.cached_property(views)
+
+
 class _Recurrence:
     """What the three cells share: dtypes, the recurrent product and its saved inputs."""
 
@@ -245,15 +256,8 @@ class _Recurrence:
             self.rh = self.per_step(h0, blocks, 1)
         self.xhs, self.rhs = self.steps(self.xh), self.steps(self.rh)
 
-    # Per-step views, made once, when a Python time loop first asks (indexing costs ~1 us a
-    # step; the GRU's C loop needs none).
-    @functools.cached_property
-    def gis(self) -> tuple[Tensor, ...]:
-        return self.gi.unbind(0)
-
-    @functools.cached_property
-    def hs(self) -> tuple[Tensor, ...]:
-        return self.hall.unbind(0)
+    gis = _step_views("gi")  # gi_t, (N, G*H) each
+    hs = _step_views("hall")  # h_0 .. h_L, (N, H_out) each
 
     def per_step(self, like: Tensor, *shape: int) -> Tensor:
         """A buffer (L, N, *shape) for backward, or (1, N, *shape) reused at every step."""
@@ -335,18 +339,9 @@ class _Backward:
             self.dgh_bf16 = _empty(self.dgh, L, N, G, dtype=torch.bfloat16)
             self.dghbs = self.dgh_bf16.unbind(0)
 
-    # Per-step views, made when a Python time loop first asks (see _Recurrence.gis).
-    @functools.cached_property
-    def douts(self) -> tuple[Tensor, ...]:
-        return self.dout.unbind(0)
-
-    @functools.cached_property
-    def dghs(self) -> tuple[Tensor, ...]:
-        return self.dgh.unbind(0)
-
-    @functools.cached_property
-    def dgh_raws(self) -> tuple[Tensor, ...]:
-        return self.dgh_raw.unbind(0)
+    douts = _step_views("dout")  # (N, H_out) each
+    dghs = _step_views("dgh")  # (N, G*H) each
+    dgh_raws = _step_views("dgh_raw")
 
     @property
     def rec_inputs(self):

@@ -63,6 +63,7 @@ from rnnkit.nn.engine import workspace
 __all__ = [
     "available",
     "column_dot",
+    "function",
     "bf16_available",
     "block_layer_norm_backward",
     "block_layer_norm_forward",
@@ -194,7 +195,7 @@ def available(dtype: torch.dtype = torch.float32, device: torch.device | str = "
 _KERNELS: dict[tuple[str, torch.dtype, bool], object] = {}  # -> C function or None
 
 
-def _fn(name: str, t: Tensor, bf16: bool = False):
+def function(name: str, t: Tensor, bf16: bool = False):
     """The C kernel ``name`` for ``t``'s dtype (its bf16-operand variant with ``bf16``, for a
     float32 ``t``), or None where none serves.
 
@@ -231,7 +232,7 @@ def bf16_available(state: Tensor) -> bool:
 
 def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc, h, hb=None):
     """gi, gh (N, 4H), b (4H,), c_prev (N, H) -> gates (N, 4H), c, tc, h [, hb] (N, H)."""
-    kernel = _fn("lstm_fwd", gi, bf16=hb is not None)
+    kernel = function("lstm_fwd", gi, bf16=hb is not None)
     if kernel is not None:
         n, hidden = c_prev.shape
         kernel(n, hidden, *_ptrs(gi, gh, b, c_prev, gates, c, tc, h, hb))
@@ -249,7 +250,7 @@ def lstm_forward(gi: Tensor, gh: Tensor, b: Tensor, c_prev: Tensor, gates, c, tc
 
 def lstm_backward(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16=None) -> None:
     """Gradient ``dh1 + dh2`` reaching h_t and ``dc`` (in/out: dc_t -> dc_{t-1}) -> dpre (N, 4H)."""
-    kernel = _fn("lstm_bwd", gates, bf16=dpre_bf16 is not None)
+    kernel = function("lstm_bwd", gates, bf16=dpre_bf16 is not None)
     if kernel is not None:
         n, hidden = c_prev.shape
         kernel(n, hidden, *_ptrs(gates, c_prev, tc, dh1, dh2, dc, dpre, dpre_bf16))
@@ -269,7 +270,7 @@ def gru_forward(gi, bi, gh, b, h_prev: Tensor, gates, hn, h, hb=None) -> None:
 
     ``bi`` is b_ih (added to gi), ``b`` is b_hh (added to gh, inside the reset gate for n).
     """
-    kernel = _fn("gru_fwd", gi, bf16=hb is not None)
+    kernel = function("gru_fwd", gi, bf16=hb is not None)
     if kernel is not None:
         n, hidden = h_prev.shape
         kernel(n, hidden, *_ptrs(gi, bi, gh, b, h_prev, gates, hn, h, hb))
@@ -289,7 +290,7 @@ def gru_backward(
     gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16=None, dgh_bf16=None
 ) -> None:
     """Gradient ``dh1 + dh2`` reaching h_t -> dgi, dgh (N, 3H), direct part of dh_prev (N, H)."""
-    kernel = _fn("gru_bwd", gates, bf16=dgh_bf16 is not None)
+    kernel = function("gru_bwd", gates, bf16=dgh_bf16 is not None)
     if kernel is not None:
         n, hidden = h_prev.shape
         buffers = (gates, hn, h_prev, dh1, dh2, dgi, dgh, dh_prev, dgi_bf16, dgh_bf16)
@@ -356,7 +357,7 @@ def gru_sequence_backward(gates, hn, hall, w_hh, dout, valid, dh, dgi, dgh) -> N
 
 def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor, hb=None) -> None:
     """gi, gh (N, H), b (H,) -> h = act(gi + gh + b) (N, H) [, hb]."""
-    kernel = _fn("rnn_fwd", gi, bf16=hb is not None)
+    kernel = function("rnn_fwd", gi, bf16=hb is not None)
     if kernel is not None:
         kernel(h.numel(), *_ptrs(gi, gh, b), b.numel(), int(relu), *_ptrs(h, hb))
         return
@@ -367,7 +368,7 @@ def rnn_forward(gi: Tensor, gh: Tensor, b: Tensor, relu: bool, h: Tensor, hb=Non
 
 def rnn_backward(h: Tensor, dh1: Tensor, dh2: Tensor, relu: bool, dpre: Tensor, dpre_bf16=None):
     """Gradient ``dh1 + dh2`` reaching h_t = act(pre) -> dpre (N, H) [, dpre_bf16]."""
-    kernel = _fn("rnn_bwd", h, bf16=dpre_bf16 is not None)
+    kernel = function("rnn_bwd", h, bf16=dpre_bf16 is not None)
     if kernel is not None:
         kernel(h.numel(), *_ptrs(h, dh1, dh2), int(relu), *_ptrs(dpre, dpre_bf16))
         return
@@ -389,7 +390,7 @@ def lstm_ln_forward(gi, gh, lg, b, cw, cb, c_prev, eps, xh, rh, gates, c, xc, rc
     by lg and added to gi + b; the new cell state c is normalised into xc (rc = 1/σ, (N,)) and
     tc = tanh(xc ⊙ cw + cb), h = o ⊙ tc.
     """
-    kernel = _fn("lstm_ln_fwd", gi)
+    kernel = function("lstm_ln_fwd", gi)
     if kernel is None:
         return False
     n, hidden = c_prev.shape
@@ -401,7 +402,7 @@ def lstm_ln_forward(gi, gh, lg, b, cw, cb, c_prev, eps, xh, rh, gates, c, xc, rc
 def lstm_ln_backward(gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dpre, draw, dcn):
     """Backward of :func:`lstm_ln_forward`: dc in/out; dpre (gradient of the pre-activation),
     draw (of the raw W_hh h) and dcn (of the normalised cell state, for its gain and shift)."""
-    kernel = _fn("lstm_ln_bwd", gates)
+    kernel = function("lstm_ln_bwd", gates)
     n, hidden = c_prev.shape
     buffers = (gates, c_prev, xc, rc, tc, cw, xh, rh, lg, dh1, dh2, dc, dpre, draw, dcn)
     kernel(n, hidden, *_ptrs(*buffers))
@@ -413,7 +414,7 @@ def block_layer_norm_forward(x: Tensor, gain: Tensor, blocks: int, eps: float):
     Returns y, x̂ (like x) and 1/σ (..., G). For a contiguous x whose dtype :func:`available`
     serves (the caller checks).
     """
-    kernel = _fn("block_ln_fwd", x)
+    kernel = function("block_ln_fwd", x)
     width = x.shape[-1]
     rows = x.numel() // width
     y, xhat = _pooled_like(x), _pooled_like(x)
@@ -424,7 +425,7 @@ def block_layer_norm_forward(x: Tensor, gain: Tensor, blocks: int, eps: float):
 
 def block_layer_norm_backward(dy: Tensor, xhat: Tensor, rstd: Tensor, gain: Tensor, blocks: int):
     """Backward of :func:`block_layer_norm_forward` (dy contiguous): dx (like dy), dgain (G*H,)."""
-    kernel = _fn("block_ln_bwd", xhat)
+    kernel = function("block_ln_bwd", xhat)
     width = xhat.shape[-1]
     threads = torch.get_num_threads()
     dx = _pooled_like(xhat)
@@ -444,7 +445,7 @@ def column_dot(a: Tensor, b: Tensor) -> Tensor:
 
     Falls back to PyTorch ops where no kernel serves (or an input is not contiguous).
     """
-    kernel = _fn("col_dot", a)
+    kernel = function("col_dot", a)
     if kernel is None or b.dtype != a.dtype or not (a.is_contiguous() and b.is_contiguous()):
         return (a * b).reshape(-1, a.shape[-1]).sum(0)
     width = a.shape[-1]

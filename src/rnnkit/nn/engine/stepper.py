@@ -141,7 +141,7 @@ class RecurrentStepper:
         else:
             name = "rnn_fwd"
             tensors = [gi, gh, self.bias[layer], self.mode == "RNN_RELU", h]
-        kernel = kernels._fn(name, gi)
+        kernel = kernels.function(name, gi)
         if kernel is None:
             return None, tensors
         if self.mode in ("LSTM", "GRU"):
