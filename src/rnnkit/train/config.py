@@ -59,8 +59,8 @@ class TrainConfig(Settings):
         lr_patience: epochs without improvement before "plateau" decays the rate.
         lr_decay_per_layer: discriminative learning rates (ULMFiT, 2.6 there): with a model that
             lists its layer groups (the text classifier: embedding, each recurrent layer, the
-            output), group g of G from the bottom learns at ``lr / lr_decay_per_layer**(G-1-g)``;
-            1: one rate for all.
+            output; the captioner: encoder, decoder), group g of G from the bottom learns at
+            ``lr / lr_decay_per_layer**(G-1-g)``; 1: one rate for all.
         warmup_steps: ramp the rate linearly from ``lr / warmup_steps`` to the scheduled rate
             over the first optimizer steps (0: off).
         monitor: the history column that selects the best checkpoint and drives early stopping

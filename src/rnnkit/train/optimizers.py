@@ -112,7 +112,7 @@ def build_optimizer(
     if model is None or not hasattr(model, "layer_groups"):
         raise UserError(
             f"lr_decay_per_layer={decay} needs a model that lists its layer groups (the text "
-            f"classifier); expected 1 for a {type(model).__name__}"
+            f"classifier, the captioner); expected 1 for a {type(model).__name__}"
         )
     wanted = {id(p) for p in trainable}
     groups = [[p for p in group if id(p) in wanted] for group in model.layer_groups()]

@@ -43,16 +43,10 @@ def test_meteor_exact_and_partial_matches():
 
 
 def test_the_report_leaves_cider_out_without_the_package(monkeypatch):
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def no_pycocoevalcap(name, *args, **kwargs):
-        if name.startswith("pycocoevalcap"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pycocoevalcap)
+    for name in ("pycocoevalcap", "pycocoevalcap.cider.cider", "pycocoevalcap.meteor.meteor"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
     assert coco_scores(["a dog runs"], [["a dog runs"]]) == {}
     with pytest.raises(UserError, match="rnnkit\\[caption-metrics\\]"):
         caption_cider(["a dog runs"], [["a dog runs"]])

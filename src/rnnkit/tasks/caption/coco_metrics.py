@@ -16,6 +16,7 @@ removed), here with sacrebleu's ``13a`` tokenizer instead of the Java PTB tokeni
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 import string
@@ -48,8 +49,9 @@ def _inputs(hypotheses: list[str], references: list[list[str]]) -> tuple[dict, d
 
 
 def _scorer(module: str, name: str):
+    """The scorer class ``pycocoevalcap.MODULE.MODULE.NAME`` (an optional dependency)."""
     try:
-        return getattr(__import__(f"pycocoevalcap.{module}.{module}", fromlist=[name]), name)
+        return getattr(importlib.import_module(f"pycocoevalcap.{module}.{module}"), name)
     except ImportError:
         raise UserError(
             f"{name} needs the 'pycocoevalcap' package; install it with: "

@@ -1,8 +1,8 @@
 """The attention picture of one caption, as in Xu et al. (2015)'s figures: the image, then one
-panel per generated word with that word's attention over the G x G regions laid over the image
-(upsampled smoothly to the image's size). Each map is scaled to its own maximum, so a nearly
-uniform map shows as a nearly even veil; the title's second line gives the weights' range
-against the uniform 1 / L, so the scale is never hidden."""
+panel per generated word (subword pieces joined, their maps averaged) with that word's attention
+over the G x G regions laid over the image (upsampled smoothly to the image's size). Each map is
+scaled to its own maximum, so a nearly uniform map shows as a nearly even veil; the title's
+second line gives the weights' range against the uniform 1 / L, so the scale is never hidden."""
 
 from __future__ import annotations
 
@@ -15,9 +15,30 @@ import numpy as np
 from rnnkit.atomic import atomic_path
 from rnnkit.tasks.caption.decode import Caption
 
-__all__ = ["save_attention_plot"]
+__all__ = ["save_attention_plot", "whole_words"]
 
 logger = logging.getLogger(__name__)
+
+
+def whole_words(tokens: list[str], attention: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """One panel's word and map each: subword pieces (a piece starting with "▁" begins a word,
+    the others continue it) joined into their word, whose map is the mean of its pieces' maps;
+    then "<eos>" where ``attention (T, L)`` has its step. Word tokens stay as they are."""
+    pieces = any(token.startswith("▁") for token in tokens)
+    words: list[str] = []
+    spans: list[list[int]] = []  # the attention rows of each word
+    for t, token in enumerate(tokens[: len(attention)]):
+        if not pieces or token.startswith("▁") or not words:
+            words.append(token.removeprefix("▁") or "▁")
+            spans.append([t])
+        else:
+            words[-1] += token
+            spans[-1].append(t)
+    if len(attention) > len(tokens):
+        words.append("<eos>")
+        spans.append([len(tokens)])
+    merged = np.stack([attention[rows].mean(axis=0) for rows in spans]) if spans else attention
+    return words, merged  # (W, L)
 
 
 def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns: int = 6) -> bool:
@@ -28,9 +49,7 @@ def save_attention_plot(image: np.ndarray, caption: Caption, path: Path, columns
     except ImportError:
         logger.info("matplotlib is not installed: no attention plot (pip install rnnkit[plot])")
         return False
-    weights = caption.attention.numpy()  # (T, L)
-    words = [w.replace("▁", "") or "▁" for w in caption.tokens] + ["<eos>"]
-    words = words[: len(weights)]
+    words, weights = whole_words(caption.tokens, caption.attention.numpy())  # (W, L)
     grid = int(round(math.sqrt(weights.shape[1])))
     size = image.shape[0]
     panels = 1 + len(words)
