@@ -12,6 +12,8 @@ best-so-far curves (validation accuracy against trials and minutes) and writes
     RNNKIT_DATA=../shared/data python benchmarks/search.py                       # 3 x 60 min
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe        # the issue's run
     RNNKIT_DATA=../shared/data python benchmarks/search.py --smoke               # a minute or two
+    RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe --ensemble 10 \
+        --name tpe-ensemble                 # also the trials' ensemble (select_ensemble)
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers random --no-defaults \
         --name random                                  # another sampler, defaults from the first
     python benchmarks/search.py --combine results/search-gop-tpe.json \\
@@ -98,14 +100,20 @@ def baselines(x_train, y_train, x_test, y_test) -> dict[str, float]:
     }
 
 
-def validation_baseline(train_csv: Path, fixed: dict) -> float:
-    """TF-IDF + logistic regression on the task's own train/validation cut of the course's
-    training part: the line the searches' validation accuracies compare with."""
+def task_splits(train_csv: Path, fixed: dict) -> dict:
+    """The task's own train/validation cut of the course's training part (what every trial
+    trains on and validates with)."""
     from rnnkit.tasks.classify.data import TextData, load_splits
 
     names = ("test_fraction", "val_fraction", "split_seed", "limit")
-    data = TextData(source=str(train_csv), **{k: v for k, v in fixed.items() if k in names})
-    splits = load_splits(data)
+    return load_splits(
+        TextData(source=str(train_csv), **{k: v for k, v in fixed.items() if k in names})
+    )
+
+
+def validation_baseline(splits: dict) -> float:
+    """TF-IDF + logistic regression on the task's train/validation cut: the line the
+    searches' validation accuracies compare with."""
     train, val = splits["train"], splits["val"]
     return tfidf_lr(train.texts, train.labels, val.texts, val.labels)
 
@@ -179,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true", help="3 trials on 600 tweets, 1 epoch (no result file)"
     )
     parser.add_argument("--name", help="suffix of the results files")
+    parser.add_argument(
+        "--ensemble", type=int, default=0, metavar="PICKS",
+        help="also score an ensemble of each search's trials, selected greedily on the "
+        "validation split over PICKS picks (rnnkit.search.select_ensemble; 0: none)",
+    )  # fmt: skip
     parser.add_argument("--keep", metavar="DIR", help="keep the searches' folders in DIR")
     parser.add_argument(
         "--no-defaults", action="store_true",
@@ -199,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     train_csv, x_train, y_train, x_test, y_test = course_split(work)
     scores = baselines(x_train, y_train, x_test, y_test)
-    val_scores = {"TF-IDF + logistic regression": validation_baseline(train_csv, fixed)}
+    splits = task_splits(train_csv, fixed)
+    val_scores = {"TF-IDF + logistic regression": validation_baseline(splits)}
 
     if not args.no_defaults:
         default = rnnkit.TextClassifier(verbose=0, **fixed).fit(data=str(train_csv))
@@ -224,6 +238,20 @@ def main(argv: list[str] | None = None) -> int:
             "best_params": results["best_params"],
             "minutes": round(sum((t["time_s"] or 0) for t in results["trials"]) / 60, 2),
         }  # fmt: skip
+        if args.ensemble:
+            val = splits["val"]
+            ensemble = rnnkit.search.select_ensemble(
+                results, val.texts, [str(label) for label in val.labels], size=args.ensemble
+            )
+            scores[f"search: {sampler} ensemble"] = float(
+                np.mean(ensemble.predict(x_test) == np.array(y_test))
+            )
+            val_scores[f"search: {sampler} ensemble"] = ensemble.val_accuracy
+            rows[sampler]["ensemble"] = {
+                "size": args.ensemble, "val_accuracy": ensemble.val_accuracy,
+                "test_accuracy": scores[f"search: {sampler} ensemble"],
+                "members": [{**m, "run": Path(m["run"]).name} for m in ensemble.summary()],
+            }  # fmt: skip
 
     print(f"GOP-debate, course split: {len(x_train)} train, {len(x_test)} test tweets")
     print(f"{'model':32s} {'test accuracy':>13s}")

@@ -2,7 +2,8 @@
 samplers, pruning from the validation metric at every epoch, parallel and resumable studies.
 
 ``rnnkit.search.run(task=..., space=..., out=..., **settings)`` is the Python form of
-``rnnkit search``; see ``rnnkit.search.study``. The names here are imported on first use (and
+``rnnkit search``; see ``rnnkit.search.study``. ``select_ensemble`` averages the best trials of a
+classification search (``rnnkit.search.ensemble``). The names here are imported on first use (and
 need optuna: ``pip install 'rnnkit[search]'``), so ``rnnkit train --config`` reads a settings
 file (``rnnkit.search.settings_file``) without them.
 """
@@ -14,10 +15,22 @@ from typing import Any
 
 from rnnkit.errors import UserError
 
-__all__ = ["SearchConfig", "SearchSpace", "read_space", "run", "search_report"]
+__all__ = [
+    "Ensemble",
+    "SearchConfig",
+    "SearchSpace",
+    "ensemble_weights",
+    "read_space",
+    "run",
+    "search_report",
+    "select_ensemble",
+]
 
 # public name -> the module defining it
 _API = {
+    "Ensemble": "rnnkit.search.ensemble",
+    "ensemble_weights": "rnnkit.search.ensemble",
+    "select_ensemble": "rnnkit.search.ensemble",
     "SearchConfig": "rnnkit.search.config",
     "SearchSpace": "rnnkit.search.space",
     "read_space": "rnnkit.search.space",
