@@ -153,7 +153,7 @@ class LanguageModelStep(nn.Module):
     def forward(self, tokens: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         x = self.model.embed(tokens)  # (N, L, E), no dropout in eval mode
         out, new_state = self.rnn(x, tuple(state) if self.lstm else state[0])  # (N, L, H)
-        logits = self.model.head(out)  # (N, L, V)
+        logits = self.model.scores(out)  # (N, L, V)
         return (logits, *new_state) if self.lstm else (logits, new_state)
 
 

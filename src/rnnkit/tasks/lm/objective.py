@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from rnnkit.data.streams import TBPTTStream
 from rnnkit.data.tokenize import Tokenizer
@@ -72,9 +71,8 @@ class LanguageModelObjective(Objective):
 
     def _loss(self, model, batch) -> tuple[torch.Tensor, int]:
         inputs, targets = batch  # (B, T), (B, T)
-        logits, state = model(inputs, self.state)  # (B, T, V)
+        loss, state = model(inputs, self.state, targets=targets)  # ()
         self.state = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         return loss, targets.numel()
 
     def train_loss(self, model, batch):
@@ -82,9 +80,10 @@ class LanguageModelObjective(Objective):
             loss, n = self._loss(model, batch)
             return loss, {"n": n}
         inputs, targets = batch  # (B, T), (B, T)
-        logits, state, (outputs, dropped) = model(inputs, self.state, return_outputs=True)
+        loss, state, (outputs, dropped) = model(
+            inputs, self.state, targets=targets, return_outputs=True
+        )  # (), state, (B, T, H) twice
         self.state = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         penalty = activation_penalty(outputs, dropped, self.ar, self.tar)  # None: one step, TAR
         if penalty is None:
             return loss, {"n": targets.numel(), "activation": 0.0}

@@ -146,13 +146,14 @@ class LanguageModel(Task):
 
     @classmethod
     def presets(cls, given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        """The level's defaults; one-hot input ties nothing, and tying makes embed = hidden."""
+        """The level's defaults; one-hot input and an adaptive softmax tie nothing, and tying
+        makes embed = hidden."""
         presets = super().presets(given)
         if given.get("level") == "word":
             for section, values in WORD_PRESETS.items():
                 presets[section] = {**presets.get(section, {}), **values}
         model = presets.setdefault("model", {})
-        if given.get("one_hot") and "tie_weights" not in given:
+        if (given.get("one_hot") or given.get("adaptive_softmax")) and "tie_weights" not in given:
             model["tie_weights"] = False  # nothing to tie to
         if given.get("tie_weights", model.get("tie_weights")) and "embed" not in given:
             model["embed"] = given.get("hidden", model.get("hidden", LanguageModelConfig.hidden))
