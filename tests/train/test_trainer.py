@@ -29,6 +29,28 @@ def _fit(config, out_dir=None, callbacks=(), obj=None, val=True, seed=0, **fit_k
     return trainer, history
 
 
+def test_curves_are_drawn_at_most_every_30_seconds_and_at_the_end(tmp_path, monkeypatch):
+    """Drawing curves.png costs about a second, more than a small model's epoch."""
+    from rnnkit.train import Callback, run_dir
+
+    drawn = []
+    real = run_dir.render_curves
+    monkeypatch.setattr(run_dir, "render_curves", lambda h, b: drawn.append(len(h)) or real(h, b))
+    _fit(quick_config(epochs=5, plot=True), out_dir=tmp_path / "run")
+    assert drawn == [1, 5]  # the first epoch, then the last: 5 quick epochs in 30 seconds
+
+    class StopAtThree(Callback):
+        def on_epoch_end(self, trainer, epoch, row):
+            if epoch == 3:
+                trainer.request_stop("enough")
+
+    drawn.clear()
+    _fit(quick_config(epochs=5, plot=True), out_dir=tmp_path / "stopped",
+         callbacks=[StopAtThree()])  # fmt: skip
+    assert drawn == [1, 3]  # epoch 3's save skipped it; the end of fit drew it
+    assert (tmp_path / "stopped" / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_overfits_one_batch():
     x = torch.randn(8, 5, 3)
     y = torch.arange(8) % 3

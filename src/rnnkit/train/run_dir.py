@@ -5,8 +5,9 @@
     DIR/last/          the end of the latest epoch plus ``training_state.pt``: what resume reads;
                        written at the start of a fresh run (epoch 0) and after every epoch
     DIR/history.csv    the whole run's history, curves and summary (best and last rows, why it
-    DIR/curves.png     stopped), rewritten after every epoch; ``best/`` and ``last/`` hold the
-    DIR/metrics.json   history up to their own weights
+    DIR/curves.png     stopped), rewritten after every epoch (the curves at most every 30 s
+    DIR/metrics.json   and at the end); ``best/`` and ``last/`` hold the history up to their
+                       own weights (and the curves when drawn at their save)
 
 ``best/`` and ``last/`` are separate folders so that each is replaced atomically as a whole
 (``rnnkit.atomic``): a crash at any moment leaves each one complete, old or new. ``best/``
@@ -251,6 +252,12 @@ class RunDirectory:
         if curves is not None:
             atomic_write_bytes(curves_png, curves)
         atomic_write_json(metrics_json, json_safe(summary))
+
+    def write_curves(self, history: History, best_epoch: int | None) -> None:
+        """Redraw the run-wide ``curves.png`` alone (the trainer skips drawing at some saves)."""
+        curves = render_curves(history, best_epoch)
+        if curves is not None:
+            atomic_write_bytes(self.path / REPORTS[1], curves)
 
 
 def _read_lock(path: Path) -> dict[str, Any] | None:

@@ -75,6 +75,7 @@ __all__ = ["EXPLODED", "NonFiniteLossError", "Trainer"]
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+CURVES_EVERY_S = 30.0  # curves.png is redrawn at most this often, and when the run ends
 EXPLODED = 1e3  # an epoch loss above this many times the first batch's loss (at least 1) diverged
 _CHECKED_FINITE = ("train_loss", "val_loss", "train_perplexity", "val_perplexity")
 _FROM_LOSS = {"perplexity": perplexity, "bpc": bits_per_char}  # metrics derived from the loss
@@ -148,6 +149,8 @@ class Trainer:
         self._late = False  # another rank ran out of time: this one stops too
         self._rng_state: dict[str, Any] | None = None
         self._saved_epoch: int | None = None
+        self._curves_at = -math.inf  # when curves.png was last drawn (time.monotonic)
+        self._curves_stale = False  # epochs saved since, without a drawing
         self._first_loss: float | None = None  # the run's first batch loss: what "exploded" means
 
     def setup(self) -> None:
@@ -340,6 +343,8 @@ class Trainer:
         except KeyboardInterrupt:
             self._log_interrupt()
             raise
+        finally:
+            self._draw_stale_curves()
         self._log_stop()
         self._call("on_fit_end", self.history)
         return self.history
@@ -659,9 +664,28 @@ class Trainer:
             training_state=training_state,
             artifacts=self.artifacts() if callable(self.artifacts) else self.artifacts,
             improved=improved,
-            plot=c.plot,
+            plot=self._draw_curves_now(),
         )
         self._saved_epoch = self.epoch
+
+    def _draw_curves_now(self) -> bool:
+        """Whether this save draws curves.png: drawing costs about a second (more than a small
+        model's epoch), so at most every ``CURVES_EVERY_S`` seconds and at the run's end."""
+        if not self.config.plot or not len(self.history):  # epoch 0's save: nothing to draw
+            return False
+        now = time.monotonic()
+        draw = self.stop_reason is not None or now - self._curves_at >= CURVES_EVERY_S
+        if draw:
+            self._curves_at = now
+        self._curves_stale = not draw
+        return draw
+
+    def _draw_stale_curves(self) -> None:
+        """Bring the run folder's curves.png up to the history when the last save skipped it
+        (a callback stopped the run, or Ctrl-C)."""
+        if self._curves_stale and self.run_dir is not None and self.world.is_main:
+            self._curves_stale = False
+            self.run_dir.write_curves(self.history, self.monitor.best_epoch)
 
     # -- logging -------------------------------------------------------------------------------
 
