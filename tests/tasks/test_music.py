@@ -130,6 +130,19 @@ def test_the_model_overfits_one_batch():
     assert objective.scores(model, [batch]).metrics()["accuracy"] > 0.9
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_regularisers_reach_the_layers_and_are_off_in_eval(cell):
+    torch.manual_seed(0)
+    config = PianoRollRNNConfig(hidden=16, cell=cell, recurrent_dropout=0.3, weight_drop=0.5)
+    model = PianoRollRNN(config)
+    assert (model.rnn.recurrent_dropout, model.rnn.weight_drop) == (0.3, 0.5)
+    frames = torch.as_tensor(arpeggio(30, 40), dtype=torch.float32)[None]  # (1, 30, 88)
+    a, b = model(frames)[0], model(frames)[0]
+    assert not torch.equal(a, b)  # new masks each call in training
+    model.eval()
+    torch.testing.assert_close(model(frames)[0], model(frames)[0])
+
+
 def test_the_python_object_fits_evaluates_and_samples_in_memory(tmp_path):
     train = [arpeggio(n, 30) for n in (12, 18, 24, 15)]
     music = rnnkit.MusicModel(hidden=16, epochs=3, batch_size=2, lr=1e-2, verbose=0,

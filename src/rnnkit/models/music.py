@@ -37,6 +37,9 @@ class PianoRollRNNConfig(Settings):
         cell: the recurrent cell (tanh RNN, LSTM, GRU).
         dropout: between recurrent layers and before the output layer.
         input_dropout: on the input frames.
+        recurrent_dropout: variational dropout on h_{t-1}, one mask per sequence (Gal 2016).
+        weight_drop: DropConnect on the recurrent weights W_hh, one mask per batch (Merity
+            et al. 2017).
         init: recurrent weight initialisation (orthogonal, xavier_uniform, uniform, ...).
         forget_bias: LSTM forget-gate bias.
     """
@@ -48,6 +51,8 @@ class PianoRollRNNConfig(Settings):
         "layers": "[1, inf)",
         "dropout": "[0, 1)",
         "input_dropout": "[0, 1)",
+        "recurrent_dropout": "[0, 1)",
+        "weight_drop": "[0, 1)",
     }
 
     hidden: int = 128
@@ -55,6 +60,8 @@ class PianoRollRNNConfig(Settings):
     cell: str = "lstm"
     dropout: float = 0.3
     input_dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    weight_drop: float = 0.0
     init: str | None = "orthogonal"
     forget_bias: float | None = 1.0
 
@@ -87,6 +94,8 @@ class PianoRollRNN(nn.Module):
             dropout=c.dropout,
             init=c.init,
             forget_bias=c.forget_bias if c.cell == "lstm" else None,
+            recurrent_dropout=c.recurrent_dropout,
+            weight_drop=c.weight_drop,
         )
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, KEYS)
