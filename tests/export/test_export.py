@@ -35,7 +35,7 @@ RUNS = {
     "classify": ["--layers", "2", "--pooling", "concat"],
     "lm": [],
     "lm-gru": ["--layers", "2", "--cell", "gru"],
-    "lm-adaptive": ["--adaptive-softmax", "5", "12"],  # log-probabilities for logits
+    "lm-adaptive": ["--adaptive-softmax", "5", "12", "--hidden", "16"],  # log-probabilities
     "speech": [],  # a 1-layer bidirectional GRU, mean pooling
     "forecast": ["--head", "gaussian"],
     "regress": dict(hidden=4, layers=2, cell="lstm", bidirectional=True, pooling="attention"),

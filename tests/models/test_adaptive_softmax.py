@@ -63,11 +63,12 @@ def test_overfits_one_batch():
     [
         ({"adaptive_softmax": (20, 5)}, "must be increasing"),
         ({"adaptive_softmax": (5, 20), "tie_weights": True, "embed": 16}, "tie_weights=False"),
+        ({"adaptive_softmax": (5, 20), "hidden": 8}, "hidden >= 16"),
     ],
 )
 def test_bad_settings_are_one_clear_error(options, message):
     with pytest.raises(UserError, match=message):
-        LanguageModelConfig(V, hidden=16, **options)
+        LanguageModelConfig(V, **{"hidden": 16, **options})
 
 
 def test_cutoffs_past_the_vocabulary_are_refused():

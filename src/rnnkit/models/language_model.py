@@ -140,6 +140,11 @@ class LanguageModelConfig(Settings):
                     "adaptive_softmax has no output matrix to share with the embedding: expected "
                     "tie_weights=False with adaptive_softmax"
                 )
+            if self.hidden < 16:
+                raise UserError(
+                    f"adaptive_softmax's second tail reads hidden / 16 features: expected hidden "
+                    f">= 16, got {self.hidden}"
+                )
         if self.tie_weights and (self.one_hot or self.embed != self.hidden):
             raise UserError(
                 "tie_weights needs an embedding of the hidden size: expected one_hot=False and "
