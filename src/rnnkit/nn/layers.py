@@ -351,8 +351,8 @@ class RNNBase(nn.Module):
         export, tracing and ``torch.func`` transforms an engine that supports them
         (:mod:`rnnkit.nn.engine.capture`).
         """
-        if capture.compiling():
-            return _run_layers_eagerly(self, x, state, lengths)
+        if capture.compiling():  # a graph break: the layers run eagerly
+            return capture.graph_break(RNNBase._run_layers)(self, x, state, lengths)
         output, final = self._run_engine(x, state, lengths)
         return match_torch_dtypes(self, x.dtype, output, final)
 
@@ -408,10 +408,6 @@ class RNNBase(nn.Module):
         keep = 1.0 - self.dropout
         mask = out.new_empty((1, *out.shape[1:])).bernoulli_(keep) / keep  # (1, N, F)
         return out * mask  # (L, N, F)
-
-
-# RNNBase._run_layers as a function TorchDynamo does not trace: a graph break.
-_run_layers_eagerly = capture.graph_break(RNNBase._run_layers)
 
 
 def _repack(output: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:

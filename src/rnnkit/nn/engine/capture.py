@@ -65,7 +65,14 @@ def traced_backend(module, lengths, requested: str) -> str:
     return "torch" if plain else "loop"
 
 
+_EAGER: dict = {}  # function -> the same function as a graph break
+
+
 def graph_break(run):
     """``run`` as a function TorchDynamo does not trace: calling it from compiled code breaks
-    the graph and runs it eagerly."""
-    return torch.compiler.disable(run, recursive=True)
+    the graph and runs it eagerly. Made on the first call (under ``torch.compile``), as making
+    it imports TorchDynamo: seconds that a program which never compiles should not wait."""
+    eager = _EAGER.get(run)
+    if eager is None:
+        eager = _EAGER[run] = torch.compiler.disable(run, recursive=True)
+    return eager
