@@ -149,7 +149,7 @@ class Trainer:
         self._late = False  # another rank ran out of time: this one stops too
         self._rng_state: dict[str, Any] | None = None
         self._saved_epoch: int | None = None
-        self._curves_at = -math.inf  # when curves.png was last drawn (time.monotonic)
+        self._curves_at = 0.0  # when curves.png was last drawn (time.monotonic), or fit began
         self._curves_stale = False  # epochs saved since, without a drawing
         self._first_loss: float | None = None  # the run's first batch loss: what "exploded" means
 
@@ -328,6 +328,7 @@ class Trainer:
         self._stop_request = None
         self.stop_reason = self._next_stop_reason()  # a resumed run may be over already
         started = time.monotonic()  # the budget counts from here: at least one batch runs
+        self._curves_at = started  # a run shorter than CURVES_EVERY_S draws once, at its end
         self._deadline = None if c.max_time_minutes is None else started + 60 * c.max_time_minutes
         if self.stop_reason and resume:
             logger.info(
@@ -670,7 +671,8 @@ class Trainer:
 
     def _draw_curves_now(self) -> bool:
         """Whether this save draws curves.png: drawing costs about a second (more than a small
-        model's epoch), so at most every ``CURVES_EVERY_S`` seconds and at the run's end."""
+        model's epoch), so at most every ``CURVES_EVERY_S`` seconds (the first time that long
+        after fit began) and at the run's end."""
         if not self.config.plot or not len(self.history):  # epoch 0's save: nothing to draw
             return False
         now = time.monotonic()
