@@ -87,3 +87,24 @@ def test_a_word_model_trains_generates_and_reloads_with_it(tmp_path):
     again = rnnkit.load(tmp_path / "run").generate("the cat", length=12, seed=1)
     assert sample["output"] == again["output"] and len(sample["output"].split()) >= 6
     assert lm.evaluate(text[:300])["perplexity"] < 6  # of 11 words: it has learnt the text
+
+
+def test_distributed_training_is_told_that_tails_may_go_without_gradients(monkeypatch):
+    """A batch with no target in a tail leaves its parameters without a gradient: DDP must
+    count them as reduced (find_unused_parameters) instead of waiting for them."""
+    from types import SimpleNamespace
+
+    from rnnkit.train import distributed
+
+    made = []
+    monkeypatch.setattr(distributed, "current_world", lambda: SimpleNamespace(distributed=True))
+    monkeypatch.setattr(torch.nn.parallel, "DistributedDataParallel",
+                        lambda m, **options: made.append(options) or m)  # fmt: skip
+    lm = model()
+    loss, _ = lm(torch.zeros(2, 3, dtype=torch.long), targets=torch.ones(2, 3, dtype=torch.long))
+    loss.backward()
+    assert all(p.grad is None for p in lm.adaptive.tail.parameters())  # only head targets
+    plain = RNNLanguageModel(LanguageModelConfig(V, embed=8, hidden=16))
+    distributed.wrap_model(lm, torch.device("cpu"))
+    distributed.wrap_model(plain, torch.device("cpu"))
+    assert [m["find_unused_parameters"] for m in made] == [True, False]

@@ -239,6 +239,13 @@ class RNNLanguageModel(nn.Module):
             nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
             self.head.weight = self.embedding.weight
 
+    @property
+    def skips_parameters(self) -> bool:
+        """Whether a training step may leave parameters without a gradient: the adaptive
+        softmax's tails that no target of the batch falls in (distributed training's DDP needs
+        to know)."""
+        return self.adaptive is not None
+
     def _drop(self, x: Tensor, dropout: nn.Dropout) -> Tensor:
         if self.config.locked_dropout:
             return locked_dropout(x, dropout.p, self.training)

@@ -206,11 +206,18 @@ def barrier() -> None:
 
 def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
     """``model`` in ``DistributedDataParallel`` (which broadcasts rank 0's weights now and
-    averages gradients during ``backward``); the model itself in a world of one."""
+    averages gradients during ``backward``); the model itself in a world of one.
+
+    A model whose ``skips_parameters`` is true (an adaptive softmax leaves out the tails no
+    target of a batch falls in) gets ``find_unused_parameters``: DDP then counts those as
+    reduced instead of waiting for their gradients."""
     if not current_world().distributed:
         return model
     device_ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    unused = bool(getattr(model, "skips_parameters", False))
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, find_unused_parameters=unused
+    )
 
 
 def sum_over_ranks(values: Sequence[float], device: torch.device | None = None) -> list[float]:
