@@ -192,7 +192,8 @@ def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
 
 
 class RNNLanguageModel(nn.Module):
-    """Embedding (or one-hot) → stacked RNN/LSTM/GRU → linear to the vocabulary.
+    """Embedding (or one-hot) → stacked RNN/LSTM/GRU → linear to the vocabulary (or an
+    adaptive softmax).
 
     Inputs: tokens (N, L) int64, state (the RNN's, e.g. ``(h, c)``) or None for zeros.
     Outputs: logits (N, L, V), the new state — detach it between TBPTT windows; with
@@ -219,7 +220,8 @@ class RNNLanguageModel(nn.Module):
         )
         self.dropout = nn.Dropout(c.output_rate)  # before the output layer
         self.input_dropout = nn.Dropout(c.input_rate)
-        self.adaptive = None
+        self.head: nn.Linear | None = None  # the full softmax's output layer, or
+        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | None = None
         if c.adaptive_softmax is not None:
             if c.adaptive_softmax[1] >= c.vocab_size:
                 raise UserError(
