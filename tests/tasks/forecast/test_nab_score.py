@@ -12,6 +12,7 @@ from rnnkit.errors import UserError
 from rnnkit.tasks.forecast.detect import windowed_gaussian
 from rnnkit.tasks.forecast.nab_score import (
     PROFILES,
+    as_nab_wrote,
     best_threshold,
     corpus_score,
     leave_one_out_thresholds,
@@ -129,16 +130,21 @@ def test_window_rows_from_times():
 
 
 @pytest.mark.slow  # 365,558 rows: a few seconds
-def test_windowed_gaussian_on_the_corpus(data_dir):
-    """NAB's windowed Gaussian over all 58 series at NAB's optimised threshold; 40.13 / 23.94
-    / 47.73 (an independent re-implementation gets the same; NAB's table says 39.6 / 20.9 /
-    47.4, from result files not shipped with the data)."""
+def test_windowed_gaussian_on_the_corpus_reproduces_nabs_published_scores(data_dir):
+    """NAB's windowed Gaussian over all 58 series at NAB's optimised threshold: with its scores
+    as NAB's result files hold them (12 significant digits), NAB's published 39.6 / 20.9 / 47.4;
+    at full precision 40.13 / 23.94 / 47.73."""
     corpus = read_nab_corpus(data_dir / "nab")
     assert len(corpus) == 58 and sum(len(s.windows) for s in corpus) == 116
-    scores = [windowed_gaussian(s.values) for s in corpus]
-    expected = {"standard": 40.13, "reward_low_FP_rate": 23.94, "reward_low_FN_rate": 47.73}
-    for name, cost in PROFILES.items():
-        sweeps = [sweep(x, s.windows, cost) for x, s in zip(scores, corpus)]
-        best, _ = best_threshold(sweeps, cost)
-        result = corpus_score(sweeps, [best] * len(sweeps), cost, 116)
-        assert result["score"] == pytest.approx(expected[name], abs=0.01)
+    exact = [windowed_gaussian(s.values) for s in corpus]
+    expected = {
+        "standard": (39.6, 40.13),
+        "reward_low_FP_rate": (20.9, 23.94),
+        "reward_low_FN_rate": (47.4, 47.73),
+    }
+    for scores, index, tolerance in (([as_nab_wrote(x) for x in exact], 0, 0.05), (exact, 1, 0.01)):
+        for name, cost in PROFILES.items():
+            sweeps = [sweep(x, s.windows, cost) for x, s in zip(scores, corpus)]
+            best, _ = best_threshold(sweeps, cost)
+            result = corpus_score(sweeps, [best] * len(sweeps), cost, 116)
+            assert result["score"] == pytest.approx(expected[name][index], abs=tolerance), name
