@@ -3,7 +3,13 @@ from collections import Counter
 import pytest
 
 from rnnkit.data.examples import LabeledTexts
-from rnnkit.data.splits import random_split, stratified_split, train_val_split
+from rnnkit.data.splits import (
+    random_split,
+    stratified_fold,
+    stratified_split,
+    train_val_fold,
+    train_val_split,
+)
 
 LABELS = ["neg"] * 60 + ["neu"] * 30 + ["pos"] * 9 + ["rare"]
 
@@ -42,3 +48,23 @@ def test_train_val_split_on_labeled_texts():
     assert val.class_counts() == {"neg": 6, "neu": 3, "pos": 1}
     unstratified = train_val_split(data, 0.1, seed=0, stratify=False)[1]
     assert len(unstratified) == 10
+
+
+def test_stratified_folds_are_disjoint_cover_the_data_and_keep_class_shares():
+    labels = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
+    vals = [stratified_fold(labels, 5, k, seed=3)[1] for k in range(5)]
+    assert sorted(i for v in vals for i in v) == list(range(100))  # a partition of the data
+    for k, val in enumerate(vals):
+        train, again = stratified_fold(labels, 5, k, seed=3)
+        assert again == val and sorted(train + val) == list(range(100))
+        assert Counter(labels[i] for i in val) == {"a": 12, "b": 6, "c": 2}
+    assert stratified_fold(labels, 5, 0, seed=4)[1] != vals[0]  # the seed shuffles
+    with pytest.raises(ValueError, match="0 <= fold < folds"):
+        stratified_fold(labels, 5, 5)
+
+
+def test_train_val_fold_on_labeled_texts():
+    data = LabeledTexts([f"t{i}" for i in range(9)], [i % 3 for i in range(9)])
+    train, val = train_val_fold(data, 3, 1, seed=0)
+    assert len(train) == 6 and len(val) == 3 and sorted(val.labels) == [0, 1, 2]
+    assert set(train.texts) | set(val.texts) == set(data.texts)

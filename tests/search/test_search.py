@@ -121,6 +121,28 @@ def test_a_bad_trial_is_pruned_and_stops_cleanly(tmp_path, tweets):
     assert "pruned by the search" in json.dumps(metrics)
 
 
+def test_cross_validated_trials_score_the_mean_of_their_folds(tmp_path, tweets):
+    out = tmp_path / "cv"
+    args = dict(data=str(tweets), space={"lr": [0.05]}, out=out, sampler="grid",
+                pruner="none", plots=False, verbose=0, **TINY)  # fmt: skip
+    results = rnnkit.search.run("classify", cv=3, **args)
+    for row in results["trials"]:
+        folds = [json.loads((out / "trials" / name / "metrics.json").read_text())
+                 for name in (f"{row['number']:04d}", *(f"{row['number']:04d}-fold{k}"
+                                                       for k in (1, 2)))]  # fmt: skip
+        bests = [m["best_value"] for m in folds]
+        assert row["fold_values"] == pytest.approx(bests)
+        assert row["value"] == pytest.approx(sum(bests) / 3)
+    trial = rnnkit.load(out / "trials" / "0000-fold2")
+    assert (trial.settings["data"].folds, trial.settings["data"].fold) == (3, 2)
+    with pytest.raises(UserError, match="was made with cv 3"):
+        rnnkit.search.run("classify", cv=2, **args)
+    with pytest.raises(UserError, match="expected no folds among the fixed"):
+        rnnkit.search.run("classify", cv=2, **{**args, "out": tmp_path / "x", "folds": 3})
+    with pytest.raises(UserError, match="has no folds setting"):
+        rnnkit.search.run("lm", data=str(tweets), space={"lr": [0.01]}, out=tmp_path / "lm", cv=2)
+
+
 def test_resuming_runs_only_the_missing_trials(tmp_path, tweets):
     out = tmp_path / "resume"
     space = {"lr": {"low": 1e-3, "high": 5e-2, "log": True}}

@@ -40,7 +40,7 @@ from rnnkit.data.parallel import ParallelCorpus, load_parallel
 from rnnkit.data.parallel_files import read_parallel_folder
 from rnnkit.data.registry import DATASETS, DatasetEntry, RemoteFile
 from rnnkit.data.resolve import cache_dir, load_dataset, resolve
-from rnnkit.data.splits import stratified_split, train_val_split
+from rnnkit.data.splits import stratified_split, train_val_fold, train_val_split
 from rnnkit.data.streams import TBPTTStream, batchify, contiguous_split
 from rnnkit.data.tabular import read_labeled_csv
 from rnnkit.data.text import read_text, read_text_splits
@@ -79,6 +79,7 @@ __all__ = [
     "resolve",
     "stratified_split",
     "tokenizer_from_dict",
+    "train_val_fold",
     "train_val_split",
     "truncate",
 ]

@@ -15,7 +15,13 @@ import numpy as np
 from rnnkit.data.examples import LabeledTexts
 from rnnkit.data.labels import label_sort_key
 
-__all__ = ["random_split", "stratified_split", "train_val_split"]
+__all__ = [
+    "random_split",
+    "stratified_fold",
+    "stratified_split",
+    "train_val_fold",
+    "train_val_split",
+]
 
 
 def _check_fraction(fraction: float) -> None:
@@ -57,6 +63,40 @@ def stratified_split(
         val.extend(members[:n_val].tolist())
         train.extend(members[n_val:].tolist())
     return sorted(train), sorted(val)
+
+
+def stratified_fold(
+    labels: Sequence[Hashable], folds: int, fold: int, *, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """Fold ``fold`` of ``folds`` stratified folds (k-fold cross-validation): ``(train indices,
+    val indices)``, sorted. Each class's examples, shuffled by ``seed`` (the same for every
+    fold), go to the folds in turn, so the folds are disjoint, cover the data and keep each
+    class's share."""
+    if not 0 <= fold < folds or folds < 2:
+        raise ValueError(f"expected 0 <= fold < folds and folds >= 2, got fold {fold} of {folds}")
+    groups: dict[Hashable, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        groups[label].append(index)
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    val: list[int] = []
+    keys = [key for key in groups if key is not None]
+    ordered = sorted(keys, key=label_sort_key(keys)) + ([None] if None in groups else [])
+    for label in ordered:
+        members = np.asarray(groups[label])
+        members = members[rng.permutation(len(members))]
+        chosen = np.arange(len(members)) % folds == fold
+        val.extend(members[chosen].tolist())
+        train.extend(members[~chosen].tolist())
+    return sorted(train), sorted(val)
+
+
+def train_val_fold(
+    data: LabeledTexts, folds: int, fold: int, *, seed: int = 0
+) -> tuple[LabeledTexts, LabeledTexts]:
+    """``(train, val)`` of ``data`` with fold ``fold`` of ``folds`` stratified folds as val."""
+    train_idx, val_idx = stratified_fold(data.labels, folds, fold, seed=seed)
+    return data.subset(train_idx), data.subset(val_idx)
 
 
 def train_val_split(

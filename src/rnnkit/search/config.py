@@ -35,6 +35,10 @@ class SearchConfig(Settings):
             median, hyperband, or none.
         startup_trials: trials sampled at random (tpe, gp) and never pruned (median) before
             the results steer the search.
+        cv: k-fold cross-validation: each trial trains on every one of this many folds of the
+            training data (the task's folds and fold settings; the text classifier has them)
+            and scores the mean of their best validation values; the pruner watches the
+            first fold. 1: the task's one validation split.
         storage: where the study lives, shared by workers, machines and resumed searches:
             sqlite:///FILE.db, an RDB URL (postgresql://..., mysql://...), or an Optuna journal
             file (a path ending in .log or .journal) (default: sqlite:///OUT/study.db).
@@ -52,6 +56,7 @@ class SearchConfig(Settings):
         "trials": "[1, inf)",
         "timeout": "(0, inf)",
         "startup_trials": "[0, inf)",
+        "cv": "[1, inf)",
         "workers": "[1, inf)",
         "threads": "[1, inf)",
     }
@@ -61,6 +66,7 @@ class SearchConfig(Settings):
     timeout: float | None = None
     pruner: str = "median"
     startup_trials: int = 10
+    cv: int = 1
     storage: str | None = None
     study: str = "search"
     workers: int = 1

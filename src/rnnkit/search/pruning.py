@@ -19,11 +19,13 @@ class TrialReporter(Callback):
     trainer to stop: the run ends cleanly — best epoch saved, run folder unlocked — and its
     ``stop_reason`` starts with ``PRUNED``. After the fit, ``best`` and ``best_epoch`` hold the
     monitored metric's best value (the trial's value) and its epoch, ``last`` the last value
-    reported.
+    reported. ``intermediate=False`` (the later folds of a cross-validated trial): nothing is
+    reported to the trial and nothing pruned, ``best`` is still kept.
     """
 
-    def __init__(self, trial: optuna.Trial, monitor: str) -> None:
+    def __init__(self, trial: optuna.Trial, monitor: str, intermediate: bool = True) -> None:
         self.trial = trial
+        self.intermediate = intermediate
         self.monitor = monitor
         self.last: float | None = None  # the last value reported
         self.reported: int | None = None  # and its epoch
@@ -43,6 +45,8 @@ class TrialReporter(Callback):
 
     def report(self, trainer: Any, epoch: int, value: float) -> None:
         self.last, self.reported = float(value), epoch
+        if not self.intermediate:
+            return
         self.trial.report(self.last, epoch)
         if epoch < trainer.config.epochs and self.trial.should_prune():  # not a finished run
             trainer.request_stop(f"{PRUNED} after epoch {epoch}")

@@ -47,6 +47,7 @@ __all__ = ["run"]
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0  # how often the parent of worker processes updates its progress bar
+RECORD_DEFAULTS = {"cv": 1}  # what a study recorded before the key existed meant
 
 
 def run(
@@ -71,6 +72,8 @@ def run(
     cls(device=config.device, **fixed)  # unknown settings, wrong types: said now
     train = cls.resolve_settings(fixed)["train"]
     parsed = read_space(space, cls, fixed=fixed, sampler=config.sampler)
+    if config.cv > 1:
+        _check_folds(cls, fixed, parsed.spec(), config.cv)
     target = config.trials
     if config.sampler == "grid" and parsed.grid_size() < target:
         target = parsed.grid_size()
@@ -82,6 +85,7 @@ def run(
     record = {
         "task": task, "data": data, "fixed": fixed, "space": parsed.spec(),
         "sampler": config.sampler, "monitor": train.monitor, "direction": direction,
+        "cv": config.cv,
     }  # fmt: skip
     study = _open_study(storage, config.study, record)
     finished = count_finished(study)
@@ -94,13 +98,30 @@ def run(
         task=task, data=data, fixed=fixed, space=parsed.spec(), sampler=config.sampler,
         pruner=config.pruner, startup_trials=config.startup_trials, epochs=train.epochs,
         storage=storage, study=config.study, out=str(out), monitor=train.monitor, target=target,
-        seed=train.seed, threads=threads, device=config.device, verbose=verbose,
+        cv=config.cv, seed=train.seed, threads=threads, device=config.device, verbose=verbose,
         deadline=None if config.timeout is None else time.time() + 60 * config.timeout,
     )  # fmt: skip
     with log_to_stderr(verbose):
         _run_workers(plan, config.workers, verbose)
         study = optuna.load_study(study_name=config.study, storage=make_storage(storage))
         return _results(study, plan, config, direction, out)
+
+
+def _check_folds(cls: type, fixed: Mapping[str, Any], space: Mapping[str, Any], cv: int) -> None:
+    """Cross-validation needs a task that cuts its validation split into folds, and the folds
+    left to the search."""
+    names = set(cls.setting_names())
+    if not {"folds", "fold"} <= names:
+        raise UserError(
+            f"cv={cv} trains every trial on {cv} folds of the training data; the "
+            f"{cls.NAME} task has no folds setting (the text classifier has); expected cv=1"
+        )
+    given = sorted({"folds", "fold"} & (set(fixed) | set(space)))
+    if given:
+        raise UserError(
+            f"cv={cv} sets folds and fold for every trial; expected no {' or '.join(given)} "
+            "among the fixed or searched settings"
+        )
 
 
 def _claim_folder(out: Path, storage: str, study: str) -> None:
@@ -140,11 +161,11 @@ def _open_study(storage: str, name: str, record: dict[str, Any]) -> optuna.Study
         study.set_user_attr("rnnkit", record)
         return study
     for key, value in record.items():
-        if held.get(key) != value:
+        if held.get(key, RECORD_DEFAULTS.get(key)) != value:  # studies made before a key
             raise UserError(
                 f"study {name!r} in {storage} was made with {key} {held.get(key)!r}, got "
-                f"{value!r}; expected the same task, data, space, sampler and fixed settings to "
-                "resume it, or another --study"
+                f"{value!r}; expected the same task, data, space, sampler, cv and fixed settings "
+                "to resume it, or another --study"
             )
     return study
 

@@ -64,6 +64,7 @@ class TrialPlan:
     out: str
     monitor: str
     target: int
+    cv: int = 1  # folds each trial trains on (k-fold cross-validation); 1: none
     seed: int | None = None
     deadline: float | None = None  # time.time() after which no trial starts
     threads: int | None = None
@@ -135,49 +136,68 @@ def work(plan: TrialPlan, worker: int, lock: Any, running: Any, progress: bool =
 def run_trial(
     plan: TrialPlan, task: Any, study: optuna.Study, trial: optuna.Trial, params: dict[str, Any]
 ) -> str | None:
-    """Train one trial with ``params`` in ``OUT/trials/NNNN`` and tell the study how it went;
-    returns the error of a trial that failed with one (a diverged run, settings the task
-    refuses), else None."""
+    """Train one trial with ``params`` in ``OUT/trials/NNNN`` (with ``plan.cv`` folds, fold k
+    > 0 in ``OUT/trials/NNNN-foldK``) and tell the study how it went: its value is the best
+    validation value, or with folds their mean; the pruner watches the first fold. Returns the
+    error of a trial that failed with one (a diverged run, settings the task refuses), else
+    None."""
     folder = Path(plan.out) / "trials" / f"{trial.number:04d}"
     trial.set_user_attr("run", str(folder.resolve()))
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
-    reporter = TrialReporter(trial, plan.monitor)
     start = time.monotonic()
-    try:
-        model = task(device=plan.device, verbose=max(plan.verbose - 1, 0), **plan.fixed, **params)
-        with _quiet_tasks(plan.verbose < 2):
-            model.fit(data=plan.data, out=folder, callbacks=[reporter])
-    except UserError as error:
-        trial.set_user_attr("error", str(error))
-        trial.set_user_attr("time_s", round(time.monotonic() - start, 3))
-        study.tell(trial, state=TrialState.FAIL)
-        logger.info("trial %d failed: %s | %s", trial.number, error, _shown(params))
-        return str(error)
-    except BaseException:  # Ctrl-C or a bug: failed, and not counted as finished
-        study.tell(trial, state=TrialState.FAIL)
-        raise
-    summary = model.fit_result or {}
+    values, summary = [], {}
+    for fold in range(plan.cv):
+        run = folder if fold == 0 else folder.with_name(f"{folder.name}-fold{fold}")
+        reporter = TrialReporter(trial, plan.monitor, intermediate=fold == 0)
+        folds = {"folds": plan.cv, "fold": fold} if plan.cv > 1 else {}
+        try:
+            model = task(device=plan.device, verbose=max(plan.verbose - 1, 0), **plan.fixed,
+                         **params, **folds)  # fmt: skip
+            with _quiet_tasks(plan.verbose < 2):
+                model.fit(data=plan.data, out=run, callbacks=[reporter])
+        except UserError as error:
+            return _failed(trial, study, str(error), params, start)
+        except BaseException:  # Ctrl-C or a bug: failed, and not counted as finished
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        summary = model.fit_result or {}
+        if fold == 0:
+            for key in ("epochs", "best_epoch", "stop_reason", "train_time_s"):
+                trial.set_user_attr(key, summary.get(key))
+        if str(summary.get("stop_reason")).startswith(PRUNED):
+            trial.set_user_attr("time_s", round(time.monotonic() - start, 3))
+            study.tell(trial, state=TrialState.PRUNED)
+            _log_trial(trial, "pruned", start, plan.monitor, reporter.last, summary, params)
+            return None
+        if reporter.best is None:
+            return _failed(trial, study, f"{plan.monitor} was never a finite number", params, start)
+        values.append(reporter.best)
+    value = sum(values) / len(values)
+    if plan.cv > 1:
+        trial.set_user_attr("fold_values", values)
     trial.set_user_attr("time_s", round(time.monotonic() - start, 3))
-    for key in ("epochs", "best_epoch", "stop_reason", "train_time_s"):
-        trial.set_user_attr(key, summary.get(key))
-    if str(summary.get("stop_reason")).startswith(PRUNED):
-        study.tell(trial, state=TrialState.PRUNED)
-        state, value = "pruned", reporter.last
-    elif reporter.best is None:
-        error = f"{plan.monitor} was never a finite number"
-        trial.set_user_attr("error", error)
-        study.tell(trial, state=TrialState.FAIL)
-        logger.info("trial %d failed: %s | %s", trial.number, error, _shown(params))
-        return error
-    else:
-        study.tell(trial, reporter.best)
-        state, value = "complete", reporter.best
+    study.tell(trial, value)
+    _log_trial(trial, "complete", start, plan.monitor, value, summary, params)
+    return None
+
+
+def _failed(
+    trial: optuna.Trial, study: optuna.Study, error: str, params: dict[str, Any], start: float
+) -> str:
+    """Record ``trial`` as failed with ``error`` (its own fault: it counts as finished)."""
+    trial.set_user_attr("error", error)
+    trial.set_user_attr("time_s", round(time.monotonic() - start, 3))
+    study.tell(trial, state=TrialState.FAIL)
+    logger.info("trial %d failed: %s | %s", trial.number, error, _shown(params))
+    return error
+
+
+def _log_trial(trial, state: str, start: float, monitor: str, value, summary, params) -> None:
     logger.info(
         "trial %d %s in %.1f s: %s %.4g, epochs: %s | %s", trial.number, state,
-        time.monotonic() - start, plan.monitor, value, summary.get("epochs"), _shown(params),
+        time.monotonic() - start, monitor, value, summary.get("epochs"), _shown(params),
     )  # fmt: skip
-    return None
 
 
 def worker_main(plan: TrialPlan, worker: int, lock: Any, running: Any, errors: Any) -> None:

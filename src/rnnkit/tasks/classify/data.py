@@ -4,7 +4,7 @@
 truncation, split fractions and seed) so that ``rnnkit evaluate`` rebuilds exactly the splits
 the model was trained and selected on. Splits: the data's own test split where it has one
 (IMDb), otherwise a stratified ``test_fraction`` cut first; then a stratified ``val_fraction``
-of the rest for model selection.
+of the rest for model selection, or with ``folds`` > 1 one of that many stratified folds.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rnnkit.data import (
     Vocabulary,
     check_num_classes,
     load_dataset,
+    train_val_fold,
     train_val_split,
 )
 from rnnkit.data.tokenize import Tokenizer
@@ -59,6 +60,10 @@ class TextData(Settings):
         test_fraction: cut first from data without a test split; 0 keeps no test split (all of
             the data trains and validates, e.g. when the test set is kept elsewhere).
         split_seed: seeds the validation and test cuts.
+        folds: k-fold cross-validation: above 1, the validation split is one of this many
+            stratified folds of the training data, the one fold names (val_fraction unused);
+            rnnkit search --cv K trains each trial on every fold.
+        fold: which fold validates, 0 to folds - 1.
         limit: use at most N examples of each split (quick runs).
         batch_size: texts per batch.
         balance: class weights in the loss: "none" (plain cross-entropy, the default: it
@@ -82,6 +87,8 @@ class TextData(Settings):
         "val_fraction": "(0, 1)",
         "test_fraction": "[0, 1)",
         "split_seed": "[0, inf)",
+        "folds": "[1, inf)",
+        "fold": "[0, inf)",
         "limit": "[1, inf)",
         "batch_size": "[1, inf)",
     }
@@ -99,6 +106,8 @@ class TextData(Settings):
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
+    folds: int = 1
+    fold: int = 0
     limit: int | None = None
     batch_size: int = 64
     balance: str = "none"
@@ -106,6 +115,8 @@ class TextData(Settings):
     def check(self) -> None:
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise UserError(f"delimiter must be one character, got {self.delimiter!r}")
+        if self.fold >= self.folds:
+            raise UserError(f"fold {self.fold} of {self.folds} folds; expected 0 <= fold < folds")
         if self.val_fraction + self.test_fraction >= 1:
             raise UserError(
                 "val_fraction + test_fraction must be below 1, got "
@@ -193,6 +204,8 @@ def load_splits(
     if validation is not None:
         pair = (validation, None) if hasattr(validation, "columns") else tuple(validation)
         train, val = train_full, in_memory(*pair, data, "the validation data")
+    elif data.folds > 1:
+        train, val = train_val_fold(train_full, data.folds, data.fold, seed=data.split_seed)
     else:
         train, val = train_val_split(train_full, data.val_fraction, seed=data.split_seed)
     splits = {"train": train, "val": val, "test": test}
