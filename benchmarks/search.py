@@ -14,6 +14,8 @@ best-so-far curves (validation accuracy against trials and minutes) and writes
     RNNKIT_DATA=../shared/data python benchmarks/search.py --smoke               # a minute or two
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe --ensemble 10 \
         --name tpe-ensemble                 # also the trials' ensemble (select_ensemble)
+    RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe --cv 3 \
+        --name tpe-cv3     # trials scored by 3-fold cross-validation, the best's 3 models averaged
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers random --no-defaults \
         --name random                                  # another sampler, defaults from the first
     python benchmarks/search.py --combine results/search-gop-tpe.json \\
@@ -105,7 +107,7 @@ def task_splits(train_csv: Path, fixed: dict) -> dict:
     trains on and validates with)."""
     from rnnkit.tasks.classify.data import TextData, load_splits
 
-    names = ("test_fraction", "val_fraction", "split_seed", "limit")
+    names = ("test_fraction", "val_fraction", "split_seed", "limit", "folds", "fold")
     return load_splits(
         TextData(source=str(train_csv), **{k: v for k, v in fixed.items() if k in names})
     )
@@ -188,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--name", help="suffix of the results files")
     parser.add_argument(
+        "--cv", type=int, default=1, metavar="K",
+        help="score each trial by K-fold cross-validation (rnnkit.search's cv; 1: the task's "
+        "one validation cut); also scores the best trial's K fold models averaged",
+    )  # fmt: skip
+    parser.add_argument(
         "--ensemble", type=int, default=0, metavar="PICKS",
         help="also score an ensemble of each search's trials, selected greedily on the "
         "validation split over PICKS picks (rnnkit.search.select_ensemble; 0: none)",
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         results = rnnkit.search.run(
             "classify", data=str(train_csv), space=SPACE, out=out, sampler=sampler,
             trials=trials, timeout=args.minutes, startup_trials=min(10, trials), plots=False,
-            **fixed,
+            cv=args.cv, **fixed,
         )  # fmt: skip
         best = rnnkit.load(results["best_run"])
         test = best.evaluate(x_test, y_test)["accuracy"]
@@ -238,8 +245,20 @@ def main(argv: list[str] | None = None) -> int:
             "best_params": results["best_params"],
             "minutes": round(sum((t["time_s"] or 0) for t in results["trials"]) / 60, 2),
         }  # fmt: skip
+        if args.cv > 1:  # the best trial's fold models, their probabilities averaged
+            runs = [out / "trials" / name for name in
+                    [f"{results['best_trial']:04d}", *(f"{results['best_trial']:04d}-fold{k}"
+                                                       for k in range(1, args.cv))]]  # fmt: skip
+            folds = [rnnkit.load(run) for run in runs]
+            mean = np.mean([m.predict_proba(x_test) for m in folds], axis=0)  # (N, C)
+            predicted = np.asarray(folds[0].classes_)[mean.argmax(axis=1)]
+            scores[f"search: {sampler}, its {args.cv} fold models"] = float(
+                np.mean(predicted == np.array(y_test))
+            )
         if args.ensemble:
-            val = splits["val"]
+            # the trials' models were selected on their first fold (or the one validation cut)
+            first_fold = {"folds": args.cv} if args.cv > 1 else {}
+            val = task_splits(train_csv, {**fixed, **first_fold})["val"]
             ensemble = rnnkit.search.select_ensemble(
                 results, val.texts, [str(label) for label in val.labels], size=args.ensemble
             )
@@ -275,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "split": {"test_size": 0.33, "random_state": 42, "train": len(x_train),
                   "test": len(x_test)},  # fmt: skip
         "fixed": fixed, "space": SPACE, "trials": trials, "minutes_per_sampler": args.minutes,
+        "cv": args.cv, "ensemble_picks": args.ensemble,
         "test_accuracy": scores, "val_accuracy": val_scores, "searches": rows,
         "best_so_far": curves,
         "total_minutes": round((time.time() - started) / 60, 2),
