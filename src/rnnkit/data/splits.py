@@ -37,6 +37,22 @@ def random_split(n: int, val_fraction: float, *, seed: int = 0) -> tuple[list[in
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
+def _shuffled_classes(labels: Sequence[Hashable], seed: int) -> list[np.ndarray]:
+    """Each label's indices (labels in sorted order, None last), shuffled by one generator
+    seeded with ``seed``: the same for the same labels in the same order."""
+    groups: dict[Hashable, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        groups[label].append(index)
+    rng = np.random.default_rng(seed)
+    keys = [key for key in groups if key is not None]
+    ordered = sorted(keys, key=label_sort_key(keys)) + ([None] if None in groups else [])
+    shuffled = []
+    for label in ordered:
+        members = np.asarray(groups[label])
+        shuffled.append(members[rng.permutation(len(members))])
+    return shuffled
+
+
 def stratified_split(
     labels: Sequence[Hashable], val_fraction: float, *, seed: int = 0
 ) -> tuple[list[int], list[int]]:
@@ -47,17 +63,9 @@ def stratified_split(
     result depends only on the labels (in order), the fraction and the seed.
     """
     _check_fraction(val_fraction)
-    groups: dict[Hashable, list[int]] = defaultdict(list)
-    for index, label in enumerate(labels):
-        groups[label].append(index)
-    rng = np.random.default_rng(seed)
     train: list[int] = []
     val: list[int] = []
-    keys = [key for key in groups if key is not None]
-    ordered = sorted(keys, key=label_sort_key(keys)) + ([None] if None in groups else [])
-    for label in ordered:
-        members = np.asarray(groups[label])
-        members = members[rng.permutation(len(members))]
+    for members in _shuffled_classes(labels, seed):
         n = len(members)
         n_val = min(max(round(n * val_fraction), 1 if n >= 2 else 0), max(n - 1, 0))
         val.extend(members[:n_val].tolist())
@@ -74,17 +82,9 @@ def stratified_fold(
     class's share."""
     if not 0 <= fold < folds or folds < 2:
         raise ValueError(f"expected 0 <= fold < folds and folds >= 2, got fold {fold} of {folds}")
-    groups: dict[Hashable, list[int]] = defaultdict(list)
-    for index, label in enumerate(labels):
-        groups[label].append(index)
-    rng = np.random.default_rng(seed)
     train: list[int] = []
     val: list[int] = []
-    keys = [key for key in groups if key is not None]
-    ordered = sorted(keys, key=label_sort_key(keys)) + ([None] if None in groups else [])
-    for label in ordered:
-        members = np.asarray(groups[label])
-        members = members[rng.permutation(len(members))]
+    for members in _shuffled_classes(labels, seed):
         chosen = np.arange(len(members)) % folds == fold
         val.extend(members[chosen].tolist())
         train.extend(members[~chosen].tolist())
