@@ -246,9 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             "minutes": round(sum((t["time_s"] or 0) for t in results["trials"]) / 60, 2),
         }  # fmt: skip
         if args.cv > 1:  # the best trial's fold models, their probabilities averaged
-            runs = [out / "trials" / name for name in
-                    [f"{results['best_trial']:04d}", *(f"{results['best_trial']:04d}-fold{k}"
-                                                       for k in range(1, args.cv))]]  # fmt: skip
+            best = next(t for t in results["trials"] if t["number"] == results["best_trial"])
+            runs = best["fold_runs"]  # its run folders, fold 0 first
             folds = [rnnkit.load(run) for run in runs]
             mean = np.mean([m.predict_proba(x_test) for m in folds], axis=0)  # (N, C)
             predicted = np.asarray(folds[0].classes_)[mean.argmax(axis=1)]

@@ -50,7 +50,7 @@ def trial_rows(study: optuna.Study, maximize: bool) -> list[dict[str, Any]]:
                 "time_s": attrs.get("time_s"),
                 "stop_reason": attrs.get("stop_reason"),
                 "run": attrs.get("run"),
-                **({"fold_values": attrs["fold_values"]} if "fold_values" in attrs else {}),
+                **{key: attrs[key] for key in ("fold_values", "fold_runs") if key in attrs},
                 **({"error": attrs["error"]} if "error" in attrs else {}),
             }
         )

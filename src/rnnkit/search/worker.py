@@ -146,9 +146,10 @@ def run_trial(
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
     start = time.monotonic()
-    values, summary = [], {}
+    values, runs, summary = [], [], {}
     for fold in range(plan.cv):
         run = folder if fold == 0 else folder.with_name(f"{folder.name}-fold{fold}")
+        runs.append(str(run.resolve()))
         reporter = TrialReporter(trial, plan.monitor, intermediate=fold == 0)
         folds = {"folds": plan.cv, "fold": fold} if plan.cv > 1 else {}
         try:
@@ -176,6 +177,7 @@ def run_trial(
     value = sum(values) / len(values)
     if plan.cv > 1:
         trial.set_user_attr("fold_values", values)
+        trial.set_user_attr("fold_runs", runs)
     trial.set_user_attr("time_s", round(time.monotonic() - start, 3))
     study.tell(trial, value)
     _log_trial(trial, "complete", start, plan.monitor, value, summary, params)
