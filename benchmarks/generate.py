@@ -133,6 +133,28 @@ def timed(work: Callable[[], list]) -> tuple[float, float, list]:
     return time.perf_counter() - wall, time.thread_time() - cpu, out
 
 
+def matmul_floor(model: RNNLanguageModel, rows: int, repeats: int = 200) -> dict:
+    """The matrix products of one step of ``rows`` samples alone, on this thread: layer 0's
+    ``h (rows, H) @ W_hh^T (H, 4H)`` (its input projection is a table lookup), each higher
+    layer's ``[x, h] (rows, 2H) @ [W_ih, W_hh]^T (2H, 4H)`` and the output layer
+    ``h @ W_out^T`` (the gate nonlinearities, the state update and the sampling left out). No
+    batched step can cost less than these products on this BLAS, which bounds what batching
+    can gain."""
+    c = model.config
+    sizes = [c.hidden if layer == 0 else 2 * c.hidden for layer in range(c.layers)]
+    products = [(torch.randn(rows, k), torch.randn(4 * c.hidden, k)) for k in sizes]
+    products.append((torch.randn(rows, c.hidden), torch.randn(c.vocab_size, c.hidden)))
+    flops = sum(2 * rows * w.shape[0] * w.shape[1] for _, w in products)
+    with torch.inference_mode():
+        for _ in range(10):  # warm caches
+            [x @ w.T for x, w in products]
+        start = time.thread_time()
+        for _ in range(repeats):
+            [x @ w.T for x, w in products]
+        seconds = (time.thread_time() - start) / repeats
+    return {"rows": rows, "ms": round(seconds * 1e3, 4), "gflops": round(flops / seconds / 1e9, 1)}
+
+
 def agreement(a: str, b: str) -> int:
     """How many characters ``a`` and ``b`` share before they first differ."""
     for i, (x, y) in enumerate(zip(a, b)):
@@ -216,8 +238,23 @@ def main() -> None:
         print(f"| {row['contender']} | {row['chars_per_second']:,.0f} | "
               f"{row['vs_rnnkit_1']:.2f} | {row['chars_per_cpu_second']:,.0f} | "
               f"{row['vs_rnnkit_1_cpu']:.2f} | {row['agree']} |")  # fmt: skip
+    floor = {rows: matmul_floor(model, rows) for rows in (1, n)}
+    step_1 = 1e3 / single["cpu"]  # ms of CPU time per character of one sample
+    ceiling = {
+        "matmul_floor": list(floor.values()),
+        "rnnkit_1_ms_per_step": round(step_1, 4),
+        # the most a batch of n can gain over one sample if its whole step cost only its
+        # matrix products (one sample's step as measured)
+        "max_batched_ratio": round(n * step_1 / floor[n]["ms"], 2),
+    }
+    print(f"the matrix products alone: {floor[1]['ms']:.3f} ms a step of 1 sample "
+          f"({floor[1]['gflops']} GFLOP/s), {floor[n]['ms']:.3f} ms of {n} "
+          f"({floor[n]['gflops']} GFLOP/s); one sample's whole step {step_1:.3f} ms, so "
+          f"{n} samples in one batch can be at most {ceiling['max_batched_ratio']:.1f}x one "
+          f"sample's characters per CPU second")  # fmt: skip
     config = model.config.to_dict()
     write_result("generate", args, started, machine, rows, model=config, length=length,
+                 ceiling=ceiling,
                  weights=args.checkpoint or "random", prime=PRIME, temperature=TEMPERATURE,
                  sample=texts["rnnkit, 1 sample"][0][:200])  # fmt: skip
 
