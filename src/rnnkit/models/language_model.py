@@ -314,7 +314,8 @@ class LanguageModelStepper:
 
     For a vocabulary of at most ``MAX_TABLE_ENTRIES / (G*H)`` tokens, layer 0's input
     projection ``W_ih e_v + b_ih`` of every token ``v`` is computed once (a table (V, G*H)), so a
-    step starts with one row lookup per sequence. The weights are copied when it is made.
+    step starts with one row lookup per sequence. The weight matrices are read in place (views);
+    the table and the biases are made with the stepper: make a new one after changing the weights.
 
     Use: ``stepper.load(state)`` (the model's state after the prime, with N rows), then
     ``logits = stepper(tokens)`` once per step: ``tokens`` (N,) int64 -> logits (N, V), a
@@ -338,8 +339,8 @@ class LanguageModelStepper:
             else:
                 self.vectors = vectors.contiguous()
                 self.embedded = torch.empty(rows, vectors.shape[1], dtype=head.dtype)  # (N, E)
-            self.head_t = head.t().contiguous()  # (H, V)
-            self.head_bias = model.head.bias.detach().clone()  # (V,)
+            self.head_t = head.t()  # (H, V), a transposed view
+            self.head_bias = model.head.bias.detach()  # (V,)
             self.logits = torch.empty(rows, c.vocab_size, dtype=head.dtype)  # (N, V)
 
     def load(self, state) -> None:

@@ -51,7 +51,7 @@ def test_generation_steps_the_state_without_rereading_the_prefix(tmp_path):
     class Counting:  # the model's stepper, noting the shape of the tokens of each step
         def __init__(self, rows):
             self.stepper = make_stepper(rows)
-            self.load = self.stepper.load
+            self.load, self.state = self.stepper.load, self.stepper.state
 
         def __call__(self, tokens):
             stepped.append(tuple(tokens.shape))
@@ -59,13 +59,20 @@ def test_generation_steps_the_state_without_rereading_the_prefix(tmp_path):
 
     model.stepper = Counting
     cpu = torch.device("cpu")
-    generate_text(model, vocab, tokenizer, "char", "hello", 30, Sampler(seed=0), cpu)
-    assert lengths == [5]  # the prime once through forward ...
-    assert stepped == [(1,)] * 29  # ... then one token per step through the fast stepper
+    stepped_text = generate_text(model, vocab, tokenizer, "char", "hello", 30, Sampler(seed=0),
+                                 cpu)  # fmt: skip
+    assert lengths == []  # a short prime is read by the stepper too, a token at a time ...
+    assert stepped == [(1,)] * (5 + 29)  # ... then one token per step
+    long_prime = "hello " * 20  # longer than STEPPED_READ: read through forward at once
+    stepped.clear()
+    generate_text(model, vocab, tokenizer, "char", long_prime, 30, Sampler(seed=0), cpu)
+    assert lengths == [len(long_prime)] and stepped == [(1,)] * 29
     model.stepper = lambda rows: None  # a model the stepper does not cover: forward steps
     lengths.clear()
-    generate_text(model, vocab, tokenizer, "char", "hello", 30, Sampler(seed=0), cpu)
+    forward_text = generate_text(model, vocab, tokenizer, "char", "hello", 30, Sampler(seed=0),
+                                 cpu)  # fmt: skip
     assert lengths == [5] + [1] * 29  # the prime once, then one token per step
+    assert forward_text.text == stepped_text.text
 
 
 def test_samples_start_after_a_warm_up_paragraph_of_the_training_text(tmp_path):
@@ -74,11 +81,30 @@ def test_samples_start_after_a_warm_up_paragraph_of_the_training_text(tmp_path):
     warm = warmup_ids(ids, vocab, "char", size=12)
     assert decode_tokens(warm, vocab, "char") == "\nB:\nhello.\n\n"  # ends a paragraph
     model = small_model(len(vocab)).eval()
-    lengths = _counting(model)
-    result = generate_text(
+    stepped = generate_text(
         model, vocab, tokenizer, "char", "A:", 5, Sampler(seed=0), "cpu", context=warm
     )
-    assert lengths[0] == len(warm) + 2 and result.text.startswith("A:")  # read, not shown
+    assert stepped.text.startswith("A:")  # the context is read, not shown
+    model.stepper = lambda rows: None  # forward only, to count what it reads
+    lengths = _counting(model)
+
+    def run():
+        lengths.clear()
+        return generate_text(
+            model, vocab, tokenizer, "char", "A:", 5, Sampler(seed=0), "cpu", context=warm
+        ).text
+
+    assert run() == stepped.text  # read by forward: the same text
+    assert lengths[:2] == [2, 1]  # the context's state was kept from the call before ...
+    with torch.no_grad():
+        model.head.bias.add_(0.5)  # ... for these weights only: changed, it is read again
+    run()
+    assert lengths[:3] == [len(warm), 2, 1]
+    run()
+    assert lengths[:2] == [2, 1]
+    model.train()  # kept for eval mode only (a model in training mode reads it again)
+    run()
+    assert lengths[:3] == [len(warm), 2, 1]
 
 
 def _rows(state, rows):

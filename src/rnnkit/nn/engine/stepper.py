@@ -19,8 +19,10 @@ model's step is one index and the recurrent products.
 
 Covers the configurations whose eval-mode step is the plain cell (what inference of a
 torch.nn-compatible layer computes): one direction, no ``layer_norm``, ``residual`` or
-``proj_size``; :func:`steppable` says whether a module is one. The weights are copied when the
-stepper is made: make a new one after changing them.
+``proj_size``; :func:`steppable` says whether a module is one. The stepper reads the weight
+matrices in place (BLAS takes ``W^T`` as a transposed view as fast as a copy here, and copying
+them cost milliseconds a call) but computes the biases' sums and the input table when it is
+made: make a new one after changing the weights.
 """
 
 from __future__ import annotations
@@ -57,11 +59,12 @@ def steppable(module) -> bool:
 
 class _Product:
     """``x W^T`` (x (N, K), W (G*H, K)) into a buffer made once (MKL: for a matrix-vector product
-    the fastest kernel here, and as fast as oneDNN's for 32 rows of these sizes)."""
+    the fastest kernel here, and as fast as oneDNN's for 32 rows of these sizes). ``W^T`` is a
+    view of the weight, not a copy."""
 
     def __init__(self, weight: Tensor, out: Tensor) -> None:
         self.out = out  # (N, G*H)
-        self.weight_t = weight.detach().t().contiguous()  # (K, G*H)
+        self.weight_t = weight.detach().t()  # (K, G*H), a transposed view
 
     def __call__(self, x: Tensor) -> Tensor:
         return torch.mm(x, self.weight_t, out=self.out)  # (N, G*H)
@@ -71,7 +74,7 @@ class RecurrentStepper:
     """Steps ``module`` (see :func:`steppable`) for ``rows`` sequences at once.
 
     Args:
-        module: the recurrent layer; its weights are copied now, its state is not kept.
+        module: the recurrent layer; its weights are read in place, its state is not kept.
         rows: sequences stepped together (N).
 
     Use: :meth:`load` the state ``(h[, c])``, each (layers, N, H) as the layer returns it,
