@@ -150,12 +150,18 @@ def read_context(
         return None, None
     key = (context, str(device), model.training, _weights_version(model))
     kept = getattr(model, "_read_context", None)
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    ids = torch.tensor(context, dtype=torch.long)  # (C,)
-    result = read_tokens(model, ids, None, device)
-    model._read_context = (key, result)
-    return result
+    if kept is None or kept[0] != key:
+        ids = torch.tensor(context, dtype=torch.long)  # (C,)
+        kept = (key, read_tokens(model, ids, None, device))
+        model._read_context = kept
+    return _copied(kept[1])  # what the caller does with them never reaches the kept ones
+
+
+def _copied(tensors: Any) -> Any:
+    """A tensor, or nested tuples of tensors, copied."""
+    if isinstance(tensors, torch.Tensor):
+        return tensors.clone()
+    return type(tensors)(_copied(t) for t in tensors)
 
 
 def read_tokens(
