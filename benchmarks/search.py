@@ -199,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also score an ensemble of each search's trials, selected greedily on the "
         "validation split over PICKS picks (rnnkit.search.select_ensemble; 0: none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--embeddings", metavar="FILE",
+        help="start every trial's embedding from these word vectors (e.g. rnnkit vectors "
+        "--data imdb-unsup): the space searches freeze_embeddings instead of embed",
+    )  # fmt: skip
     parser.add_argument("--keep", metavar="DIR", help="keep the searches' folders in DIR")
     parser.add_argument(
         "--no-defaults", action="store_true",
@@ -226,11 +231,16 @@ def main(argv: list[str] | None = None) -> int:
         default = rnnkit.TextClassifier(verbose=0, **fixed).fit(data=str(train_csv))
         scores["rnnkit defaults"] = default.evaluate(x_test, y_test)["accuracy"]
         val_scores["rnnkit defaults"] = default.fit_result["val_accuracy"]
+    space = SPACE
+    if args.embeddings:  # the vectors set the embedding size; whether to tune them is searched
+        fixed = {**fixed, "embeddings": str(Path(args.embeddings).resolve())}
+        space = {k: v for k, v in SPACE.items() if k != "embed"}
+        space["freeze_embeddings"] = {"choices": [False, True]}
     rows, curves = {}, {}
     for sampler in args.samplers:
         out = work / f"search-{sampler}"
         results = rnnkit.search.run(
-            "classify", data=str(train_csv), space=SPACE, out=out, sampler=sampler,
+            "classify", data=str(train_csv), space=space, out=out, sampler=sampler,
             trials=trials, timeout=args.minutes, startup_trials=min(10, trials), plots=False,
             cv=args.cv, **fixed,
         )  # fmt: skip
@@ -292,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "split": {"test_size": 0.33, "random_state": 42, "train": len(x_train),
                   "test": len(x_test)},  # fmt: skip
-        "fixed": fixed, "space": SPACE, "trials": trials, "minutes_per_sampler": args.minutes,
+        "fixed": fixed, "space": space, "trials": trials, "minutes_per_sampler": args.minutes,
         "cv": args.cv, "ensemble_picks": args.ensemble,
         "test_accuracy": scores, "val_accuracy": val_scores, "searches": rows,
         "best_so_far": curves,
