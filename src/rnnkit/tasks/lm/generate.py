@@ -154,14 +154,15 @@ def read_context(
         ids = torch.tensor(context, dtype=torch.long)  # (C,)
         kept = (key, read_tokens(model, ids, None, device))
         model._read_context = kept
-    return _copied(kept[1])  # what the caller does with them never reaches the kept ones
+    # copies: what the caller does with them never reaches the kept ones
+    return _map_tensors(torch.clone, kept[1])
 
 
-def _copied(tensors: Any) -> Any:
-    """A tensor, or nested tuples of tensors, copied."""
+def _map_tensors(function: Callable[[torch.Tensor], torch.Tensor], tensors: Any) -> Any:
+    """``function`` applied to a tensor, or to every tensor of nested tuples (types kept)."""
     if isinstance(tensors, torch.Tensor):
-        return tensors.clone()
-    return type(tensors)(_copied(t) for t in tensors)
+        return function(tensors)
+    return type(tensors)(_map_tensors(function, t) for t in tensors)
 
 
 def read_tokens(
@@ -187,9 +188,7 @@ def read_tokens(
 def _repeat_rows(state: Any, rows: int) -> Any:
     """A recurrent state (tensors (layers, 1, H), alone or in a tuple) with ``rows`` copies of
     its one row: (layers, rows, H)."""
-    if isinstance(state, torch.Tensor):
-        return state.expand(state.shape[0], rows, *state.shape[2:]).contiguous()
-    return type(state)(_repeat_rows(s, rows) for s in state)
+    return _map_tensors(lambda s: s.expand(s.shape[0], rows, *s.shape[2:]).contiguous(), state)
 
 
 def generate_text(
