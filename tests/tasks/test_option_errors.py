@@ -7,6 +7,7 @@ import pytest
 
 from rnnkit.cli import main
 from rnnkit.tasks import TASKS, task_class
+from rnnkit.tasks.classify.task import TextClassifier
 
 from .tiny_runs import CORE, TINY, synthetic_data, train
 
@@ -222,3 +223,14 @@ def test_every_task_refuses_bad_common_options(capsys, tmp_path, files, task, op
     options = [str(files["file"]) if o == "FILE" else o for o in options]
     out = [] if "--out" in options else ["--out", str(tmp_path / "run")]
     check_error(capsys, ["train", task, "--data", files["lm"], *out, *options], phrase)
+
+
+def test_a_task_given_only_a_monitor_follows_its_metric():
+    def train(**given):
+        settings = TextClassifier.resolve_settings(given)["train"]
+        return settings.monitor, settings.mode
+
+    assert train() == ("val_accuracy", "max")
+    assert train(monitor="val_loss") == ("val_loss", "min")
+    assert train(monitor="val_loss", mode="max") == ("val_loss", "max")
+    assert train(monitor="val_custom") == ("val_custom", "max")  # unknown: the task's mode

@@ -2,6 +2,7 @@ import pytest
 
 from rnnkit.errors import UserError
 from rnnkit.train import TrainConfig
+from rnnkit.train.monitor import better_direction
 
 
 def test_defaults_round_trip_through_dict():
@@ -70,3 +71,12 @@ def test_replace_checks_the_new_values():
 def test_mapping_required():
     with pytest.raises(UserError, match="must be a mapping, got list"):
         TrainConfig.from_dict([("lr", 1)])
+
+
+@pytest.mark.parametrize(
+    "column, direction",
+    [("val_loss", "min"), ("train_perplexity", "min"), ("val_mase", "min"),
+     ("val_accuracy", "max"), ("val_macro_f1", "max"), ("val_bleu4", "max"), ("val_custom", None)],
+)  # fmt: skip
+def test_a_known_metric_says_which_way_is_better(column, direction):
+    assert better_direction(column) == direction

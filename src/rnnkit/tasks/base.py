@@ -51,6 +51,7 @@ from rnnkit.train import (
     resolve_device,
     seed_everything,
 )
+from rnnkit.train.monitor import better_direction
 from rnnkit.train.run_dir import RunDirectory
 
 __all__ = ["Task", "fit_summary", "log_to_stderr", "progress_bar", "text_list"]
@@ -130,6 +131,8 @@ class Task:
                 )
             values = dict(values)
             values.update({k: v for k, v in given.items() if k in settings.names()})
+            if "monitor" in given and "mode" not in given and "mode" in values:
+                values["mode"] = better_direction(str(given["monitor"])) or values["mode"]
             out[section] = settings.from_dict({**cls.placeholders(section), **values})
         return out
 

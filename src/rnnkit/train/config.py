@@ -65,7 +65,8 @@ class TrainConfig(Settings):
             over the first optimizer steps (0: off).
         monitor: the history column that selects the best checkpoint and drives early stopping
             and "plateau", e.g. ``val_loss`` or ``val_accuracy``.
-        mode: "min" or "max": whether a lower or a higher ``monitor`` is better.
+        mode: "min" or "max": whether a lower or a higher ``monitor`` is better (a task given
+            only a monitor whose metric it knows, such as val_loss, sets it to match).
         patience: stop after this many epochs without improvement of ``monitor`` (None: never).
         min_delta: the smallest change of ``monitor`` that counts as an improvement.
         max_time_minutes: wall-clock budget of one ``fit`` call; when spent, training stops after

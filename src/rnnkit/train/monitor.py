@@ -1,6 +1,6 @@
 """``MetricMonitor``: tracks the best value of one history column, for the best checkpoint and
 for early stopping. Its state is a small dict, saved in the checkpoint so a resumed run keeps
-counting from where it stopped.
+counting from where it stopped. ``better_direction`` tells which way a known metric improves.
 """
 
 from __future__ import annotations
@@ -8,7 +8,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MetricMonitor"]
+__all__ = ["MetricMonitor", "better_direction"]
+
+# the last word of a history column (val_loss -> loss) that names an error: lower is better
+LOWER_IS_BETTER = ("loss", "perplexity", "nll", "bpc", "mae", "rmse", "mape", "smape", "mase",
+                   "wer", "cer", "norm")  # fmt: skip
+HIGHER_IS_BETTER = ("accuracy", "f1", "bleu", "bleu1", "bleu2", "bleu3", "bleu4", "cider",
+                    "meteor", "auc", "r2")  # fmt: skip
+
+
+def better_direction(column: str) -> str | None:
+    """ "min" or "max" for a column whose metric is known (``val_loss``: min, ``val_macro_f1``:
+    max); None for others."""
+    last = column.rsplit("_", 1)[-1].lower()
+    if last in LOWER_IS_BETTER:
+        return "min"
+    return "max" if last in HIGHER_IS_BETTER else None
 
 
 class MetricMonitor:

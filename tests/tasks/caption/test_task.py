@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import rnnkit
+from rnnkit import ImageCaptioner
 from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.tasks.caption.data import CaptionBatches, CaptionData, CaptionText, decode_split
 from rnnkit.tasks.caption.decode import describe
@@ -144,3 +145,16 @@ def test_the_unknown_token_is_never_generated(beam):
     for hypotheses in describe(model, pixels, text, beam=beam, n_best=beam, max_length=5):
         assert all(text.vocab.unk_index not in h.tokens and "<unk>" not in h.text
                    for h in hypotheses)  # fmt: skip
+
+
+def test_the_cnn_trained_here_is_selected_on_the_loss_a_pretrained_one_on_bleu():
+    def monitor(**given):
+        train = ImageCaptioner.resolve_settings(given)["train"]
+        return train.monitor, train.mode
+
+    assert monitor() == ("val_loss", "min") == monitor(encoder="none")
+    assert monitor(encoder="efficientnet-lite0") == ("val_bleu", "max")
+    assert monitor(encoder="efficientnet-lite0", bleu_images=0) == ("val_loss", "min")
+    assert monitor(encoder="efficientnet-lite0", monitor="val_loss") == ("val_loss", "min")
+    assert monitor(monitor="val_bleu") == ("val_bleu", "max")  # the mode follows the metric
+    assert monitor(monitor="val_bleu", mode="min") == ("val_bleu", "min")  # unless given

