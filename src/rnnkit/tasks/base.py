@@ -131,7 +131,7 @@ class Task:
                 )
             values = dict(values)
             values.update({k: v for k, v in given.items() if k in settings.names()})
-            if "monitor" in given and "mode" not in given and "mode" in values:
+            if "monitor" in given and "mode" not in given and "mode" in settings.names():
                 values["mode"] = better_direction(str(given["monitor"])) or values["mode"]
             out[section] = settings.from_dict({**cls.placeholders(section), **values})
         return out
