@@ -54,10 +54,11 @@ ULMFIT = ["--pooling", "concat", "--lr-decay-per-layer", "2.6", "--slanted-trian
 
 
 def timed(argv: list[str]) -> tuple[dict, float]:
+    """``rnnkit ARGV --json``'s result (with the command line under "command") and seconds."""
     print(f"$ rnnkit {shlex.join(argv)}", file=sys.stderr)
     start = time.monotonic()
     result = run_json(argv)
-    return result, time.monotonic() - start
+    return {**result, "command": f"rnnkit {shlex.join(argv)}"}, time.monotonic() - start
 
 
 def test_accuracy(run_dir: Path) -> dict:
@@ -99,6 +100,11 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/transfer", help="where run folders go")
     parser.add_argument("--name", help="result name (default: transfer or transfer-tiny)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
+    parser.add_argument("--extra", default="",
+                        help="more options for the BiLSTM rows' classifiers, e.g. "
+                        "'--max-length 800 --lr-schedule cosine'")  # fmt: skip
+    parser.add_argument("--vectors-extra", default="",
+                        help="more options for rnnkit vectors, e.g. '--dim 200'")  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,13 +117,13 @@ def main() -> None:
 
     common = ["--overwrite", "--no-progress", *(["--threads", str(args.threads)]
                                                  if args.threads else [])]  # fmt: skip
-    classify_tiny = TINY["classify"] if tiny else []
+    classify_options = [*(TINY["classify"] if tiny else []), *shlex.split(args.extra)]
     info, started, table = machine_info(), time.time(), []
 
     if "bilstm" in rows:
         out = runs / "bilstm"
         trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
-                                  *budget("bilstm"), *classify_tiny,
+                                  *budget("bilstm"), *classify_options,
                                   *(["--embed", "16"] if tiny else []), "--out", str(out),
                                   *common])  # fmt: skip
         scored = test_accuracy(out)
@@ -126,11 +132,12 @@ def main() -> None:
     if "vectors" in rows:
         vectors = runs / "imdb-vectors.txt"
         made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
-                                *(TINY["vectors"] if tiny else [])])  # fmt: skip
+                                *(TINY["vectors"] if tiny else []),
+                                *shlex.split(args.vectors_extra)])  # fmt: skip
         out = runs / "vectors"
         trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
                                   "--embeddings", str(vectors), *budget("vectors_classify"),
-                                  *classify_tiny,
+                                  *classify_options,
                                   "--out", str(out), *common])  # fmt: skip
         scored = test_accuracy(out)
         table.append({"row": "+ word vectors (word2vec on the unlabelled reviews)",

@@ -80,3 +80,14 @@ def test_mapping_required():
 )  # fmt: skip
 def test_a_known_metric_says_which_way_is_better(column, direction):
     assert better_direction(column) == direction
+
+
+@pytest.mark.parametrize(
+    ("given", "mode"),
+    [({}, "min"), ({"monitor": "val_accuracy"}, "max"), ({"monitor": "val_bleu4"}, "max"),
+     ({"monitor": "val_custom"}, "min"), ({"monitor": "val_accuracy", "mode": "min"}, "min")],
+)  # fmt: skip
+def test_a_config_without_a_mode_takes_its_monitors_direction(given, mode):
+    config = TrainConfig(**given)
+    assert config.mode == mode
+    assert TrainConfig.from_dict(config.to_dict()) == config  # saved resolved, read back alike

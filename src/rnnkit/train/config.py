@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from rnnkit.errors import UserError
 from rnnkit.settings import Settings, check_setting
+from rnnkit.train.monitor import better_direction
 from rnnkit.train.optimizers import OPTIMIZERS
 from rnnkit.train.schedules import SCHEDULES
 
@@ -65,8 +66,9 @@ class TrainConfig(Settings):
             over the first optimizer steps (0: off).
         monitor: the history column that selects the best checkpoint and drives early stopping
             and "plateau", e.g. ``val_loss`` or ``val_accuracy``.
-        mode: "min" or "max": whether a lower or a higher ``monitor`` is better (a task given
-            only a monitor whose metric it knows, such as val_loss, sets it to match).
+        mode: "min" or "max": whether a lower or a higher ``monitor`` is better (None: the
+            direction of the monitor's metric, e.g. min for val_loss and max for val_accuracy,
+            else min).
         patience: stop after this many epochs without improvement of ``monitor`` (None: never).
         min_delta: the smallest change of ``monitor`` that counts as an improvement.
         max_time_minutes: wall-clock budget of one ``fit`` call; when spent, training stops after
@@ -108,7 +110,7 @@ class TrainConfig(Settings):
     lr_decay_per_layer: float = 1.0
     warmup_steps: int = 0
     monitor: str = "val_loss"
-    mode: str = "min"
+    mode: str | None = None
     patience: int | None = None
     min_delta: float = 0.0
     max_time_minutes: float | None = None
@@ -154,6 +156,11 @@ class TrainConfig(Settings):
         "seed": "[0, inf)",
         "dist_timeout_s": "(0, inf)",
     }
+
+    def __post_init__(self) -> None:
+        if self.mode is None:
+            self.mode = better_direction(str(self.monitor)) or "min"
+        super().__post_init__()
 
     def check(self) -> None:
         check_setting(bool(self.monitor), "monitor must name a history column", self.monitor)
