@@ -66,9 +66,9 @@ class TrainConfig(Settings):
             over the first optimizer steps (0: off).
         monitor: the history column that selects the best checkpoint and drives early stopping
             and "plateau", e.g. ``val_loss`` or ``val_accuracy``.
-        mode: "min" or "max": whether a lower or a higher ``monitor`` is better (None: the
-            direction of the monitor's metric, e.g. min for val_loss and max for val_accuracy,
-            else min).
+        mode: "min" or "max": whether a lower or a higher ``monitor`` is better (when not
+            given: the direction of the monitor's metric, min for val_loss, max for
+            val_accuracy, else min).
         patience: stop after this many epochs without improvement of ``monitor`` (None: never).
         min_delta: the smallest change of ``monitor`` that counts as an improvement.
         max_time_minutes: wall-clock budget of one ``fit`` call; when spent, training stops after
