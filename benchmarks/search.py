@@ -16,6 +16,8 @@ best-so-far curves (validation accuracy against trials and minutes) and writes
         --name tpe-ensemble                 # also the trials' ensemble (select_ensemble)
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe --cv 3 \
         --name tpe-cv3     # trials scored by 3-fold cross-validation, the best's 3 models averaged
+    RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers tpe --cv 3 --ensemble 10 \
+        --name tpe-cv3-ensemble  # + trials picked on out-of-fold predictions, folds averaged
     RNNKIT_DATA=../shared/data python benchmarks/search.py --samplers random --no-defaults \
         --name random                                  # another sampler, defaults from the first
     python benchmarks/search.py --combine results/search-gop-tpe.json \\
@@ -264,13 +266,14 @@ def main(argv: list[str] | None = None) -> int:
             scores[f"search: {sampler}, its {args.cv} fold models"] = float(
                 np.mean(predicted == np.array(y_test))
             )
-        if args.ensemble:
-            # the trials' models were selected on their first fold (or the one validation cut)
-            first_fold = {"folds": args.cv} if args.cv > 1 else {}
-            val = task_splits(train_csv, {**fixed, **first_fold})["val"]
+        if args.ensemble and args.cv > 1:  # selected on out-of-fold predictions
+            ensemble = rnnkit.search.select_ensemble(results, size=args.ensemble)
+        elif args.ensemble:  # selected on the one validation cut
+            val = task_splits(train_csv, fixed)["val"]
             ensemble = rnnkit.search.select_ensemble(
                 results, val.texts, [str(label) for label in val.labels], size=args.ensemble
             )
+        if args.ensemble:
             scores[f"search: {sampler} ensemble"] = float(
                 np.mean(ensemble.predict(x_test) == np.array(y_test))
             )

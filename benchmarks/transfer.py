@@ -90,6 +90,42 @@ def tfidf_row(tiny: bool) -> dict:
     }
 
 
+def ensemble_rows(
+    members: list[tuple[Path, dict, float]], vector_s: float, made: dict, tiny: bool
+) -> list[dict]:
+    """One row per seed's classifier and one for their mean class probabilities
+
+        P(y | x) = 1/K Σ_k P_k(y | x)
+
+    (no weights fitted: the validation split plays no part), all scored once on the test
+    reviews from one pass of each model (``predict_proba``, the reading ``rnnkit evaluate`` does:
+    ``--tiny`` checks they agree)."""
+    import numpy as np
+
+    import rnnkit
+    from rnnkit.tasks.classify.data import TextData, load_splits
+
+    test = load_splits(TextData(source="imdb", limit=300 if tiny else None))["test"]
+    labels, rows, total, start = np.asarray(test.labels), [], 0.0, time.monotonic()
+    for seed, (out, trained, seconds) in enumerate(members):
+        model = rnnkit.load(out)
+        probabilities = model.predict_proba(test.texts)  # (N, C)
+        accuracy = float((np.asarray(model.classes_)[probabilities.argmax(1)] == labels).mean())
+        if tiny:  # the same number as the CLI's scoring
+            assert abs(accuracy - test_accuracy(out)["accuracy"]) < 1e-9, (out, accuracy)
+        total = total + probabilities
+        rows.append({"row": f"+ word vectors, seed {seed}", "test_accuracy": accuracy,
+                     "n": len(labels), "time_s": round(vector_s + seconds, 1),
+                     "train": trained})  # fmt: skip
+    mean = np.asarray(model.classes_)[total.argmax(1)]  # classes_ agree: same data, same labels
+    train_s = sum(seconds for _, _, seconds in members)
+    rows.append({"row": f"+ word vectors, mean of {len(members)} seeds",
+                 "test_accuracy": float((mean == labels).mean()), "n": len(labels),
+                 "time_s": round(vector_s + train_s, 1), "vectors": made,
+                 "scoring_s": round(time.monotonic() - start, 1)})  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="slices and tiny models: a check")
@@ -103,6 +139,9 @@ def main() -> None:
     parser.add_argument("--extra", default="",
                         help="more options for the BiLSTM rows' classifiers, e.g. "
                         "'--max-length 800 --lr-schedule cosine'")  # fmt: skip
+    parser.add_argument("--members", type=int, default=1,
+                        help="classifiers on the word vectors, seeds 0..K-1; above 1 the "
+                        "row also scores their mean probabilities (default: 1)")  # fmt: skip
     parser.add_argument("--vectors-extra", default="",
                         help="more options for rnnkit vectors, e.g. '--dim 200'")  # fmt: skip
     args = parser.parse_args()
@@ -134,16 +173,23 @@ def main() -> None:
         made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
                                 *(TINY["vectors"] if tiny else []),
                                 *shlex.split(args.vectors_extra)])  # fmt: skip
-        out = runs / "vectors"
-        trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
-                                  "--embeddings", str(vectors), *budget("vectors_classify"),
-                                  *classify_options,
-                                  "--out", str(out), *common])  # fmt: skip
-        scored = test_accuracy(out)
-        table.append({"row": "+ word vectors (word2vec on the unlabelled reviews)",
-                      "test_accuracy": scored["accuracy"], "n": scored["n"],
-                      "time_s": round(vector_s + seconds, 1), "vectors": made,
-                      "train": trained})  # fmt: skip
+        members = []  # (run folder, training result, seconds) of each seed's classifier
+        for seed in range(args.members):
+            out = runs / ("vectors" if args.members == 1 else f"vectors-seed{seed}")
+            trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
+                                      "--embeddings", str(vectors), *budget("vectors_classify"),
+                                      *classify_options, *(["--seed", str(seed)] if seed else []),
+                                      "--out", str(out), *common])  # fmt: skip
+            members.append((out, trained, seconds))
+        if args.members == 1:
+            out, trained, seconds = members[0]
+            scored = test_accuracy(out)
+            table.append({"row": "+ word vectors (word2vec on the unlabelled reviews)",
+                          "test_accuracy": scored["accuracy"], "n": scored["n"],
+                          "time_s": round(vector_s + seconds, 1), "vectors": made,
+                          "train": trained})  # fmt: skip
+        else:
+            table.extend(ensemble_rows(members, vector_s, made, tiny))
     if "ulmfit" in rows:
         lm = runs / "lm"
         pretrained, lm_s = timed(["train", "lm", "--data", "imdb-unsup", "--level", "word", *LM,

@@ -71,3 +71,40 @@ def test_an_ensemble_of_a_search_predicts_like_its_weighted_members(tmp_path, tw
     )
     with pytest.raises(UserError, match="not among the classes"):
         rnnkit.search.select_ensemble(results, texts[:1], ["sarcastic"])
+
+
+@pytest.mark.slow
+def test_a_cross_validated_search_is_selected_on_out_of_fold_predictions(tmp_path, tweets):
+    from rnnkit.tasks.classify.data import load_splits
+
+    results = rnnkit.search.run(
+        "classify", data=str(tweets), space={"lr": [0.05, 0.01]}, out=tmp_path / "cv",
+        sampler="grid", pruner="none", plots=False, verbose=0, cv=2, **TINY,
+    )  # fmt: skip
+    ensemble = rnnkit.search.select_ensemble(results, size=3)
+    assert len(ensemble.models) == 2 and ensemble.weights.sum() == pytest.approx(1.0)
+    member = ensemble.models[0]  # the best trial, its 2 fold models averaged
+    assert member.runs == results["trials"][0]["fold_runs"] and len(member.models) == 2
+    # out of fold: fold model k predicts fold k's validation tweets, which it never trained on
+    texts, labels, probabilities = [], [], []
+    for model in member.models:
+        val = load_splits(model.settings["data"])["val"]
+        texts += val.texts
+        labels += val.labels
+        probabilities.append(model.predict_proba(val.texts))
+    assert len(set(texts)) > 300  # both folds' tweets, not one fold's
+    y = np.array([list(model.classes_).index(label) for label in labels])
+    out_of_fold = (np.concatenate(probabilities).argmax(1) == y).mean()
+    assert member.val_accuracy == pytest.approx(out_of_fold)
+    new = texts[:5]  # a new text: the weighted mean over members of each one's fold mean
+    means = np.stack([np.mean([m.predict_proba(new) for m in e.models], axis=0)
+                      for e in ensemble.models])  # (M, 5, C) # fmt: skip
+    np.testing.assert_allclose(
+        ensemble.predict_proba(new), np.tensordot(ensemble.weights, means, axes=1), rtol=1e-6
+    )
+    plain = rnnkit.search.run(
+        "classify", data=str(tweets), space={"lr": [0.05]}, out=tmp_path / "plain",
+        sampler="grid", pruner="none", plots=False, verbose=0, **TINY,
+    )  # fmt: skip
+    with pytest.raises(UserError, match="needs a cross-validated search"):
+        rnnkit.search.select_ensemble(plain)

@@ -12,10 +12,18 @@ mean negative log-likelihood -1/N Σ_i log P[i, y_i]. A trial picked k times wei
 The validation split that selects the trials is the one that selected their epochs: its
 accuracy flatters the ensemble; score it once on a test split.
 
+A search with ``cv=K`` trained every trial on K folds. Without ``texts`` the selection then runs
+on out-of-fold predictions: fold model k of a trial predicts fold k's validation examples, the
+K folds together cover every training example once, and the selection sees all N of them
+instead of one fold's N / K (less noise to overfit). Each member is then that trial's K fold
+models averaged, P_m = 1/K Σ_k P_{m,k}, for new inputs.
+
     import rnnkit.search
     results = rnnkit.search.run("classify", data="train.csv", space=..., out="runs/search")
     ensemble = rnnkit.search.select_ensemble(results, val_texts, val_labels, size=10)
     ensemble.predict(["a new text"]), ensemble.weights
+    results = rnnkit.search.run(..., cv=3)
+    ensemble = rnnkit.search.select_ensemble(results, size=10)  # out-of-fold
 """
 
 from __future__ import annotations
@@ -96,36 +104,103 @@ class Ensemble:
 
 def select_ensemble(
     results: Mapping[str, Any],
-    texts: Sequence[str],
-    labels: Sequence[Any],
+    texts: Sequence[str] | None = None,
+    labels: Sequence[Any] | None = None,
     *,
     size: int = 10,
     candidates: int = 20,
 ) -> Ensemble:
     """An ``Ensemble`` of the best ``candidates`` complete trials of a classification search
     (``results``: what ``rnnkit.search.run`` returns), weighted by greedy selection over
-    ``size`` picks on the validation ``texts`` and ``labels``."""
-    import rnnkit
-
-    rows = [r for r in results["trials"] if r["state"] == "complete" and r.get("run")]
+    ``size`` picks on the validation ``texts`` and ``labels`` (each trial's first-fold model);
+    or, without them, of a cross-validated search (``cv > 1``) on the out-of-fold predictions
+    of each trial's fold models (module docstring), whose averages are then the members."""
     if results.get("direction") == "minimize":
         raise UserError(
             f"ensemble selection averages class probabilities; expected a classification "
             f"search that maximises its metric, got {results.get('metric')} minimised"
         )
+    rows = [r for r in results["trials"] if r["state"] == "complete" and r.get("run")]
     if not rows:
         raise UserError("the search has no complete trial with a run folder to ensemble")
-    runs = [row["run"] for row in rows[:candidates]]  # trial_rows: best first
+    rows = rows[:candidates]  # trial_rows: best first
+    if texts is None:
+        return _out_of_fold(rows, size)
+    if labels is None or len(labels) != len(texts):
+        raise UserError("expected validation texts and as many labels, or neither (cv > 1)")
+    models = _loaded([row["run"] for row in rows])
+    y = _class_indices(models[0].classes_, labels)
+    probabilities = [np.asarray(m.predict_proba(list(texts))) for m in models]
+    return _selected(models, [row["run"] for row in rows], probabilities, y, size)
+
+
+def _out_of_fold(rows: list[Mapping[str, Any]], size: int) -> Ensemble:
+    """Selection on each trial's out-of-fold predictions; members average the fold models."""
+    from rnnkit.tasks.classify.data import load_splits
+
+    if any(not row.get("fold_runs") for row in rows):
+        raise UserError(
+            "out-of-fold selection needs a cross-validated search (cv > 1: every trial's fold "
+            "models); expected that, or validation texts and labels"
+        )
+    members, probabilities, reference = [], [], None
+    for row in rows:
+        folds = _loaded(row["fold_runs"])
+        splits = []  # (texts, labels) each fold model validated on, as it was trained
+        for model in folds:
+            data = model.settings["data"]
+            if not data.source:
+                raise UserError(
+                    f"{row['run']} was trained on in-memory data: its validation folds cannot "
+                    "be read again; expected validation texts and labels"
+                )
+            val = load_splits(data)["val"]
+            splits.append((list(val.texts), list(val.labels)))
+        if reference is None:
+            reference = splits
+        elif splits != reference:
+            raise UserError(
+                f"trial {row['number']} validated on other folds than trial "
+                f"{rows[0]['number']}; expected one cross-validation cut for every trial"
+            )
+        member = Ensemble(
+            models=folds, weights=np.full(len(folds), 1 / len(folds)), runs=row["fold_runs"],
+            val_accuracy=float("nan"),
+        )  # fmt: skip
+        members.append(member)
+        probabilities.append(
+            np.concatenate([m.predict_proba(t) for m, (t, _) in zip(folds, splits, strict=True)])
+        )  # (N, C): every training example, predicted by the fold model that did not train on it
+    y = _class_indices(members[0].classes_, [label for _, fold in reference for label in fold])
+    for member, p in zip(members, probabilities, strict=True):
+        member.val_accuracy = float((p.argmax(axis=1) == y).mean())
+    return _selected(members, [row["run"] for row in rows], probabilities, y, size)
+
+
+def _loaded(runs: Sequence[str]) -> list[Any]:
+    """The classifiers saved in ``runs``; they must share their classes."""
+    import rnnkit
+
     models = [rnnkit.load(run) for run in runs]
     classes = [list(np.asarray(m.classes_)) for m in models]
     if any(c != classes[0] for c in classes):
         raise UserError(f"the trials' classes differ ({classes[0]} vs others); expected the same")
-    index = {label: i for i, label in enumerate(classes[0])}
+    return models
+
+
+def _class_indices(classes: Sequence[Any], labels: Sequence[Any]) -> np.ndarray:
+    """Each label's column in ``classes`` (N,); an unknown label is a UserError."""
+    index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
     unknown = sorted({str(label) for label in labels if label not in index})
     if unknown:
-        raise UserError(f"validation labels {unknown[:5]} are not among the classes {classes[0]}")
-    y = np.array([index[label] for label in labels])
-    probabilities = [np.asarray(m.predict_proba(list(texts))) for m in models]
+        raise UserError(f"validation labels {unknown[:5]} are not among the classes {classes}")
+    return np.array([index[label] for label in labels])
+
+
+def _selected(
+    models: list[Any], runs: list[str], probabilities: list[np.ndarray], y: np.ndarray, size: int
+) -> Ensemble:
+    """The greedy weights of ``models`` from their validation ``probabilities`` of ``y``."""
     weights = ensemble_weights(probabilities, y, size)
     mixed = np.tensordot(weights, np.stack(probabilities), axes=1)  # (N, C)
     accuracy = float((mixed.argmax(axis=1) == y).mean())
