@@ -71,6 +71,10 @@ def test_an_ensemble_of_a_search_predicts_like_its_weighted_members(tmp_path, tw
     )
     with pytest.raises(UserError, match="not among the classes"):
         rnnkit.search.select_ensemble(results, texts[:1], ["sarcastic"])
+    average = rnnkit.search.Ensemble.average(ensemble.runs)  # equal weights, no selection
+    np.testing.assert_allclose(average.predict_proba(texts[:7]), members.mean(axis=0), rtol=1e-6)
+    with pytest.raises(UserError, match="at least one run folder"):
+        rnnkit.search.Ensemble.average([])
 
 
 @pytest.mark.slow
@@ -108,3 +112,13 @@ def test_a_cross_validated_search_is_selected_on_out_of_fold_predictions(tmp_pat
     )  # fmt: skip
     with pytest.raises(UserError, match="needs a cross-validated search"):
         rnnkit.search.select_ensemble(plain)
+
+
+def test_averaging_classifiers_needs_no_optuna_but_the_search_does(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
+    assert rnnkit.search.Ensemble.average.__name__ == "average"
+    assert callable(rnnkit.search.ensemble_weights)
+    with pytest.raises(UserError, match=r"pip install 'rnnkit\[search\]'"):
+        rnnkit.search.run  # noqa: B018

@@ -3,9 +3,10 @@ samplers, pruning from the validation metric at every epoch, parallel and resuma
 
 ``rnnkit.search.run(task=..., space=..., out=..., **settings)`` is the Python form of
 ``rnnkit search``; see ``rnnkit.search.study``. ``select_ensemble`` averages the best trials of a
-classification search (``rnnkit.search.ensemble``). The names here are imported on first use (and
-need optuna: ``pip install 'rnnkit[search]'``), so ``rnnkit train --config`` reads a settings
-file (``rnnkit.search.settings_file``) without them.
+classification search (``rnnkit.search.ensemble``). The names here are imported on first use (the
+search needs optuna: ``pip install 'rnnkit[search]'``), so ``rnnkit train --config`` reads a
+settings file (``rnnkit.search.settings_file``) and ``Ensemble.average`` averages trained
+classifiers without it.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ _API = {
 }
 
 
+# modules that run without optuna (a settings file; averaging trained classifiers)
+OPTUNA_FREE = ("rnnkit.search.config", "rnnkit.search.ensemble")
+
+
 def __getattr__(name: str) -> Any:
     if name not in _API:
         raise AttributeError(f"module 'rnnkit.search' has no attribute {name!r}")
-    if name != "SearchConfig":
+    if _API[name] not in OPTUNA_FREE:
         try:
             import optuna  # noqa: F401
         except ImportError:

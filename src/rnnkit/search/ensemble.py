@@ -24,6 +24,7 @@ models averaged, P_m = 1/K Σ_k P_{m,k}, for new inputs.
     ensemble.predict(["a new text"]), ensemble.weights
     results = rnnkit.search.run(..., cv=3)
     ensemble = rnnkit.search.select_ensemble(results, size=10)  # out-of-fold
+    seeds = rnnkit.search.Ensemble.average(["runs/seed0", "runs/seed1", "runs/seed2"])
 """
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ class Ensemble:
     weights: np.ndarray  # (M,), summing to 1
     runs: list[str]  # each model's run folder
     val_accuracy: float  # on the split that selected the weights (optimistic)
+
+    @classmethod
+    def average(cls, runs: Sequence[str]) -> Ensemble:
+        """The classifiers saved in ``runs`` (e.g. one setting trained with several seeds),
+        equally weighted: no selection, so ``val_accuracy`` is NaN."""
+        if not runs:
+            raise UserError("an ensemble needs at least one run folder, got none")
+        models = _loaded(runs)
+        weights = np.full(len(models), 1 / len(models))  # (M,)
+        return cls(models, weights, runs=[str(run) for run in runs], val_accuracy=float("nan"))
 
     @property
     def classes_(self) -> np.ndarray:
