@@ -206,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         help="start every trial's embedding from these word vectors (e.g. rnnkit vectors "
         "--data imdb-unsup): the space searches freeze_embeddings instead of embed",
     )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seeds the samplers and every trial's training (the task's seed; default: 0)",
+    )  # fmt: skip
     parser.add_argument("--keep", metavar="DIR", help="keep the searches' folders in DIR")
     parser.add_argument(
         "--no-defaults", action="store_true",
@@ -220,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return combine([Path(p) for p in args.combine], args.name or "combined")
     torch.set_num_threads(args.threads)
     fixed, trials = (SMOKE, 3) if args.smoke else (FIXED, args.trials)
+    fixed = {**fixed, "seed": args.seed}
     started = time.time()
     info = machine_info()
     work = Path(args.keep or tempfile.mkdtemp(prefix="rnnkit-search-bench-"))
