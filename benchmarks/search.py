@@ -271,14 +271,14 @@ def main(argv: list[str] | None = None) -> int:
             scores[f"search: {sampler}, its {args.cv} fold models"] = float(
                 np.mean(predicted == np.array(y_test))
             )
-        if args.ensemble and args.cv > 1:  # selected on out-of-fold predictions
-            ensemble = rnnkit.search.select_ensemble(results, size=args.ensemble)
-        elif args.ensemble:  # selected on the one validation cut
-            val = task_splits(train_csv, fixed)["val"]
-            ensemble = rnnkit.search.select_ensemble(
-                results, val.texts, [str(label) for label in val.labels], size=args.ensemble
-            )
         if args.ensemble:
+            if args.cv > 1:  # selected on out-of-fold predictions
+                ensemble = rnnkit.search.select_ensemble(results, size=args.ensemble)
+            else:  # selected on the one validation cut
+                val = task_splits(train_csv, fixed)["val"]
+                ensemble = rnnkit.search.select_ensemble(
+                    results, val.texts, [str(label) for label in val.labels], size=args.ensemble
+                )
             scores[f"search: {sampler} ensemble"] = float(
                 np.mean(ensemble.predict(x_test) == np.array(y_test))
             )

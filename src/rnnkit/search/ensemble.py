@@ -29,6 +29,7 @@ models averaged, P_m = 1/K Σ_k P_{m,k}, for new inputs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,26 +148,16 @@ def select_ensemble(
 
 def _out_of_fold(rows: list[Mapping[str, Any]], size: int) -> Ensemble:
     """Selection on each trial's out-of-fold predictions; members average the fold models."""
-    from rnnkit.tasks.classify.data import load_splits
-
     if any(not row.get("fold_runs") for row in rows):
         raise UserError(
             "out-of-fold selection needs a cross-validated search (cv > 1: every trial's fold "
             "models); expected that, or validation texts and labels"
         )
-    members, probabilities, reference = [], [], None
+    members, probabilities, reference, read = [], [], None, {}
     for row in rows:
-        folds = _loaded(row["fold_runs"])
-        splits = []  # (texts, labels) each fold model validated on, as it was trained
-        for model in folds:
-            data = model.settings["data"]
-            if not data.source:
-                raise UserError(
-                    f"{row['run']} was trained on in-memory data: its validation folds cannot "
-                    "be read again; expected validation texts and labels"
-                )
-            val = load_splits(data)["val"]
-            splits.append((list(val.texts), list(val.labels)))
+        member = Ensemble.average(row["fold_runs"])  # its fold models, equally weighted
+        # (texts, labels) each fold model validated on, as it was trained
+        splits = [_validation(model.settings["data"], row, read) for model in member.models]
         if reference is None:
             reference = splits
         elif splits != reference:
@@ -174,18 +165,33 @@ def _out_of_fold(rows: list[Mapping[str, Any]], size: int) -> Ensemble:
                 f"trial {row['number']} validated on other folds than trial "
                 f"{rows[0]['number']}; expected one cross-validation cut for every trial"
             )
-        member = Ensemble(
-            models=folds, weights=np.full(len(folds), 1 / len(folds)), runs=row["fold_runs"],
-            val_accuracy=float("nan"),
-        )  # fmt: skip
         members.append(member)
-        probabilities.append(
-            np.concatenate([m.predict_proba(t) for m, (t, _) in zip(folds, splits, strict=True)])
-        )  # (N, C): every training example, predicted by the fold model that did not train on it
+        folds = zip(member.models, splits, strict=True)
+        # (N, C): every training example, predicted by the fold model that did not train on it
+        probabilities.append(np.concatenate([m.predict_proba(t) for m, (t, _) in folds]))
     y = _class_indices(members[0].classes_, [label for _, fold in reference for label in fold])
     for member, p in zip(members, probabilities, strict=True):
         member.val_accuracy = float((p.argmax(axis=1) == y).mean())
     return _selected(members, [row["run"] for row in rows], probabilities, y, size)
+
+
+def _validation(
+    data: Any, row: Mapping[str, Any], read: dict[str, tuple[list[str], list[Any]]]
+) -> tuple[list[str], list[Any]]:
+    """The validation (texts, labels) of a fold model's data settings, read once for each
+    distinct setting (``read`` keeps them: the trials of a search share their folds)."""
+    from rnnkit.tasks.classify.data import load_splits
+
+    if not data.source:
+        raise UserError(
+            f"{row['run']} was trained on in-memory data: its validation folds cannot be read "
+            "again; expected validation texts and labels"
+        )
+    key = json.dumps(data.to_dict(), sort_keys=True, default=str)
+    if key not in read:
+        val = load_splits(data)["val"]
+        read[key] = (list(val.texts), list(val.labels))
+    return read[key]
 
 
 def _loaded(runs: Sequence[str]) -> list[Any]:
