@@ -116,14 +116,32 @@ def ensemble_rows(
         total = total + probabilities
         rows.append({"row": f"+ word vectors, seed {seed}", "test_accuracy": accuracy,
                      "n": len(labels), "time_s": round(vector_s + seconds, 1),
-                     "train": trained})  # fmt: skip
+                     "train_s": round(seconds, 1), "train": trained})  # fmt: skip
     mean = np.asarray(model.classes_)[total.argmax(1)]  # classes_ agree: same data, same labels
     train_s = sum(seconds for _, _, seconds in members)
     rows.append({"row": f"+ word vectors, mean of {len(members)} seeds",
                  "test_accuracy": float((mean == labels).mean()), "n": len(labels),
-                 "time_s": round(vector_s + train_s, 1), "vectors": made,
+                 "time_s": round(vector_s + train_s, 1), "vectors_s": round(vector_s, 1),
+                 "vectors": made,
                  "scoring_s": round(time.monotonic() - start, 1)})  # fmt: skip
     return rows
+
+
+def earlier_members(name: str) -> tuple[dict, float, list[tuple[Path, dict, float]]]:
+    """The word vectors (their result and seconds) and the trained members of result NAME."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"--add-to: no result {path} (expected an earlier run's --name)")
+    rows = json.loads(path.read_text())["rows"]
+    members = [(Path(row["train"]["out"]), row["train"], row["train_s"])
+               for row in rows if row["row"].startswith("+ word vectors, seed")]  # fmt: skip
+    mean = next((row for row in rows if row["row"].startswith("+ word vectors, mean")), None)
+    if mean is None or not all(out.is_dir() for out, _, _ in members):
+        raise SystemExit(
+            f"--add-to: {path} has no word-vector members on this machine "
+            "(expected a run with --members 2 or more, its run folders kept)"
+        )
+    return mean["vectors"], mean["vectors_s"], members
 
 
 def main() -> None:
@@ -142,6 +160,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1,
                         help="classifiers on the word vectors, seeds 0..K-1; above 1 the "
                         "row also scores their mean probabilities (default: 1)")  # fmt: skip
+    parser.add_argument("--add-to", metavar="NAME",
+                        help="add --members more seeds to the word-vector members of result "
+                        "NAME (its vectors, its trained members, the seeds after theirs) and "
+                        "score the mean of them all; times add up")  # fmt: skip
     parser.add_argument("--vectors-extra", default="",
                         help="more options for rnnkit vectors, e.g. '--dim 200'")  # fmt: skip
     args = parser.parse_args()
@@ -170,18 +192,23 @@ def main() -> None:
                       "n": scored["n"], "time_s": round(seconds, 1), "train": trained})  # fmt: skip
     if "vectors" in rows:
         vectors = runs / "imdb-vectors.txt"
-        made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
-                                *(TINY["vectors"] if tiny else []),
-                                *shlex.split(args.vectors_extra)])  # fmt: skip
-        members = []  # (run folder, training result, seconds) of each seed's classifier
-        for seed in range(args.members):
-            out = runs / ("vectors" if args.members == 1 else f"vectors-seed{seed}")
+        if args.add_to:
+            made, vector_s, members = earlier_members(args.add_to)
+            vectors = Path(made["out"])
+        else:
+            made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
+                                    *(TINY["vectors"] if tiny else []),
+                                    *shlex.split(args.vectors_extra)])  # fmt: skip
+            members = []  # (run folder, training result, seconds) of each seed's classifier
+        for seed in range(len(members), len(members) + args.members):
+            out = runs / ("vectors" if args.members == 1 and not members
+                          else f"vectors-seed{seed}")  # fmt: skip
             trained, seconds = timed(["train", "classify", "--data", "imdb", "--keep", "end",
                                       "--embeddings", str(vectors), *budget("vectors_classify"),
                                       *classify_options, *(["--seed", str(seed)] if seed else []),
                                       "--out", str(out), *common])  # fmt: skip
             members.append((out, trained, seconds))
-        if args.members == 1:
+        if len(members) == 1:
             out, trained, seconds = members[0]
             scored = test_accuracy(out)
             table.append({"row": "+ word vectors (word2vec on the unlabelled reviews)",
@@ -217,6 +244,7 @@ def main() -> None:
         "machine": {**info, "load_average_at_end": os.getloadavg()},
         "rows": table,
         "wall_s": round(time.time() - started, 1),
+        **({"added_to": args.add_to} if args.add_to else {}),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
