@@ -17,6 +17,10 @@ included in a row's time):
     RNNKIT_DATA=../shared/data python benchmarks/transfer.py --threads 1        # about 3 hours
     RNNKIT_DATA=../shared/data python benchmarks/transfer.py --tiny             # a minute: a check
 
+``--members K`` trains K seeds on the word vectors and scores their mean probabilities too;
+``--add-to NAME --members K`` trains K more seeds on the vectors of result NAME and scores the
+mean of its members and the new ones (the README's 11 seeds: 5, then 6 more).
+
 ``--tiny`` runs every row on slices (a few hundred reviews, tiny models, seconds of training)
 to check the pipeline; its numbers mean nothing. Results: ``benchmarks/results/transfer-NAME.json``
 and a table on stdout.
