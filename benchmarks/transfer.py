@@ -53,6 +53,8 @@ TINY = {
            "--sample-length", "0", "--max-vocab", "2000", "--adaptive-softmax", "200", "1000"],
     "finetune": ["--limit", "300", "--max-length", "60"],
 }  # fmt: skip
+# the word-vector members' rows: written by ensemble_rows, read back by earlier_members
+MEMBER_ROW, MEAN_ROW = "+ word vectors, seed ", "+ word vectors, mean of "
 ULMFIT = ["--pooling", "concat", "--lr-decay-per-layer", "2.6", "--slanted-triangular",
           "--gradual-unfreeze", "--keep", "end"]  # fmt: skip
 
@@ -118,12 +120,12 @@ def ensemble_rows(
         if tiny:  # the same number as the CLI's scoring
             assert abs(accuracy - test_accuracy(out)["accuracy"]) < 1e-9, (out, accuracy)
         total = total + probabilities
-        rows.append({"row": f"+ word vectors, seed {seed}", "test_accuracy": accuracy,
+        rows.append({"row": f"{MEMBER_ROW}{seed}", "test_accuracy": accuracy,
                      "n": len(labels), "time_s": round(vector_s + seconds, 1),
                      "train_s": round(seconds, 1), "train": trained})  # fmt: skip
     mean = np.asarray(model.classes_)[total.argmax(1)]  # classes_ agree: same data, same labels
     train_s = sum(seconds for _, _, seconds in members)
-    rows.append({"row": f"+ word vectors, mean of {len(members)} seeds",
+    rows.append({"row": f"{MEAN_ROW}{len(members)} seeds",
                  "test_accuracy": float((mean == labels).mean()), "n": len(labels),
                  "time_s": round(vector_s + train_s, 1), "vectors_s": round(vector_s, 1),
                  "vectors": made,
@@ -138,8 +140,8 @@ def earlier_members(name: str) -> tuple[dict, float, list[tuple[Path, dict, floa
         raise SystemExit(f"--add-to: no result {path} (expected an earlier run's --name)")
     rows = json.loads(path.read_text())["rows"]
     members = [(Path(row["train"]["out"]), row["train"], row["train_s"])
-               for row in rows if row["row"].startswith("+ word vectors, seed")]  # fmt: skip
-    mean = next((row for row in rows if row["row"].startswith("+ word vectors, mean")), None)
+               for row in rows if row["row"].startswith(MEMBER_ROW)]  # fmt: skip
+    mean = next((row for row in rows if row["row"].startswith(MEAN_ROW)), None)
     if mean is None or not all(out.is_dir() for out, _, _ in members):
         raise SystemExit(
             f"--add-to: {path} has no word-vector members on this machine "
@@ -195,11 +197,11 @@ def main() -> None:
         table.append({"row": "plain BiLSTM", "test_accuracy": scored["accuracy"],
                       "n": scored["n"], "time_s": round(seconds, 1), "train": trained})  # fmt: skip
     if "vectors" in rows:
-        vectors = runs / "imdb-vectors.txt"
         if args.add_to:
             made, vector_s, members = earlier_members(args.add_to)
             vectors = Path(made["out"])
         else:
+            vectors = runs / "imdb-vectors.txt"
             made, vector_s = timed(["vectors", "--data", "imdb-unsup", "--out", str(vectors),
                                     *(TINY["vectors"] if tiny else []),
                                     *shlex.split(args.vectors_extra)])  # fmt: skip

@@ -1,6 +1,7 @@
 """Ensemble selection (Caruana et al. 2004) over a search's trials."""
 
 import csv
+import sys
 
 import numpy as np
 import pytest
@@ -115,8 +116,6 @@ def test_a_cross_validated_search_is_selected_on_out_of_fold_predictions(tmp_pat
 
 
 def test_averaging_classifiers_needs_no_optuna_but_the_search_does(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
     assert rnnkit.search.Ensemble.average.__name__ == "average"
     assert callable(rnnkit.search.ensemble_weights)
