@@ -24,7 +24,9 @@ trained with seeds 0, 1, ...; the table also shows seed 0 alone. The baselines (
 naive, drift, seasonal naive + drift, Holt-Winters, (S)ARIMA; ``rnnkit.tasks.forecast.baselines``,
 the functions ``rnnkit evaluate`` calls) are scored on the same windows in the same run. When the
 forecaster has ``architecture="seq2seq"``, the multi-step series have seq2seq candidates too;
-the best of them on validation gets a row of its own.
+the best of them on validation gets a row of its own. One more row is the forecaster with every
+setting at its default (one step ahead, fed back beyond it; ``--transform auto``), seed 0, as
+``rnnkit train forecast --data NAME --test-size T --val-size V`` trains it: no choice made.
 
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 15-20 min
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \\
@@ -252,6 +254,12 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     seq2seq = best.get("seq2seq", (None, None))[1]
     if seq2seq is not None and seq2seq is not settings:  # the best seq2seq, not the best
         rows[f"rnn seq2seq (x{seeds} seeds)"] = test_row(experiment, best["seq2seq"][0])
+    sizes = {"test_size": experiment.test_size, "val_size": experiment.val_size}
+    default = rnnkit.Forecaster(verbose=0, seed=0, **sizes).fit(data=experiment.data)
+    default_transform = default.settings["data"].transform
+    rows[f"rnn, every setting at its default (transform auto: {default_transform})"] = test_row(
+        experiment, [default]
+    )
     evaluated = None
     if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
         evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI
@@ -291,6 +299,7 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
         "selected": settings,
         "candidates": tried,
         "seq2seq": seq2seq,
+        "default_transform": default_transform,
         "test": rows,
         "baseline_models": chosen,
         "evaluate": evaluated,

@@ -56,11 +56,13 @@ __all__ = [
     "ets_spec",
     "forecast_metrics",
     "holt_winters",
+    "kpss_differences",
     "mase_scale",
     "naive",
     "seasonal_drift",
     "seasonal_naive",
     "seasonal_period",
+    "seasonal_strength",
     "window_mean",
 ]
 
@@ -124,22 +126,30 @@ def window_mean(y: np.ndarray, origins: np.ndarray, horizon: int, season: int) -
 
 
 def seasonal_period(history: np.ndarray, season: int) -> int | None:
-    """``season`` when ``history`` (T,) has a season worth modelling, else None: 2 <= m <= 52,
-    at least two full seasons plus two steps, and STL's seasonal strength of the history (of
-    its logs when positive) at least 0.64:
+    """``season`` when ``history`` (T,) has a season worth modelling, else None: STL's seasonal
+    strength (:func:`seasonal_strength`) of the history (of its logs when positive) at least
+    0.64."""
+    values = np.log(history) if (history > 0).all() else history
+    strength = seasonal_strength(values, season)
+    return season if strength is not None and strength >= SEASONAL_STRENGTH else None
+
+
+def seasonal_strength(values: np.ndarray, season: int) -> float | None:
+    """STL's seasonal strength of ``values`` (T,) at period ``season``, or None where no season
+    can be measured (2 <= m <= 52 and at least two full seasons plus two steps are needed):
 
         F_s = max(0, 1 - Var(R) / Var(S + R))   (S, R: STL's seasonal part and remainder)
     """
-    if not 2 <= season <= MAX_SEASON or len(history) < 2 * season + 2:
+    if not 2 <= season <= MAX_SEASON or len(values) < 2 * season + 2:
         return None
+    _statsmodels()
     from statsmodels.tsa.seasonal import STL
 
-    values = np.log(history) if (history > 0).all() else history
     parts = STL(values, period=season, robust=True).fit()
     spread = np.var(parts.seasonal + parts.resid)
     strength = max(0.0, 1 - np.var(parts.resid) / spread) if spread > 0 else 0.0
     logger.debug("seasonal strength %.2f at period %d", strength, season)
-    return season if strength >= SEASONAL_STRENGTH else None
+    return float(strength)
 
 
 def _history(y: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, int]:
@@ -250,8 +260,9 @@ def _fit_sarimax(values: np.ndarray, order, seasonal_order, trend: str | None):
         return model.fit(disp=False)
 
 
-def _differences(values: np.ndarray) -> int:
+def kpss_differences(values: np.ndarray) -> int:
     """Differences needed for KPSS (level, 5%) not to reject stationarity, at most 2."""
+    _statsmodels()
     from statsmodels.tsa.stattools import kpss
 
     for d in range(2):
@@ -274,7 +285,7 @@ def arima_spec(history: np.ndarray, season: int) -> dict[str, Any]:
         order, seasonal_order, trend = (0, 1, 1), (0, 1, 1, period), None
         results = _fit_sarimax(values, order, seasonal_order, trend)
     else:
-        d = _differences(values)
+        d = kpss_differences(values)
         trend = "c" if d == 0 else None
         seasonal_order, candidates = (0, 0, 0, 0), {}
         for p, q in itertools.product(range(MAX_ORDER + 1), repeat=2):

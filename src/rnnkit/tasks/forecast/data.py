@@ -49,6 +49,7 @@ from rnnkit.errors import UserError
 from rnnkit.settings import Settings
 
 __all__ = [
+    "AUTO",
     "SCALES",
     "TRANSFORMS",
     "EpochShuffle",
@@ -68,6 +69,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TRANSFORMS = ("none", "log", "diff", "log-diff", "seasonal-diff", "log-seasonal-diff")
+AUTO = "auto"  # read from the training part before the windows are cut (auto_transform.py)
 LOGGED = ("log", "log-diff", "log-seasonal-diff")
 SEASONAL = ("seasonal-diff", "log-seasonal-diff")
 SCALES = ("standard", "minmax", "none")
@@ -96,10 +98,13 @@ class ForecastData(Settings):
         stride: steps between the origins of training windows.
         season: the seasonal period in steps for the seasonal naive baseline and MASE
             (default: from the frequency: 12 monthly, 7 daily, 5 trading days, 24 hourly).
-        transform: of the targets before scaling: log (multiplicative seasonality, growth),
-            diff (first differences, trends), log-diff, seasonal-diff (y_t - y_{t-m}, m the
-            season), log-seasonal-diff (log y_t - log y_{t-m}: a trend with multiplicative
-            seasonality, as in the airline series), or none.
+        transform: of the targets before scaling: auto (chosen from the training part: logs
+            when the spread grows with the level, seasonal differences for a strong season,
+            else first differences when KPSS finds a trend; the choice is stated and saved),
+            log (multiplicative seasonality, growth), diff (first differences, trends),
+            log-diff, seasonal-diff (y_t - y_{t-m}, m the season), log-seasonal-diff (log y_t -
+            log y_{t-m}: a trend with multiplicative seasonality, as in the airline series), or
+            none.
         scale: of targets and covariates, fitted on the training part only: standard (mean 0,
             std 1), minmax ([0, 1]) or none.
         test_size: the last steps held out for testing (default: test_fraction of them).
@@ -113,7 +118,7 @@ class ForecastData(Settings):
     CHOICES: ClassVar[dict[str, Any]] = {
         "missing": MISSING_POLICIES,
         "duplicates": DUPLICATE_POLICIES,
-        "transform": TRANSFORMS,
+        "transform": (AUTO, *TRANSFORMS),
         "scale": SCALES,
     }
     RANGES: ClassVar[dict[str, str]] = {
@@ -141,7 +146,7 @@ class ForecastData(Settings):
     horizon: int = 1
     stride: int = 1
     season: int | None = None
-    transform: str = "none"
+    transform: str = AUTO
     scale: str = "standard"
     test_size: int | None = None
     val_size: int | None = None
@@ -311,7 +316,9 @@ class Scaler:
         cls, series: TimeSeries, end: int, transform: str, scale: str, season: int = 1
     ) -> Scaler:
         """Fitted on the steps before ``end`` (the training part); ``season`` is the lag of
-        the seasonal differences."""
+        the seasonal differences. ``transform`` is one of ``TRANSFORMS`` (auto resolved)."""
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform {transform!r} is not one of {TRANSFORMS}")
         if transform in SEASONAL and season < 2:
             raise UserError(
                 f"{series.source}: transform {transform!r} needs a season of 2 steps or more, "

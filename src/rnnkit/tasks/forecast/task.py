@@ -17,6 +17,7 @@ from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import ForecasterConfig, build_forecaster, interval
 from rnnkit.tasks.base import Task
+from rnnkit.tasks.forecast.auto_transform import choose_transform
 from rnnkit.tasks.forecast.baselines import (
     BASELINES,
     direction_scores,
@@ -24,6 +25,7 @@ from rnnkit.tasks.forecast.baselines import (
     mase_scale,
 )
 from rnnkit.tasks.forecast.data import (
+    AUTO,
     ForecastData,
     Scaler,
     Splits,
@@ -104,7 +106,8 @@ class Forecaster(Task):
     fractions). The model reads --input-length steps and forecasts --horizon steps at once;
     targets can be log-transformed and differenced, also at the season's lag (--transform
     log-diff for a trend, log-seasonal-diff for a trend with multiplicative seasonality, as in
-    the airline series), and are scaled with statistics of the training part only.
+    the airline series; the default, auto, chooses from the training part with Guerrero's, STL's
+    and KPSS's tests and says why), and are scaled with statistics of the training part only.
     The default head forecasts a mean and a standard deviation (Gaussian likelihood), so
     forecasts come with an interval (--coverage); --head quantile uses the pinball loss.
     --architecture direct (the default) forecasts every step at once from the window's last
@@ -164,7 +167,14 @@ class Forecaster(Task):
         data = self.settings["data"]
         series = load_series_source(data) if X is None else in_memory_series(X, data)
         self.fitted_series = series if X is not None else None  # evaluate(split=...) reuses it
-        return {"series": make_splits(series, data)}
+        cut = make_splits(series, data)  # a series too short is said before any test runs
+        if data.transform == AUTO:  # chosen on the training part, saved as the choice
+            choice = choose_transform(series.targets[: cut.val_start],
+                                      data.season or series.frequency.season)  # fmt: skip
+            logger.info("transform auto: %s", choice)
+            data = self.settings["data"] = data.replace(transform=choice.transform)
+            cut = make_splits(series, data)
+        return {"series": cut}
 
     def fit_preprocessing(self, splits) -> Preprocessing:
         data, cut = self.settings["data"], splits["series"]
