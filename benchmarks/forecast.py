@@ -28,7 +28,7 @@ the best of them on validation gets a row of its own. One more row is the foreca
 setting at its default (one step ahead, fed back beyond it; ``--transform auto``), seed 0, as
 ``rnnkit train forecast --data NAME --test-size T --val-size V`` trains it: no choice made.
 
-    RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 15-20 min
+    RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 3 min idle
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \\
         --only airline-24 --seeds 1 --candidates 1 --name smoke                      # a minute
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \
