@@ -27,6 +27,10 @@ forecaster has ``architecture="seq2seq"``, the multi-step series have seq2seq ca
 the best of them on validation gets a row of its own. One more row is the forecaster with every
 setting at its default (one step ahead, fed back beyond it; ``--transform auto``), seed 0, as
 ``rnnkit train forecast --data NAME --test-size T --val-size V`` trains it: no choice made.
+With ``repeats`` R > 1 (airline: 5) the chosen setting is trained again with R - 1 more disjoint
+sets of seeds (4-7, 8-11, ...) and the defaults with seeds 1..R-1, after the choice, and their
+test scores are printed and saved as a spread (mean, lowest, highest): how far a test score
+moves with the seeds alone. They choose nothing.
 
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py  # 3 min idle
     RNNKIT_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/forecast.py \\
@@ -82,6 +86,7 @@ class Experiment:
     extra: dict[str, tuple[Any, int]] = field(default_factory=dict)  # more baselines: (f, m)
     stock: bool = False
     seeds: int = 1  # models averaged per candidate
+    repeats: int = 1  # the chosen setting's test score with this many disjoint sets of seeds
     folds: int = 1  # validation origins the candidates are scored at (rolling, fold_step apart)
     fold_step: int = 0
 
@@ -119,9 +124,20 @@ EXPERIMENTS = {
         seeds=4,
         folds=3,
         fold_step=12,
+        repeats=5,
     ),
     "airline-36": Experiment(
-        "airline", 36, 36, 36, "mape", AIRLINE_36, {"mape": 4.5}, seeds=4, folds=3, fold_step=6
+        "airline",
+        36,
+        36,
+        36,
+        "mape",
+        AIRLINE_36,
+        {"mape": 4.5},
+        seeds=4,
+        folds=3,
+        fold_step=6,
+        repeats=5,
     ),  # fmt: skip
     "min-temp-1": Experiment("min-temp", 1, 365, 365, "rmse", TEMPERATURE, {"rmse": 2.45}, DAILY),
     "min-temp-7": Experiment("min-temp", 7, 365, 365, "rmse", (DAYS, *seq2seq(DAYS)), {}, DAILY),
@@ -131,13 +147,13 @@ EXPERIMENTS = {
 
 
 def fit(
-    experiment: Experiment, settings: dict[str, Any], seeds: int, shift: int = 0
+    experiment: Experiment, settings: dict[str, Any], seeds: int, shift: int = 0, first: int = 0
 ) -> list[rnnkit.Forecaster]:
-    """``seeds`` forecasters with ``settings`` (seeds 0, 1, ...), trained on the training part,
-    their best epoch picked on the validation part; ``shift`` steps more are held out after the
-    validation part (an earlier fold: its models never read those steps)."""
+    """``seeds`` forecasters with ``settings`` (seeds ``first``, ``first`` + 1, ...), trained on
+    the training part, their best epoch picked on the validation part; ``shift`` steps more are
+    held out after the validation part (an earlier fold: its models never read those steps)."""
     models = []
-    for seed in range(seeds):
+    for seed in range(first, first + seeds):
         given = {"horizon": experiment.horizon, "test_size": experiment.test_size + shift,
                  "val_size": experiment.val_size, "seed": seed, **settings}  # fmt: skip
         model = rnnkit.Forecaster(verbose=0, **given)
@@ -246,6 +262,7 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     candidates = experiment.candidates[: args.candidates or None]
     seeds = args.seeds or experiment.seeds
     folds = args.folds or experiment.folds
+    repeats = args.repeats or experiment.repeats
     best, tried = select(experiment, candidates, seeds, folds)
     models, settings, _ = best["rnn"]
     rows = {f"rnn (x{len(models)} seeds)": test_row(experiment, models)}
@@ -255,11 +272,20 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     if seq2seq is not None and seq2seq is not settings:  # the best seq2seq, not the best
         rows[f"rnn seq2seq (x{seeds} seeds)"] = test_row(experiment, best["seq2seq"][0])
     sizes = {"test_size": experiment.test_size, "val_size": experiment.val_size}
-    default = rnnkit.Forecaster(verbose=0, seed=0, **sizes).fit(data=experiment.data)
-    default_transform = default.settings["data"].transform
+    defaults = [rnnkit.Forecaster(verbose=0, seed=seed, **sizes).fit(data=experiment.data)
+                for seed in range(repeats)]  # fmt: skip
+    default_transform = defaults[0].settings["data"].transform
     rows[f"rnn, every setting at its default (transform auto: {default_transform})"] = test_row(
-        experiment, [default]
+        experiment, defaults[:1]
     )
+    spread = {}
+    if repeats > 1:  # how much the two RNN rows move with the seeds alone
+        chosen = [rows[f"rnn (x{len(models)} seeds)"]] + [
+            test_row(experiment, fit(experiment, settings, seeds, first=r * seeds))
+            for r in range(1, repeats)
+        ]
+        alone = [test_row(experiment, [model]) for model in defaults]
+        spread = {"chosen": repeat_summary(chosen, seeds), "defaults": repeat_summary(alone, 1)}
     evaluated = None
     if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
         evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI
@@ -285,6 +311,10 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
             ours["up_share"], 1 - ours["up_share"]
         )
     print(table(experiment, rows, verdict), flush=True)
+    for label, summary in spread.items():
+        print(f"{label}, {repeats} disjoint seed sets: " + ", ".join(
+            f"{m} {summary['mean'][m]:.3f} ({summary['min'][m]:.3f}-{summary['max'][m]:.3f})"
+            for m in ("mape", "mase")), flush=True)  # fmt: skip
     return {
         "name": name,
         "data": experiment.data,
@@ -301,12 +331,25 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
         "seq2seq": seq2seq,
         "default_transform": default_transform,
         "test": rows,
+        "seed_sets": spread,
         "baseline_models": chosen,
         "evaluate": evaluated,
         "target": experiment.target,
         **verdict,
         "wall_s": round(time.time() - started, 1),
     }
+
+
+def repeat_summary(scores: list[dict[str, float]], seeds: int) -> dict[str, Any]:
+    """The test scores of one setting trained with disjoint seed sets (0..s-1, s..2s-1, ...):
+    each set's scores, and their mean, lowest and highest per metric."""
+    metrics = [m for m in METRICS if all(row.get(m) is not None for row in scores)]
+    values = {m: [row[m] for row in scores] for m in metrics}
+    return {"seeds": [list(range(r * seeds, (r + 1) * seeds)) for r in range(len(scores))],
+            "test": scores,
+            "mean": {m: float(np.mean(v)) for m, v in values.items()},
+            "min": {m: float(np.min(v)) for m, v in values.items()},
+            "max": {m: float(np.max(v)) for m, v in values.items()}}  # fmt: skip
 
 
 def table(experiment: Experiment, rows: dict[str, dict], verdict: dict) -> str:
@@ -352,6 +395,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="models averaged per candidate (default: "
                         "the series', 4 for airline, 1 for the others)")  # fmt: skip
     parser.add_argument("--candidates", type=int, help="try only the first N candidates")
+    parser.add_argument("--repeats", type=int, help="disjoint seed sets the chosen setting and "
+                        "the defaults are trained with, to show how far the test score moves "
+                        "with the seeds alone (default: the series', 5 for airline)")  # fmt: skip
     parser.add_argument("--folds", type=int, help="validation origins per candidate (default: "
                         "the series', 3 for airline, 1 for the others)")  # fmt: skip
     parser.add_argument("--merge", action="store_true", help="replace only these series' runs "
