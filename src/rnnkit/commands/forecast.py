@@ -24,7 +24,11 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="DIR", help="a forecasting run folder")
     parser.add_argument(
-        "--steps", type=int, help="time steps to forecast (default: the model's horizon)"
+        "--steps",
+        "--horizon",
+        dest="steps",
+        type=int,
+        help="time steps to forecast (default: the model's horizon)",
     )
     parser.add_argument(
         "--data",

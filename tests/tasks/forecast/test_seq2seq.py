@@ -157,6 +157,9 @@ def test_cli_train_forecast_evaluate_resume_exactly(capsys, data_dir, tmp_path):
     assert len(rows) == 24 and rows[0]["time"] == "1961-01-01T00:00:00"
     assert all(r["Passengers"]["lower"] < r["Passengers"]["forecast"] < r["Passengers"]["upper"]
                for r in rows)  # fmt: skip
+    code, stdout, err = run(capsys, "forecast", str(straight), "--horizon", "6", "--json")
+    assert code == 0, err
+    assert last_json(stdout)["forecast"] == rows[:6]  # --horizon: --steps by the name
 
     code, stdout, err = run(capsys, "evaluate", str(straight), "--split", "test", "--json")
     assert code == 0, err
