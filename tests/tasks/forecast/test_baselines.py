@@ -130,3 +130,23 @@ def test_a_long_history_is_fitted_on_its_last_steps_and_run_from_there(monkeypat
     expected = baselines.holt_winters(y[24:], np.array([48]), 4, spec["params"],
                                       spec["seasonal"], 12)[0]  # fmt: skip
     np.testing.assert_allclose(ets, expected, rtol=1e-10)
+
+
+def test_ets_keeps_the_better_optimum_of_its_optimisers(data_dir):
+    """statsmodels' default optimiser alone can stop in a worse optimum (airline's first 108
+    months on an AVX-512 CPU: AIC 455.9 against 449.1); ets keeps the lowest AIC of them all."""
+    pytest.importorskip("statsmodels")
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from rnnkit.tasks.forecast.baselines import ETS_OPTIMISERS, ets_spec
+    from rnnkit.tasks.forecast.data import ForecastData, load_series_source
+
+    history = load_series_source(ForecastData(source="airline")).targets[:108, 0]
+    spec = ets_spec(history, 12)
+    assert spec["seasonal"] == "mul"
+    model = ExponentialSmoothing(history, trend="add", seasonal="mul", seasonal_periods=12,
+                                 initialization_method="estimated")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        each = [model.fit(method=method).aic for method in ETS_OPTIMISERS]
+    assert spec["aic"] == pytest.approx(min(each)) and len(ETS_OPTIMISERS) > 1
