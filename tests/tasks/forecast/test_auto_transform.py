@@ -37,6 +37,9 @@ GROWTH = np.exp(0.01 * STEPS[:, None] + np.cumsum(0.03 * NOISE, axis=0))
         (NOISE, 1, "none"),
         (np.hstack([NOISE, 1.0 + 0.3 * np.sin(2 * np.pi * STEPS[:, None] / 12)]), 12,
          "seasonal-diff"),  # one seasonal column of two: differenced; one below 0: no logs
+        (np.full((100, 1), 5.0), 12, "none"),  # a constant: nothing to test, no error
+        (np.arange(1.0, 101.0)[:, None], 1, "diff"),  # a straight line: constant differences
+        (np.array([[3.0]]), 12, "none"),  # one value
     ],
 )  # fmt: skip
 def test_each_shape_of_series_gets_its_transform(values, season, expected):

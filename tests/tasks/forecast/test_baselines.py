@@ -150,3 +150,16 @@ def test_ets_keeps_the_better_optimum_of_its_optimisers(data_dir):
         warnings.simplefilter("ignore")
         each = [model.fit(method=method).aic for method in ETS_OPTIMISERS]
     assert spec["aic"] == pytest.approx(min(each)) and len(ETS_OPTIMISERS) > 1
+
+
+def test_kpss_differences_of_a_constant_a_line_and_a_few_values():
+    """KPSS's automatic lags divide by the variance: a constant (or a line once differenced)
+    needs no more differences, and fewer than 4 values are not tested."""
+    pytest.importorskip("statsmodels")
+    from rnnkit.tasks.forecast.baselines import kpss_differences
+
+    assert kpss_differences(np.full(50, 2.0)) == 0
+    assert kpss_differences(np.arange(50.0)) == 1
+    assert kpss_differences(np.array([1.0, 5.0, 2.0])) == 0
+    walk = np.cumsum(np.random.default_rng(0).standard_normal(300))
+    assert kpss_differences(walk) == 1

@@ -266,14 +266,19 @@ def _fit_sarimax(values: np.ndarray, order, seasonal_order, trend: str | None):
 
 
 def kpss_differences(values: np.ndarray) -> int:
-    """Differences needed for KPSS (level, 5%) not to reject stationarity, at most 2."""
+    """Differences needed for KPSS (level, 5%) not to reject stationarity, at most 2; a constant
+    (a straight line once differenced) needs none more, and neither do fewer than 4 values (too
+    few to test; KPSS's automatic lags divide by their variance)."""
     _statsmodels()
     from statsmodels.tsa.stattools import kpss
 
     for d in range(2):
+        differenced = np.diff(values, n=d)
+        if len(differenced) < 4 or np.ptp(differenced) == 0:
+            return d
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "p-value outside the table" notes
-            p_value = kpss(np.diff(values, n=d), regression="c", nlags="auto")[1]
+            p_value = kpss(differenced, regression="c", nlags="auto")[1]
         if p_value >= 0.05:
             return d
     return 2
