@@ -115,3 +115,13 @@ def test_the_cli_states_the_choice(monthly, tmp_path, caplog):
                  "--out", str(tmp_path / "cli")])  # fmt: skip
     assert code in (0, None)
     assert "transform auto: log-seasonal-diff (values above 0" in caplog.text
+
+
+def test_a_series_long_enough_only_without_the_chosen_differences_says_so(monthly):
+    from rnnkit.errors import UserError
+
+    short = monthly.iloc[:48]  # train 34 steps: 24 inputs fit, 24 + 12 undefined do not
+    with pytest.raises(UserError, match=r"auto chose log-seasonal-diff"):
+        rnnkit.Forecaster(verbose=0, epochs=1).fit(short)
+    model = rnnkit.Forecaster(verbose=0, epochs=1, transform="log").fit(short)
+    assert model.settings["data"].transform == "log"

@@ -173,7 +173,11 @@ class Forecaster(Task):
                                       data.season or series.frequency.season)  # fmt: skip
             logger.info("transform auto: %s", choice)
             data = self.settings["data"] = data.replace(transform=choice.transform)
-            cut = make_splits(series, data)
+            try:  # its differences leave the first steps undefined: fewer windows
+                cut = make_splits(series, data)
+            except UserError as error:
+                raise UserError(f"{error}; or a --transform without differences (auto chose "
+                                f"{choice.transform})") from None  # fmt: skip
         return {"series": cut}
 
     def fit_preprocessing(self, splits) -> Preprocessing:
