@@ -26,9 +26,10 @@ the functions ``rnnkit evaluate`` calls) are scored on the same windows in the s
 forecaster has ``architecture="seq2seq"``, the multi-step series have seq2seq candidates too;
 the best of them on validation gets a row of its own. One more row is the forecaster with every
 setting at its default (one step ahead, fed back beyond it; ``--transform auto``), seed 0, as
-``rnnkit train forecast --data NAME --test-size T --val-size V`` trains it: no choice made.
-With ``repeats`` R > 1 (airline: 5) the chosen setting is trained again with R - 1 more disjoint
-sets of seeds (4-7, 8-11, ...) and the defaults with seeds 1..R-1, after the choice, and their
+``rnnkit train forecast --data NAME --test-size T --val-size V`` trains it, and the same with
+``--members 5`` (a deep ensemble trained as one model): no choice made. With ``repeats`` R > 1
+(airline: 5) the chosen setting is trained again with R - 1 more disjoint sets of seeds (4-7,
+8-11, ...) and the two defaults rows with seeds 1..R-1, after the choice, and their
 test scores are printed and saved as a spread (mean, lowest, highest): how far a test score
 moves with the seeds alone. They choose nothing.
 
@@ -107,6 +108,7 @@ ONE_STEP = {"transform": "log-diff", "input_length": 24, "hidden": 32, "batch_si
 SEASONAL = {**ONE_STEP, "transform": "log-seasonal-diff"}
 AIRLINE_36 = (ONE_STEP, SEASONAL, {**SEASONAL, "input_length": 12})
 AIRLINE_24 = (*AIRLINE_36, {**SEASONAL, "input_length": 12, "horizon": 24})
+MEMBERS = 5  # the defaults' ensemble row: --members 5 (a deep ensemble of 5 forecasters)
 DAYS = {"input_length": 60, "hidden": 32, "batch_size": 128, "lr": 0.01}
 TEMPERATURE = ({**DAYS, "input_length": 30}, DAYS)
 STOCK = ({"transform": "log-diff", "input_length": 20, "hidden": 32, "batch_size": 128},
@@ -159,6 +161,13 @@ def fit(
         model = rnnkit.Forecaster(verbose=0, **given)
         models.append(model.fit(data=experiment.data))
     return models
+
+
+def default_forecaster(experiment: Experiment, seed: int, **given) -> rnnkit.Forecaster:
+    """The forecaster with every setting at its default but ``given`` and the seed, trained on
+    the experiment's split (as ``rnnkit train forecast --data NAME --test-size T --val-size V``)."""
+    sizes = {"test_size": experiment.test_size, "val_size": experiment.val_size}
+    return rnnkit.Forecaster(verbose=0, seed=seed, **sizes, **given).fit(data=experiment.data)
 
 
 def ensemble(models: list[rnnkit.Forecaster], values: np.ndarray, origins: np.ndarray, steps):
@@ -271,21 +280,23 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     seq2seq = best.get("seq2seq", (None, None))[1]
     if seq2seq is not None and seq2seq is not settings:  # the best seq2seq, not the best
         rows[f"rnn seq2seq (x{seeds} seeds)"] = test_row(experiment, best["seq2seq"][0])
-    sizes = {"test_size": experiment.test_size, "val_size": experiment.val_size}
-    defaults = [rnnkit.Forecaster(verbose=0, seed=seed, **sizes).fit(data=experiment.data)
-                for seed in range(repeats)]  # fmt: skip
-    default_transform = defaults[0].settings["data"].transform
-    rows[f"rnn, every setting at its default (transform auto: {default_transform})"] = test_row(
-        experiment, defaults[:1]
-    )
+    variants = {"defaults": {}, "defaults_members": {"members": MEMBERS}}
+    by_seed = {name: [default_forecaster(experiment, seed, **given) for seed in range(repeats)]
+               for name, given in variants.items()}  # fmt: skip
+    chose = by_seed["defaults"][0].settings["data"].transform
+    labels = {"defaults": f"rnn, every setting at its default (transform auto: {chose})",
+              "defaults_members": f"rnn, the defaults with --members {MEMBERS}"}  # fmt: skip
+    for name, label in labels.items():
+        rows[label] = test_row(experiment, by_seed[name][:1])
     spread = {}
-    if repeats > 1:  # how much the two RNN rows move with the seeds alone
+    if repeats > 1:  # how much the RNN rows move with the seeds alone
         chosen = [rows[f"rnn (x{len(models)} seeds)"]] + [
             test_row(experiment, fit(experiment, settings, seeds, first=r * seeds))
             for r in range(1, repeats)
         ]
-        alone = [test_row(experiment, [model]) for model in defaults]
-        spread = {"chosen": repeat_summary(chosen, seeds), "defaults": repeat_summary(alone, 1)}
+        spread = {"chosen": repeat_summary(chosen, seeds)}
+        for name, trained in by_seed.items():
+            spread[name] = repeat_summary([test_row(experiment, [m]) for m in trained], 1)
     evaluated = None
     if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
         evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI
@@ -329,7 +340,7 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
         "selected": settings,
         "candidates": tried,
         "seq2seq": seq2seq,
-        "default_transform": default_transform,
+        "default_transform": chose,
         "test": rows,
         "seed_sets": spread,
         "baseline_models": chosen,

@@ -1,5 +1,6 @@
-"""benchmarks/forecast.py on one airline split: the chosen setting, the defaults row (the
-transform ``auto`` chose) and the spread over disjoint seed sets, written to the JSON."""
+"""benchmarks/forecast.py on one airline split: the chosen setting, the defaults rows (the
+transform ``auto`` chose; one model and --members 5) and the spread over disjoint seed sets,
+written to the JSON."""
 
 import json
 import sys
@@ -23,12 +24,15 @@ def test_one_airline_split_with_the_defaults_and_two_seed_sets(data_dir, tmp_pat
     (run,) = json.loads((tmp_path / "forecast-smoke.json").read_text())["runs"]
     assert run["default_transform"] == "log-seasonal-diff"
     defaults = run["test"]["rnn, every setting at its default (transform auto: log-seasonal-diff)"]
+    members = run["test"]["rnn, the defaults with --members 5"]
     chosen, alone = run["seed_sets"]["chosen"], run["seed_sets"]["defaults"]
-    assert chosen["seeds"] == alone["seeds"] == [[0], [1]]
+    ensembles = run["seed_sets"]["defaults_members"]
+    assert chosen["seeds"] == alone["seeds"] == ensembles["seeds"] == [[0], [1]]
     assert chosen["test"][0] == run["test"]["rnn (x1 seeds)"]  # set 0 is the table's row
-    assert alone["test"][0] == defaults
+    assert alone["test"][0] == defaults and ensembles["test"][0] == members
     assert chosen["test"][1] != chosen["test"][0]  # another seed, another model
-    for summary in (chosen, alone):
+    assert members != defaults  # five members forecast otherwise than one
+    for summary in (chosen, alone, ensembles):
         for metric in ("mape", "mase"):
             scores = [row[metric] for row in summary["test"]]
             assert summary["min"][metric] == min(scores) <= summary["mean"][metric]

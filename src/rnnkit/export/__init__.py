@@ -44,12 +44,7 @@ from torch import Tensor, nn
 from rnnkit import __version__
 from rnnkit.atomic import atomic_write_bytes
 from rnnkit.errors import UserError
-from rnnkit.export.graphs import (
-    ClassifierGraph,
-    ForecasterGraph,
-    LanguageModelStep,
-    Seq2SeqForecasterGraph,
-)
+from rnnkit.export.graphs import ClassifierGraph, LanguageModelStep, forecaster_graph
 from rnnkit.tasks import Task, load
 
 __all__ = ["FORMATS", "OPSET", "TASKS", "example_inputs", "export_graph", "export_run"]
@@ -69,8 +64,7 @@ def export_graph(task: Task) -> nn.Module:
         )
     model = task.model.float().cpu().eval()
     if task.NAME == "forecast":
-        seq2seq = model.config.architecture == "seq2seq"
-        return Seq2SeqForecasterGraph(model) if seq2seq else ForecasterGraph(model)
+        return forecaster_graph(model)
     return ClassifierGraph(model) if task.NAME in CLASSIFIERS else LanguageModelStep(model)
 
 

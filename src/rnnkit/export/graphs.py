@@ -26,7 +26,13 @@ from torch import Tensor, nn
 
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.forecaster import RNNForecaster, Seq2SeqForecaster, point_forecast
+from rnnkit.models.forecaster import (
+    EnsembleForecaster,
+    RNNForecaster,
+    Seq2SeqForecaster,
+    combine_members,
+    point_forecast,
+)
 from rnnkit.models.language_model import RNNLanguageModel
 from rnnkit.models.sequence_regressor import SequenceRegressorModel
 from rnnkit.models.speech import SpeechClassifierModel
@@ -34,9 +40,11 @@ from rnnkit.nn import RNNBase
 
 __all__ = [
     "ClassifierGraph",
+    "EnsembleForecasterGraph",
     "ForecasterGraph",
     "LanguageModelStep",
     "Seq2SeqForecasterGraph",
+    "forecaster_graph",
     "mirror_layer",
     "reverse_within_lengths",
 ]
@@ -198,3 +206,27 @@ class Seq2SeqForecasterGraph(nn.Module):
             steps.append(output)
             previous = point_forecast(output, self.kind)  # (N, 1, k)
         return torch.cat(steps, dim=1)  # (N, h, k, P)
+
+
+class EnsembleForecasterGraph(nn.Module):
+    """An :class:`EnsembleForecaster` at inference: each member's graph, their raw outputs
+    combined as the model combines them (``combine_members``) -> (N, horizon, targets, P)."""
+
+    def __init__(self, model: EnsembleForecaster) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(forecaster_graph(member) for member in model.members)
+        self.kind = model.config.head
+        self.eval()
+
+    def forward(self, windows: Tensor) -> Tensor:
+        outputs = torch.stack([member(windows) for member in self.members])  # (M, N, h, k, P)
+        return combine_members(outputs, self.kind)  # (N, h, k, P)
+
+
+def forecaster_graph(model: nn.Module) -> nn.Module:
+    """The inference graph of a forecaster of any architecture, or of an ensemble of them."""
+    if isinstance(model, EnsembleForecaster):
+        return EnsembleForecasterGraph(model)
+    if isinstance(model, Seq2SeqForecaster):
+        return Seq2SeqForecasterGraph(model)
+    return ForecasterGraph(model)

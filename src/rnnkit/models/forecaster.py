@@ -31,6 +31,18 @@ Both give P outputs per step and target, by head:
   μ ± z_{(1+c)/2} σ.
 * ``quantile``: P = 3, the quantiles q ∈ {(1-c)/2, ½, (1+c)/2} of coverage c; trained with the
   pinball loss max(q e, (q - 1) e), e = y - ŷ_q; the forecast is the median.
+
+``members`` M > 1 (:class:`EnsembleForecaster`, a deep ensemble) trains M forecasters of the
+architecture side by side from different initial weights, each on its own loss (the mean of the
+M losses is minimised, so no member's gradient reads another's output), and forecasts with their
+combination (:func:`combine_members`): the mean of the point forecasts; for Gaussian heads the
+mixture's mean and standard deviation,
+
+    μ = (1/M) Σ μ_m,   σ^2 = (1/M) Σ (σ_m^2 + μ_m^2) - μ^2
+
+(returned as the head's raw outputs, s = softplus^{-1}(σ - 1e-4)); for quantile heads the mean
+of each quantile (Vincentization). On a short series one model's forecast moves a lot with its
+initial weights; the mean of M moves about 1/√M as much.
 """
 
 from __future__ import annotations
@@ -50,10 +62,12 @@ from rnnkit.settings import Settings
 __all__ = [
     "ARCHITECTURES",
     "HEADS",
+    "EnsembleForecaster",
     "ForecasterConfig",
     "RNNForecaster",
     "Seq2SeqForecaster",
     "build_forecaster",
+    "combine_members",
     "forecast_loss",
     "interval",
     "point_forecast",
@@ -90,6 +104,10 @@ class ForecasterConfig(Settings):
             the true previous value rather than the model's own forecast (1: plain teacher
             forcing, one decoder call over the horizon: the fastest; 0: free running, trained as
             it forecasts; between: drawn per window and step, a fixed-rate scheduled sampling).
+        members: forecasters trained side by side from different initial weights, each on
+            its own loss, forecasting with the mean of their forecasts (Gaussian heads as their
+            mixture): a deep ensemble, M times the training time, a steadier forecast on short
+            series.
     """
 
     KIND: ClassVar[str] = "model setting"
@@ -108,6 +126,7 @@ class ForecasterConfig(Settings):
         "dropout": "[0, 1)",
         "coverage": "(0, 1)",
         "teacher_forcing": "[0, 1]",
+        "members": "[1, inf)",
     }
 
     input_size: int
@@ -123,10 +142,13 @@ class ForecasterConfig(Settings):
     coverage: float = 0.8
     architecture: str = "direct"
     teacher_forcing: float = 1.0
+    members: int = 1
 
 
 def build_forecaster(config: ForecasterConfig) -> nn.Module:
-    """The forecaster of ``config.architecture``."""
+    """The forecaster of ``config.architecture``; an ensemble of them when ``members`` > 1."""
+    if config.members > 1:
+        return EnsembleForecaster(config)
     return Seq2SeqForecaster(config) if config.architecture == "seq2seq" else RNNForecaster(config)
 
 
@@ -217,10 +239,49 @@ class Seq2SeqForecaster(nn.Module):
         return torch.cat(steps, dim=1)  # (N, h, k, P)
 
 
+class EnsembleForecaster(nn.Module):
+    """``members`` forecasters of ``config.architecture`` (see the module docstring).
+
+    Input: as one member. Output: in training mode each member's own outputs (M, N, h, k, P),
+    for the objective to train each on its own loss; in eval mode their combination
+    (N, h, k, P), as one forecaster's.
+    """
+
+    def __init__(self, config: ForecasterConfig) -> None:
+        super().__init__()
+        self.config = config
+        single = config.replace(members=1)
+        self.members = nn.ModuleList(build_forecaster(single) for _ in range(config.members))
+        self.outputs = HEADS[config.head]
+
+    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
+        outputs = torch.stack([member(windows, targets) for member in self.members])
+        return outputs if self.training else combine_members(outputs, self.config.head)
+
+
+def combine_members(outputs: Tensor, head: str) -> Tensor:
+    """The ensemble's raw output (N, h, k, P) of its members' ``outputs`` (M, N, h, k, P), by
+    ``head`` (the equations are in the module docstring)."""
+    if head == "point":
+        return outputs.mean(dim=0)
+    if head == "quantile":
+        return outputs.sort(dim=-1).values.mean(dim=0)  # each member's quantiles, uncrossed
+    mean, sigma = outputs[..., 0], F.softplus(outputs[..., 1]) + 1e-4  # (M, N, h, k) each
+    centre = mean.mean(dim=0)  # (N, h, k)
+    variance = (sigma**2 + (mean - centre) ** 2).mean(dim=0)  # (N, h, k): the mixture's, as
+    # the module's equation without its cancellation
+    spread = (variance.sqrt() - 1e-4).clamp_min(1e-6)  # softplus(s) = σ - 1e-4
+    raw = spread + torch.log(1 - torch.exp(-spread))  # softplus^{-1}(x) = x + log(1 - e^{-x})
+    return torch.stack([centre, raw], dim=-1)  # (N, h, k, 2)
+
+
 def forecast_loss(output: Tensor, targets: Tensor, head: str, coverage: float) -> Tensor:
     """The training loss of ``output`` (N, h, k, P) against ``targets`` (N, h, k), by ``head``
-    (the equations are in the module docstring)."""
+    (the equations are in the module docstring); of an ensemble's members' outputs
+    (M, N, h, k, P), the mean of their M losses."""
     output = output.float()
+    if output.dim() == 5:  # (M, N, h, k, P): each member on its own loss
+        return torch.stack([forecast_loss(o, targets, head, coverage) for o in output]).mean()
     if head == "point":
         return F.mse_loss(output[..., 0], targets)
     if head == "gaussian":

@@ -114,6 +114,8 @@ class Forecaster(Task):
     state; --architecture seq2seq runs an encoder-decoder whose decoder steps through the
     horizon reading its previous forecast (the true value in training, with probability
     --teacher-forcing), for long horizons.
+    --members M trains M forecasters from different initial weights side by side and
+    forecasts with their combination (a deep ensemble: steadier on short series).
 
     rnnkit evaluate scores walk-forward forecasts (every origin of the split) in MAE, RMSE,
     MAPE, sMAPE and MASE beside the naive, seasonal naive, drift, seasonal naive + drift,
