@@ -281,13 +281,13 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     if seq2seq is not None and seq2seq is not settings:  # the best seq2seq, not the best
         rows[f"rnn seq2seq (x{seeds} seeds)"] = test_row(experiment, best["seq2seq"][0])
     variants = {"defaults": {}, "defaults_members": {"members": MEMBERS}}
-    by_seed = {name: [default_forecaster(experiment, seed, **given) for seed in range(repeats)]
-               for name, given in variants.items()}  # fmt: skip
+    by_seed = {variant: [default_forecaster(experiment, seed, **given) for seed in range(repeats)]
+               for variant, given in variants.items()}  # fmt: skip
     chose = by_seed["defaults"][0].settings["data"].transform
     labels = {"defaults": f"rnn, every setting at its default (transform auto: {chose})",
               "defaults_members": f"rnn, the defaults with --members {MEMBERS}"}  # fmt: skip
-    for name, label in labels.items():
-        rows[label] = test_row(experiment, by_seed[name][:1])
+    for variant, label in labels.items():
+        rows[label] = test_row(experiment, by_seed[variant][:1])
     spread = {}
     if repeats > 1:  # how much the RNN rows move with the seeds alone
         chosen = [rows[f"rnn (x{len(models)} seeds)"]] + [
@@ -295,8 +295,8 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
             for r in range(1, repeats)
         ]
         spread = {"chosen": repeat_summary(chosen, seeds)}
-        for name, trained in by_seed.items():
-            spread[name] = repeat_summary([test_row(experiment, [m]) for m in trained], 1)
+        for variant, trained in by_seed.items():
+            spread[variant] = repeat_summary([test_row(experiment, [m]) for m in trained], 1)
     evaluated = None
     if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
         evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI

@@ -22,7 +22,7 @@ def test_one_airline_split_with_the_defaults_and_two_seed_sets(data_dir, tmp_pat
                                       "--name", "smoke"])  # fmt: skip
     forecast.main()
     (run,) = json.loads((tmp_path / "forecast-smoke.json").read_text())["runs"]
-    assert run["default_transform"] == "log-seasonal-diff"
+    assert run["name"] == "airline-24" and run["default_transform"] == "log-seasonal-diff"
     defaults = run["test"]["rnn, every setting at its default (transform auto: log-seasonal-diff)"]
     members = run["test"]["rnn, the defaults with --members 5"]
     chosen, alone = run["seed_sets"]["chosen"], run["seed_sets"]["defaults"]
