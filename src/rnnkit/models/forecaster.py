@@ -41,8 +41,9 @@ mixture's mean and standard deviation,
     μ = (1/M) Σ μ_m,   σ^2 = (1/M) Σ (σ_m^2 + μ_m^2) - μ^2
 
 (returned as the head's raw outputs, s = softplus^{-1}(σ - 1e-4)); for quantile heads the mean
-of each quantile (Vincentization). On a short series one model's forecast moves a lot with its
-initial weights; the mean of M moves about 1/√M as much.
+of each quantile (Vincentization). The members share what the trainer does to the whole model:
+the batches and their order, gradient clipping (one norm over all members' gradients) and the
+best epoch (picked on the combination's validation loss).
 """
 
 from __future__ import annotations
