@@ -290,11 +290,11 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
         rows[label] = test_row(experiment, by_seed[variant][:1])
     spread = {}
     if repeats > 1:  # how much the RNN rows move with the seeds alone
-        chosen = [rows[f"rnn (x{len(models)} seeds)"]] + [
+        seed_sets = [rows[f"rnn (x{len(models)} seeds)"]] + [
             test_row(experiment, fit(experiment, settings, seeds, first=r * seeds))
             for r in range(1, repeats)
         ]
-        spread = {"chosen": repeat_summary(chosen, seeds)}
+        spread = {"chosen": repeat_summary(seed_sets, seeds)}
         for variant, trained in by_seed.items():
             spread[variant] = repeat_summary([test_row(experiment, [m]) for m in trained], 1)
     evaluated = None
