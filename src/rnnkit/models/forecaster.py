@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 HEADS = {"point": 1, "gaussian": 2, "quantile": 3}  # head -> outputs per step and target
+SIGMA_FLOOR = 1e-4  # the gaussian head's σ = softplus(s) + SIGMA_FLOOR
 ARCHITECTURES = ("direct", "seq2seq")
 
 
@@ -267,13 +268,19 @@ def combine_members(outputs: Tensor, head: str) -> Tensor:
         return outputs.mean(dim=0)
     if head == "quantile":
         return outputs.sort(dim=-1).values.mean(dim=0)  # each member's quantiles, uncrossed
-    mean, sigma = outputs[..., 0], F.softplus(outputs[..., 1]) + 1e-4  # (M, N, h, k) each
+    mean, sigma = _gaussian(outputs)  # (M, N, h, k) each
     centre = mean.mean(dim=0)  # (N, h, k)
     variance = (sigma**2 + (mean - centre) ** 2).mean(dim=0)  # (N, h, k): the mixture's, as
     # the module's equation without its cancellation
-    spread = (variance.sqrt() - 1e-4).clamp_min(1e-6)  # softplus(s) = σ - 1e-4
+    spread = (variance.sqrt() - SIGMA_FLOOR).clamp_min(1e-6)  # softplus(s) = σ - floor
     raw = spread + torch.log(1 - torch.exp(-spread))  # softplus^{-1}(x) = x + log(1 - e^{-x})
     return torch.stack([centre, raw], dim=-1)  # (N, h, k, 2)
+
+
+def _gaussian(output: Tensor) -> tuple[Tensor, Tensor]:
+    """The gaussian head's mean μ and standard deviation σ = softplus(s) + 1e-4, each
+    (..., k), of its raw ``output`` (..., k, 2)."""
+    return output[..., 0], F.softplus(output[..., 1]) + SIGMA_FLOOR
 
 
 def forecast_loss(output: Tensor, targets: Tensor, head: str, coverage: float) -> Tensor:
@@ -286,7 +293,7 @@ def forecast_loss(output: Tensor, targets: Tensor, head: str, coverage: float) -
     if head == "point":
         return F.mse_loss(output[..., 0], targets)
     if head == "gaussian":
-        mean, sigma = output[..., 0], F.softplus(output[..., 1]) + 1e-4  # (N, h, k) each
+        mean, sigma = _gaussian(output)  # (N, h, k) each
         return F.gaussian_nll_loss(mean, targets, sigma**2, full=True)
     tail = (1 - coverage) / 2
     levels = torch.tensor([tail, 0.5, 1 - tail], device=output.device)  # (3,)
@@ -309,7 +316,7 @@ def interval(output: Tensor, head: str, coverage: float) -> tuple[Tensor, Tensor
     if head == "point":
         return output[..., 0], output[..., 0], output[..., 0]
     if head == "gaussian":
-        mean, sigma = output[..., 0], F.softplus(output[..., 1]) + 1e-4
+        mean, sigma = _gaussian(output)  # (N, h, k) each
         z = math.sqrt(2) * torch.erfinv(torch.tensor((1 + coverage) / 2) * 2 - 1).item()
         return mean, mean - z * sigma, mean + z * sigma
     ordered = output.sort(dim=-1).values  # quantiles must not cross
