@@ -286,8 +286,10 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     chose = by_seed["defaults"][0].settings["data"].transform
     labels = {"defaults": f"rnn, every setting at its default (transform auto: {chose})",
               "defaults_members": f"rnn, the defaults with --members {MEMBERS}"}  # fmt: skip
+    scored = {variant: [test_row(experiment, [model]) for model in trained]
+              for variant, trained in by_seed.items()}  # fmt: skip
     for variant, label in labels.items():
-        rows[label] = test_row(experiment, by_seed[variant][:1])
+        rows[label] = scored[variant][0]  # seed 0
     spread = {}
     if repeats > 1:  # how much the RNN rows move with the seeds alone
         seed_sets = [rows[f"rnn (x{len(models)} seeds)"]] + [
@@ -295,8 +297,8 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
             for r in range(1, repeats)
         ]
         spread = {"chosen": repeat_summary(seed_sets, seeds)}
-        for variant, trained in by_seed.items():
-            spread[variant] = repeat_summary([test_row(experiment, [m]) for m in trained], 1)
+        for variant, per_seed in scored.items():
+            spread[variant] = repeat_summary(per_seed, 1)
     evaluated = None
     if models[0].settings["data"].horizon == experiment.horizon:  # the same windows
         evaluated = models[0].evaluate(split="test")  # seed 0 and the baselines, as the CLI
@@ -325,7 +327,7 @@ def run(name: str, experiment: Experiment, args: argparse.Namespace) -> dict[str
     for label, summary in spread.items():
         print(f"{label}, {repeats} disjoint seed sets: " + ", ".join(
             f"{m} {summary['mean'][m]:.3f} ({summary['min'][m]:.3f}-{summary['max'][m]:.3f})"
-            for m in ("mape", "mase")), flush=True)  # fmt: skip
+            for m in dict.fromkeys((experiment.metric, "mase"))), flush=True)  # fmt: skip
     return {
         "name": name,
         "data": experiment.data,
