@@ -54,7 +54,7 @@ from rnnkit.train import (
 from rnnkit.train.monitor import better_direction
 from rnnkit.train.run_dir import RunDirectory
 
-__all__ = ["Task", "fit_summary", "log_to_stderr", "progress_bar", "text_list"]
+__all__ = ["Task", "duration", "fit_summary", "log_to_stderr", "progress_bar", "text_list"]
 
 logger = logging.getLogger(__name__)
 
@@ -396,6 +396,17 @@ def fit_summary(trainer: Trainer, out: Path) -> dict[str, Any]:
         "steps": trainer.global_step,
         **{key: value for key, value in row.items() if key.startswith("val_")},
     }
+
+
+def duration(seconds: float) -> str:
+    """A training time as a person reads it: "5.9 s" under a minute, "3.2 min" under an hour,
+    "2 h 05 min" after."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 @contextlib.contextmanager

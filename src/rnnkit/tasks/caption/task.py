@@ -18,7 +18,7 @@ from rnnkit.errors import UserError
 from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.pretrained_encoder import PRETRAINED_ENCODERS
 from rnnkit.settings import check_setting
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, duration, progress_bar
 from rnnkit.tasks.caption.coco_metrics import coco_scores
 from rnnkit.tasks.caption.data import (
     CaptionBatches,
@@ -230,7 +230,7 @@ class ImageCaptioner(Task):
     def summary_report(self, summary):
         return (
             f"trained {summary['epochs']} epoch(s), {summary['steps']} steps in "
-            f"{summary['train_time_s'] / 60:.1f} min ({summary['stop_reason']}); best epoch "
+            f"{duration(summary['train_time_s'])} ({summary['stop_reason']}); best epoch "
             f"{summary['best_epoch']}: val BLEU-4 {summary.get('val_bleu', math.nan):.2f} "
             f"(greedy), loss {summary.get('val_loss', math.nan):.4f}, perplexity "
             f"{summary.get('val_perplexity', math.nan):.2f}\n"

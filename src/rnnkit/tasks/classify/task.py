@@ -24,7 +24,7 @@ from rnnkit.data.labels import describe_labels
 from rnnkit.data.tokenize import Tokenizer
 from rnnkit.errors import UserError
 from rnnkit.models import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.base import Task, progress_bar, text_list
+from rnnkit.tasks.base import Task, duration, progress_bar, text_list
 from rnnkit.tasks.classify.data import (
     TextData,
     encode_texts,
@@ -217,7 +217,7 @@ class TextClassifier(Task):
 
     def summary_report(self, summary):
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val accuracy "
             f"{summary.get('val_accuracy', float('nan')):.4f}, macro-F1 "
             f"{summary.get('val_macro_f1', float('nan')):.4f}, val loss "

@@ -16,7 +16,7 @@ from torch import nn
 from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import UserError
 from rnnkit.models.forecaster import ForecasterConfig, build_forecaster, interval
-from rnnkit.tasks.base import Task
+from rnnkit.tasks.base import Task, duration
 from rnnkit.tasks.forecast.auto_transform import choose_transform
 from rnnkit.tasks.forecast.baselines import (
     BASELINES,
@@ -241,7 +241,7 @@ class Forecaster(Task):
 
     def summary_report(self, summary):
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val loss "
             f"{summary.get('val_loss', float('nan')):.4f}, val MAE (scaled) "
             f"{summary.get('val_scaled_mae', float('nan')):.4f}\n"

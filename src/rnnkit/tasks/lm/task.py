@@ -22,7 +22,7 @@ from rnnkit.decoding import Sampler, check_sampling
 from rnnkit.errors import UserError
 from rnnkit.models import LanguageModelConfig, RNNLanguageModel
 from rnnkit.settings import Settings
-from rnnkit.tasks.base import Task, progress_bar, text_list
+from rnnkit.tasks.base import Task, duration, progress_bar, text_list
 from rnnkit.tasks.embeddings import (
     WordVectorSettings,
     check_vectors_file,
@@ -336,7 +336,7 @@ class LanguageModel(Task):
         out = summary["out"]
         return (
             f"trained {summary['epochs']} epoch(s), {summary['steps']} steps in "
-            f"{summary['train_time_s'] / 60:.1f} min ({summary['stop_reason']}); best epoch "
+            f"{duration(summary['train_time_s'])} ({summary['stop_reason']}); best epoch "
             f"{summary['best_epoch']}: val loss {summary.get('val_loss', math.nan):.4f} "
             f"nats/{unit}, perplexity {summary.get('val_perplexity', math.nan):.2f}{bpc}\n"
             f'saved in {out}/best — next: rnnkit generate {out} --prime "..."'

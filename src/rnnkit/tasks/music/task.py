@@ -17,7 +17,7 @@ from torch import nn
 from rnnkit.data.pianoroll import KEYS, check_roll, read_midi, write_midi
 from rnnkit.errors import UserError
 from rnnkit.models.music import PianoRollRNN, PianoRollRNNConfig
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, duration, progress_bar
 from rnnkit.tasks.music.baselines import Baselines
 from rnnkit.tasks.music.data import (
     MusicData,
@@ -145,7 +145,7 @@ class MusicModel(Task):
 
     def summary_report(self, summary):
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val NLL "
             f"{summary.get('val_loss', float('nan')):.4f} per frame, frame accuracy "
             f"{summary.get('val_accuracy', float('nan')):.4f}\n"

@@ -15,7 +15,7 @@ from rnnkit.data.audio import FeatureScaler
 from rnnkit.data.frame_batches import FrameBatches
 from rnnkit.errors import UserError
 from rnnkit.models.sequence_regressor import SequenceRegressorConfig, SequenceRegressorModel
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, duration, progress_bar
 from rnnkit.tasks.regress.data import (
     SequenceData,
     SequenceSplit,
@@ -157,7 +157,7 @@ class SequenceRegressor(Task):
     def summary_report(self, summary):
         nan = float("nan")
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val RMSE "
             f"{summary.get('val_rmse', nan):.4g}, MAE {summary.get('val_mae', nan):.4g}, R² "
             f"{summary.get('val_r2', nan):.4f}\n"

@@ -18,7 +18,7 @@ from rnnkit.data.audio import FeatureScaler
 from rnnkit.data.splits import random_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechCTCConfig, SpeechCTCModel
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, duration, progress_bar
 from rnnkit.tasks.speech.alignment import ctc_segments, draw_alignment
 from rnnkit.tasks.speech.ctc import (
     CTCBatches,
@@ -211,7 +211,7 @@ class SpeechRecognizer(Task):
 
     def summary_report(self, summary):
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val token error "
             f"rate {summary.get('val_ter', float('nan')):.4f}, string accuracy "
             f"{summary.get('val_string_accuracy', float('nan')):.4f} (greedy), val loss "

@@ -20,7 +20,7 @@ from rnnkit.data.registry import DATASETS
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import UserError
 from rnnkit.models.speech import SpeechClassifierConfig, SpeechClassifierModel
-from rnnkit.tasks.base import Task, progress_bar
+from rnnkit.tasks.base import Task, duration, progress_bar
 from rnnkit.tasks.classify.report import evaluation_report, prediction_rows
 from rnnkit.tasks.speech.data import (
     SpeechData,
@@ -171,7 +171,7 @@ class SpeechClassifier(Task):
 
     def summary_report(self, summary):
         return (
-            f"trained {summary['epochs']} epoch(s) in {summary['train_time_s'] / 60:.1f} min "
+            f"trained {summary['epochs']} epoch(s) in {duration(summary['train_time_s'])} "
             f"({summary['stop_reason']}); best epoch {summary['best_epoch']}: val accuracy "
             f"{summary.get('val_accuracy', float('nan')):.4f}, macro-F1 "
             f"{summary.get('val_macro_f1', float('nan')):.4f}, val loss "

@@ -15,7 +15,7 @@ from torch import nn
 from rnnkit.data.batching import make_loader
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.settings import check_setting
-from rnnkit.tasks.base import Task, progress_bar, text_list
+from rnnkit.tasks.base import Task, duration, progress_bar, text_list
 from rnnkit.tasks.translate.data import (
     Side,
     TranslateData,
@@ -175,7 +175,7 @@ class Translator(Task):
     def summary_report(self, summary):
         return (
             f"trained {summary['epochs']} epoch(s), {summary['steps']} steps in "
-            f"{summary['train_time_s'] / 60:.1f} min ({summary['stop_reason']}); best epoch "
+            f"{duration(summary['train_time_s'])} ({summary['stop_reason']}); best epoch "
             f"{summary['best_epoch']}: val BLEU {summary.get('val_bleu', math.nan):.2f} "
             f"(greedy), loss {summary.get('val_loss', math.nan):.4f}, perplexity "
             f"{summary.get('val_perplexity', math.nan):.2f}\n"
