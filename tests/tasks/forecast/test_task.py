@@ -41,12 +41,20 @@ def test_a_series_shorter_than_the_window_is_refused(sine_model):
     assert len(sine_model.forecast(data=SINE[:12].tolist())["forecast"]) == 3
 
 
-def test_a_spike_in_a_sine_is_detected(sine_model, tmp_path):
+def test_a_spike_in_a_sine_is_detected(sine_model, tmp_path, monkeypatch):
     spiked = SINE.copy()
     spiked[200] += 3
     found = sine_model.detect(spiked, windows=[(198, 203)], plot=tmp_path / "a.png")
     assert max(found["anomalies"], key=lambda row: row["score"])["time"] == 200
     assert found["windows_detected"] == 1 and (tmp_path / "a.png").exists()
+    drawn = {}
+    monkeypatch.setattr("rnnkit.tasks.forecast.task.save_detection_plot",
+                        lambda path, **kwargs: drawn.update(kwargs) or True)  # fmt: skip
+    sine_model.detect(spiked, windows=[(198, 203)], plot=tmp_path / "b.png")
+    # the picture is the detector's: the series, the flags, the scores under their threshold
+    assert len(drawn["scores"]) == len(drawn["values"]) == len(drawn["flags"]) == found["n"]
+    assert drawn["threshold"] == found["threshold"] and drawn["windows"] == [(198, 203)]
+    assert drawn["flags"].sum() == len(found["anomalies"]) and drawn["probation"] > 0
     # the spike stays in the model's inputs for a window's length: NAB's windows are wide
     strict = sine_model.detect(spiked, windows=[(198, 212)], threshold=5.0)
     assert strict["precision"] == 1.0 and strict["false_positives"] == 0

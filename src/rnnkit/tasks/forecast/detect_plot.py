@@ -43,12 +43,14 @@ def save_detection_plot(
     figure = Figure(figsize=(10, 5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     for ax in (top, bottom):
-        for start, end in windows or ():
-            ax.axvspan(start, end, color="tab:red", alpha=0.12, lw=0)
+        for i, (start, end) in enumerate(windows or ()):
+            label = "labelled window" if ax is top and i == 0 else None
+            ax.axvspan(start, end, color="tab:red", alpha=0.12, lw=0, label=label)
         if probation:
-            ax.axvline(x[min(probation, len(x) - 1)], color="0.5", ls=":", lw=1)
+            label = "end of the probationary period" if ax is bottom else None
+            ax.axvline(x[min(probation, len(x) - 1)], color="0.5", ls=":", lw=1, label=label)
         ax.grid(alpha=0.3)
-    top.plot(x, values, color="0.25", lw=0.8)
+    top.plot(x, values, color="0.25", lw=0.8, label="series")
     rows = np.flatnonzero(flags)
     top.plot([x[i] for i in rows], values[rows, 0], "o", color="tab:red", ms=4,
              label=f"detected ({len(rows)})")  # fmt: skip
@@ -59,7 +61,7 @@ def save_detection_plot(
     if threshold is not None:
         bottom.axhline(threshold, color="tab:red", ls="--", lw=1, label="threshold")
     bottom.set_ylabel("score")
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="upper left", fontsize=8, ncols=3)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110)

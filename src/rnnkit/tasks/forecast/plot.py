@@ -27,12 +27,10 @@ def save_forecast_plot(
     title: str,
     truth: tuple[Sequence[Any], np.ndarray] | None = None,
     others: dict[str, tuple[Sequence[Any], np.ndarray]] | None = None,
-    spans: Sequence[tuple[Any, Any]] | None = None,
 ) -> bool:
     """Draw one panel per target into ``path``: ``history`` (x, values (T, k)), ``forecast``
     (x, values, lower, upper, each (H, k)) with its band, the ``truth`` (x, values) over the
-    forecast, ``others`` (name -> x, values: baselines, or anomalies drawn as points) and
-    ``spans`` ((start, end) x ranges shaded: labelled anomaly windows). False if matplotlib is
+    forecast and ``others`` (name -> x, values: the baselines, dashed). False if matplotlib is
     missing."""
     try:
         from matplotlib.figure import Figure
@@ -46,11 +44,8 @@ def save_forecast_plot(
         ax.plot(history[0], history[1][:, j], color="0.3", lw=1, label="history")
         if truth is not None:
             ax.plot(truth[0], truth[1][:, j], color="black", lw=1.2, label="actual")
-        for start, end in spans or ():
-            ax.axvspan(start, end, color="tab:red", alpha=0.12)
         for (label, (x, other)), color in zip((others or {}).items(), OTHER_COLORS):
-            style = {"ls": "none", "marker": "o", "ms": 4} if label == "anomalies" else {"ls": "--"}
-            ax.plot(x, other[:, j], lw=1, color=color, label=label, **style)
+            ax.plot(x, other[:, j], lw=1, ls="--", color=color, label=label)
         if not np.array_equal(lower, upper):
             ax.fill_between(x_future, lower[:, j], upper[:, j], color="tab:blue", alpha=0.2,
                             label="interval")  # fmt: skip

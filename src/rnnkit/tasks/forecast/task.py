@@ -42,6 +42,7 @@ from rnnkit.tasks.forecast.detect import (
     nab_windows,
     window_labels,
 )
+from rnnkit.tasks.forecast.detect_plot import save_detection_plot
 from rnnkit.tasks.forecast.objective import ForecastObjective
 from rnnkit.tasks.forecast.plot import save_forecast_plot
 from rnnkit.tasks.forecast.report import (
@@ -523,15 +524,10 @@ class Forecaster(Task):
         if windows is not None:
             labels = window_labels(times, windows)
             result.update(detection_metrics(flags, labels, len(windows)))
-        drawn = plot is not None and save_forecast_plot(
-            Path(plot),
-            history=(axis, series.targets),
-            forecast=(times, forecast[:, 0], forecast[:, 0], forecast[:, 0]),
-            others={"anomalies": ([times[i] for i in np.flatnonzero(flags)],
-                                  series.targets[origins[flags]])},
-            names=series.target_names,
+        drawn = plot is not None and save_detection_plot(
+            Path(plot), times=times, values=series.targets[origins], scores=scores, flags=flags,
+            threshold=theta, windows=windows, probation=early,
             title=f"{result['data']}: {int(flags.sum())} anomalies (z > {theta:.2f})",
-            spans=windows,
         )  # fmt: skip
         result["plot"] = str(plot) if drawn else None
         result["report"] = detection_report(result)
