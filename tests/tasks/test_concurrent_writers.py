@@ -27,6 +27,14 @@ def _rnnkit(*argv):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+def _text(path):
+    """The file's text; empty while it is missing."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
 @pytest.mark.slow
 def test_a_second_writer_is_refused_while_the_first_finishes(capsys, tmp_path, data_dir):
     data = real_slices(data_dir, tmp_path)["lm"]
@@ -35,9 +43,9 @@ def test_a_second_writer_is_refused_while_the_first_finishes(capsys, tmp_path, d
     first = _rnnkit(*train, "--out", out)
     try:
         deadline = time.monotonic() + 120
-        while not (out / ".lock").exists() and first.poll() is None:
+        while str(first.pid) not in _text(out / ".lock") and first.poll() is None:
             assert time.monotonic() < deadline, "the first run never took its lock"
-            time.sleep(0.002)
+            time.sleep(0.002)  # until the lock is written, not only created (briefly empty)
         first.send_signal(signal.SIGSTOP)  # hold it inside its run, lock taken, for the checks
         assert first.poll() is None, first.communicate()
         second = _rnnkit(*train, "--out", out)
