@@ -3,7 +3,9 @@
 By default the forecast starts where the training data ends (its end is saved with the model);
 --data gives another series of the same columns (a CSV file or a dataset name) to continue.
 Each step comes with its interval (the model's --coverage; none for a point head). Beyond the
-model's horizon the forecasts are fed back as inputs (series without covariates only).
+model's horizon the forecasts are fed back as inputs (series without covariates only), and the
+intervals there are read from 1,000 sample paths fed back the same way, so they widen as the
+uncertainty of the earlier steps adds up.
 
 Examples:
   rnnkit forecast runs/airline --steps 24 --plot forecast.png

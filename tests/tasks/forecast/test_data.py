@@ -71,6 +71,8 @@ def test_scaler_fits_the_training_part_only_and_inverts():
         np.testing.assert_allclose(back, values[steps], rtol=1e-10)
         if scaler.lag <= 1:  # the last value alone, as before seasonal differences
             np.testing.assert_allclose(scaler.inverse(z[steps], values[origins - 1]), back)
+        paths = np.stack([values, values * 1.5, values + 7])  # (3, 50, 1): sample paths
+        np.testing.assert_array_equal(scaler.targets(paths), [scaler.targets(p) for p in paths])
     train = Scaler.fit(series_of(values), 30, "none", "standard").targets(values[:30])
     assert abs(train.mean()) < 1e-12 and abs(train.std() - 1) < 1e-12
     with pytest.raises(UserError, match="needs positive targets"):

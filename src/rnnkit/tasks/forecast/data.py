@@ -343,7 +343,7 @@ class Scaler:
         return cls(transform, *target, *feature, season=season)
 
     def targets(self, values: np.ndarray) -> np.ndarray:
-        """Raw targets (T, k) -> scaled transformed ones (T, k); NaN where undefined."""
+        """Raw targets (..., T, k) -> scaled transformed ones (..., T, k); NaN where undefined."""
         if self.logged and (values <= 0).any():
             raise UserError(
                 f"transform {self.transform!r} needs positive values; expected the series to "
@@ -428,11 +428,13 @@ class Scaler:
 
 
 def _transformed(values: np.ndarray, transform: str, lag: int) -> np.ndarray:
-    """(Log) values (T, k), differenced at ``lag`` when it is above 0 (NaN first ``lag`` rows)."""
+    """(Log) values (..., T, k), differenced at ``lag`` along T when it is above 0 (NaN first
+    ``lag`` steps)."""
     out = np.log(values) if transform in LOGGED else values.astype(np.float64)
     if lag:
-        undefined = np.full((min(lag, len(out)), out.shape[1]), np.nan)
-        out = np.concatenate([undefined, out[lag:] - out[:-lag]])
+        *paths, steps, columns = out.shape
+        undefined = np.full((*paths, min(lag, steps), columns), np.nan)
+        out = np.concatenate([undefined, out[..., lag:, :] - out[..., :-lag, :]], axis=-2)
     return out
 
 

@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,6 +61,7 @@ __all__ = ["Forecaster"]
 logger = logging.getLogger(__name__)
 
 HISTORY_KEPT = 1000  # steps of the training series saved with the model, to forecast from
+PATHS = 1000  # sample paths whose spread gives the intervals past the horizon
 
 
 @dataclass
@@ -272,21 +274,25 @@ class Forecaster(Task):
             )
         return prep.scaler.targets(series.targets), prep.scaler.features(series.features)
 
-    def _forecast_windows(
-        self, series: TimeSeries, origins: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Raw (forecast, lower, upper), each (N, h, k), of the windows at ``origins``."""
-        prep, data, config = self.preprocessing, self.settings["data"], self.settings["model"]
-        z, covariates = self._scaled(series, prep)
-        inputs, _ = windows(z, covariates, origins, data.input_length, data.horizon)
+    def _scaled_interval(self, inputs: torch.Tensor) -> tuple[np.ndarray, ...]:
+        """Scaled (centre, lower, upper), each (N, h, k), forecast from ``inputs`` (N, L, k + c)."""
+        config = self.settings["model"]
         outputs = []
         with torch.no_grad():
             for start in range(0, len(inputs), 512):
                 batch = inputs[start : start + 512].to(self.model_device)  # (n, L, k + c)
                 outputs.append(self.model(batch).float().cpu())  # (n, h, k, P)
-        centre, lower, upper = (t.numpy().astype(np.float64)
-                                for t in interval(torch.cat(outputs), config.head,
-                                                  config.coverage))  # fmt: skip
+        bounds = interval(torch.cat(outputs), config.head, config.coverage)
+        return tuple(t.numpy().astype(np.float64) for t in bounds)
+
+    def _forecast_windows(
+        self, series: TimeSeries, origins: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw (forecast, lower, upper), each (N, h, k), of the windows at ``origins``."""
+        prep, data = self.preprocessing, self.settings["data"]
+        z, covariates = self._scaled(series, prep)
+        inputs, _ = windows(z, covariates, origins, data.input_length, data.horizon)
+        centre, lower, upper = self._scaled_interval(inputs)
         scaler = prep.scaler
         last = scaler.before(series.targets, origins)  # (N, max(lag, 1), k): before the origin
         return (
@@ -294,6 +300,31 @@ class Forecaster(Task):
             scaler.inverse_spread(centre, lower - centre, last),
             scaler.inverse_spread(centre, upper - centre, last),
         )
+
+    def _path_bounds(self, series: TimeSeries, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (lower, upper) bounds, each (steps, k), of the central interval of ``PATHS``
+        sample paths continued from the end of ``series`` (without covariates). Each block of
+        ``horizon`` steps is drawn from the forecast distribution given the path so far and fed
+        back, so a later block carries the earlier blocks' uncertainty. The draw is the
+        two-piece normal through the interval's bounds: x = c + ε (u - c) / z if ε > 0, else
+        c + ε (c - l) / z, ε ~ N(0, 1), z = Φ^{-1}((1 + coverage) / 2) (the gaussian head's
+        own distribution; for the quantile head, normal on each side of its median)."""
+        data, coverage = self.settings["data"], self.settings["model"].coverage
+        scaler = self.preprocessing.scaler
+        need = data.input_length + scaler.lag
+        paths = np.repeat(series.targets[None, -need:], PATHS, axis=0)  # (S, need, k)
+        z_bound = NormalDist().inv_cdf((1 + coverage) / 2)
+        draws = np.random.default_rng(0)  # the same bounds for the same series
+        while paths.shape[1] - need < steps:
+            z = scaler.targets(paths[:, -need:])[:, -data.input_length :]  # (S, L, k)
+            centre, lower, upper = self._scaled_interval(torch.as_tensor(z, dtype=torch.float32))
+            noise = draws.standard_normal(centre.shape)  # (S, h, k)
+            drawn = centre + noise / z_bound * np.where(noise > 0, upper - centre, centre - lower)
+            last = paths[:, -max(scaler.lag, 1) :]  # (S, p, k): the raw values before the block
+            paths = np.concatenate([paths, scaler.inverse(drawn, last)], axis=1)
+        samples = paths[:, need : need + steps]  # (S, steps, k)
+        tail = (1 - coverage) / 2
+        return np.quantile(samples, tail, axis=0), np.quantile(samples, 1 - tail, axis=0)
 
     def _evaluation_series(self, X: Any, data: str | None, split: str):
         """(series, origins, the end of the in-sample part that scales MASE, the split's name,
@@ -410,8 +441,8 @@ class Forecaster(Task):
         """Forecast ``steps`` (default: the horizon) past the end of the series: the end of the
         training data saved with the model, or ``data`` (a file, a dataset name, or an in-memory
         series). Beyond the horizon the forecasts are fed back as inputs (a series without
-        covariates only), and the intervals of the later blocks leave out the earlier blocks'
-        uncertainty."""
+        covariates only); the intervals of the later blocks are read from ``PATHS`` sample
+        paths (see ``_path_bounds``), so they carry the earlier blocks' uncertainty."""
         self.require_model()
         settings = self.settings["data"]
         horizon = settings.horizon
@@ -435,6 +466,10 @@ class Forecaster(Task):
                 extended.frequency,
             )  # fmt: skip
         values, lower, upper = (np.concatenate([p[i] for p in parts])[:steps] for i in range(3))
+        if steps > horizon and self.settings["model"].head != "point":  # past the first block
+            path_lower, path_upper = self._path_bounds(series, steps)  # (steps, k) each
+            lower[horizon:] = np.minimum(path_lower[horizon:], values[horizon:])
+            upper[horizon:] = np.maximum(path_upper[horizon:], values[horizon:])
         last = series.times[-1] if series.times else None
         times = series.frequency.future(last, steps)
         x_future = times if last is not None else list(range(len(series), len(series) + steps))

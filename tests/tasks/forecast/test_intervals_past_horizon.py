@@ -1,0 +1,44 @@
+"""Forecasts past the horizon are fed back; their intervals come from sample paths, so they
+widen as the earlier blocks' uncertainty adds up. A random walk y_t = y_{t-1} + N(0, 1) has
+the known answer: the h-step forecast error has standard deviation sqrt(h)."""
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+
+HORIZON = 2
+
+
+@pytest.fixture(scope="module")
+def walk_model(tmp_path_factory):
+    torch.set_num_threads(1)
+    walk = 100 + np.cumsum(np.random.default_rng(0).standard_normal(800))  # (T,)
+    return rnnkit.Forecaster(
+        transform="diff", horizon=HORIZON, input_length=8, hidden=8, epochs=20, seed=0,
+        val_size=100, test_size=50, verbose=0,
+    ).fit(walk, out=tmp_path_factory.mktemp("run") / "walk")  # fmt: skip
+
+
+def widths(result):
+    cells = [row["value"] for row in result["forecast"]]
+    return np.array([cell["upper"] - cell["lower"] for cell in cells])  # (steps,)
+
+
+def test_the_intervals_widen_as_the_square_root_of_the_steps(walk_model):
+    width = widths(walk_model.forecast(steps=16))
+    # 80%: 2 x 1.2816 sigma sqrt(h); the model's sigma is learned, the growth is the paths'
+    assert 2.0 < width[0] < 3.2
+    ratio = width[15] / width[0]  # sqrt(16) = 4; feeding back the centre alone gave ~sqrt(2)
+    assert 3.2 < ratio < 4.8, width.round(2)
+    assert np.all(np.diff(width[HORIZON:]) > -0.3)  # no collapse at a block's start
+
+
+def test_the_first_block_is_as_forecast_alone_and_the_paths_repeat(walk_model):
+    alone = walk_model.forecast(steps=HORIZON)["forecast"]
+    longer = walk_model.forecast(steps=12)["forecast"]
+    assert longer[:HORIZON] == alone  # the first block's analytic interval, unchanged
+    assert walk_model.forecast(steps=12)["forecast"] == longer  # seeded: the same bounds
+    for row in longer:
+        assert row["value"]["lower"] <= row["value"]["forecast"] <= row["value"]["upper"]
