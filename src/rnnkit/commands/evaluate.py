@@ -9,6 +9,7 @@ Examples:
   rnnkit evaluate runs/imdb --data more_reviews.csv --json
   rnnkit evaluate runs/de-en --split test --beam 5      (translation: BLEU with sacrebleu)
   rnnkit evaluate runs/flickr --split test --meteor      (captioning: BLEU, CIDEr-D and METEOR)
+  rnnkit evaluate runs/temp --split test --steps 7       (forecasting: a week from each day)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rnnkit.tasks import load
 __all__ = ["add_arguments", "run"]
 
 # options only some tasks take: option -> the evaluate() keyword
-TASK_OPTIONS = ("beam", "alpha", "meteor")
+TASK_OPTIONS = ("beam", "alpha", "meteor", "steps")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--meteor", action="store_true", default=None,
         help="captioning: also METEOR 1.5 (pycocoevalcap; runs Java, which takes seconds to start)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--steps", "--horizon", type=int,
+        help="forecasting: steps forecast from each origin, fed back past the model's horizon "
+        "(default: its horizon)",
     )  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument(

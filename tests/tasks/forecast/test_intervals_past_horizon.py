@@ -1,20 +1,23 @@
 """Forecasts past the horizon are fed back; their intervals come from sample paths, so they
 widen as the earlier blocks' uncertainty adds up. A random walk y_t = y_{t-1} + N(0, 1) has
-the known answer: the h-step forecast error has standard deviation sqrt(h)."""
+the known answer: the h-step forecast error has standard deviation sqrt(h). A walk-forward
+evaluation of more steps than the horizon scores the same fed-back forecasts."""
 
 import numpy as np
 import pytest
 import torch
 
 import rnnkit
+from rnnkit.errors import UserError
 
 HORIZON = 2
+WALK = 100 + np.cumsum(np.random.default_rng(0).standard_normal(800))  # (T,)
 
 
 @pytest.fixture(scope="module")
 def walk_model(tmp_path_factory):
     torch.set_num_threads(1)
-    walk = 100 + np.cumsum(np.random.default_rng(0).standard_normal(800))  # (T,)
+    walk = WALK
     return rnnkit.Forecaster(
         transform="diff", horizon=HORIZON, input_length=8, hidden=8, epochs=20, seed=0,
         val_size=100, test_size=50, verbose=0,
@@ -42,3 +45,19 @@ def test_the_first_block_is_as_forecast_alone_and_the_paths_repeat(walk_model):
     assert walk_model.forecast(steps=12)["forecast"] == longer  # seeded: the same bounds
     for row in longer:
         assert row["value"]["lower"] <= row["value"]["forecast"] <= row["value"]["upper"]
+
+
+def test_evaluating_more_steps_than_the_horizon_scores_the_fed_back_forecasts(walk_model):
+    scores = walk_model.evaluate(split="test", steps=6, baselines=("naive",))
+    assert scores["n"] == 50 - 6 + 1 and scores["horizon"] == 6 and scores["model_horizon"] == 2
+    test_start = len(WALK) - 50
+    errors = []
+    for origin in range(test_start, len(WALK) - 6 + 1):
+        rows = walk_model.forecast(steps=6, data=WALK[:origin].tolist())["forecast"]
+        errors.append([row["value"]["forecast"] for row in rows] - WALK[origin : origin + 6])
+    assert scores["mae"] == pytest.approx(np.abs(errors).mean(), rel=1e-6)
+    assert 0.6 < scores["coverage"] < 0.97  # 100 paths an origin, 45 overlapping origins
+    fewer = walk_model.evaluate(split="test", steps=1, baselines=())
+    assert fewer["n"] == 50 and fewer["horizon"] == 1
+    with pytest.raises(UserError, match="steps must be at least 1"):
+        walk_model.evaluate(steps=0)

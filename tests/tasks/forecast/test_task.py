@@ -110,6 +110,13 @@ def test_cli_train_evaluate_forecast_predict_resume_on_airline(capsys, data_dir,
     assert snaive["mape"] == pytest.approx(11.47, abs=0.01)
     assert (out / "forecast-test.png").exists() and "seasonal_naive" in stdout
 
+    code, stdout, err = run(capsys, "evaluate", str(out), "--split", "test", "--steps", "18",
+                            "--json")  # fmt: skip
+    assert code == 0, err
+    longer = last_json(stdout)  # 24 months hold 7 origins of 18 steps, fed back past 12
+    assert longer["n"] == 7 and longer["horizon"] == 18 and longer["model_horizon"] == 12
+    assert "7 walk-forward origins x 18 step(s)" in stdout and 0 <= longer["coverage"] <= 1
+
     code, stdout, err = run(capsys, "forecast", str(out), "--steps", "24", "--plot",
                             str(tmp_path / "f.png"), "--json")  # fmt: skip
     assert code == 0, err
@@ -169,7 +176,8 @@ def test_quantile_head_with_a_covariate_from_a_dataframe(tmp_path):
     assert forecast["forecast"][0]["time"] == "2020-08-28T00:00:00"  # the day after the last
     for row in forecast["forecast"]:
         assert row["sales"]["lower"] <= row["sales"]["forecast"] <= row["sales"]["upper"]
-    with pytest.raises(UserError, match="reads covariates, whose future is unknown"):
-        model.forecast(steps=4)
+    for steps_past_the_horizon in (model.forecast, model.evaluate):
+        with pytest.raises(UserError, match="reads covariates, whose future is unknown"):
+            steps_past_the_horizon(steps=4)
     scores = rnnkit.load(tmp_path / "q").evaluate(frame, baselines=("naive",))
     assert scores["split"] == "all" and 0 <= scores["coverage"] <= 1

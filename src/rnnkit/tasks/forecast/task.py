@@ -62,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY_KEPT = 1000  # steps of the training series saved with the model, to forecast from
 PATHS = 1000  # sample paths whose spread gives the intervals past the horizon
+EVALUATION_PATHS = 100  # the same, for each origin of a walk-forward evaluation
 
 
 @dataclass
@@ -301,37 +302,63 @@ class Forecaster(Task):
             scaler.inverse_spread(centre, upper - centre, last),
         )
 
-    def _path_bounds(self, series: TimeSeries, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw (lower, upper) bounds, each (steps, k), of the central interval of ``PATHS``
-        sample paths continued from the end of ``series`` (without covariates). Each block of
-        ``horizon`` steps is drawn from the forecast distribution given the path so far and fed
-        back, so a later block carries the earlier blocks' uncertainty. The draw is the
-        two-piece normal through the interval's bounds: x = c + ε (u - c) / z if ε > 0, else
-        c + ε (c - l) / z, ε ~ N(0, 1), z = Φ^{-1}((1 + coverage) / 2) (the gaussian head's
-        own distribution; for the quantile head, normal on each side of its median)."""
-        data, coverage = self.settings["data"], self.settings["model"].coverage
+    def _fed_back(
+        self, starts: np.ndarray, steps: int, draws: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Raw values (N, steps, k) continuing each history of ``starts`` (N, L + lag, k; a
+        series without covariates): each block of ``horizon`` steps is forecast from the path
+        so far and appended, the centre or, with ``draws``, a sample of the forecast
+        distribution: the two-piece normal through the interval's bounds, x = c + ε (u - c) / z
+        if ε > 0, else c + ε (c - l) / z, ε ~ N(0, 1), z = Φ^{-1}((1 + coverage) / 2) (the
+        gaussian head's own distribution; for the quantile head, normal on each side of its
+        median)."""
+        input_length, coverage = self.settings["data"].input_length, self.settings["model"].coverage
         scaler = self.preprocessing.scaler
-        need = data.input_length + scaler.lag
-        paths = np.repeat(series.targets[None, -need:], PATHS, axis=0)  # (S, need, k)
+        need = starts.shape[1]
+        paths = starts
         z_bound = NormalDist().inv_cdf((1 + coverage) / 2)
-        draws = np.random.default_rng(0)  # the same bounds for the same series
         while paths.shape[1] - need < steps:
-            z = scaler.targets(paths[:, -need:])[:, -data.input_length :]  # (S, L, k)
+            z = scaler.targets(paths[:, -need:])[:, -input_length:]  # (N, L, k)
             centre, lower, upper = self._scaled_interval(torch.as_tensor(z, dtype=torch.float32))
-            noise = draws.standard_normal(centre.shape)  # (S, h, k)
-            drawn = centre + noise / z_bound * np.where(noise > 0, upper - centre, centre - lower)
-            last = paths[:, -max(scaler.lag, 1) :]  # (S, p, k): the raw values before the block
-            paths = np.concatenate([paths, scaler.inverse(drawn, last)], axis=1)
-        samples = paths[:, need : need + steps]  # (S, steps, k)
-        tail = (1 - coverage) / 2
-        return np.quantile(samples, tail, axis=0), np.quantile(samples, 1 - tail, axis=0)
+            if draws is not None:
+                noise = draws.standard_normal(centre.shape)  # (N, h, k)
+                centre = centre + noise / z_bound * np.where(noise > 0, upper - centre,
+                                                              centre - lower)  # fmt: skip
+            last = paths[:, -max(scaler.lag, 1) :]  # (N, p, k): the raw values before the block
+            paths = np.concatenate([paths, scaler.inverse(centre, last)], axis=1)
+        return paths[:, need : need + steps]
 
-    def _evaluation_series(self, X: Any, data: str | None, split: str):
-        """(series, origins, the end of the in-sample part that scales MASE, the split's name,
-        where it came from): the training part for the train and validation splits, everything
-        before the test part for the test split, the whole series for a series scored whole."""
+    def _path_bounds(self, starts: np.ndarray, steps: int, paths: int) -> tuple[np.ndarray, ...]:
+        """Raw (lower, upper), each (N, steps, k): the central interval of ``paths`` sample
+        paths (``_fed_back`` with draws, seeded: the same bounds each time) from each history
+        of ``starts`` (N, L + lag, k), so a later block carries the earlier blocks'
+        uncertainty."""
+        repeated = np.repeat(starts, paths, axis=0)  # (N * S, L + lag, k)
+        samples = self._fed_back(repeated, steps, np.random.default_rng(0))  # (N * S, steps, k)
+        samples = samples.reshape(len(starts), paths, steps, -1)  # (N, S, steps, k)
+        tail = (1 - self.settings["model"].coverage) / 2
+        return np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
+
+    def _check_feedback(self, series: TimeSeries, steps: int) -> None:
+        """Refuse to feed forecasts back past the horizon of a model that reads covariates."""
+        horizon = self.settings["data"].horizon
+        if steps > horizon and series.features.shape[1]:
+            raise UserError(
+                f"the model forecasts {horizon} steps and reads covariates, whose future is "
+                f"unknown; expected steps <= {horizon}"
+            )
+
+    def _starts(self, series: TimeSeries, origins: np.ndarray) -> np.ndarray:
+        """The raw values (N, L + lag, k) a forecast from each origin reads."""
+        need = self.settings["data"].input_length + self.preprocessing.scaler.lag
+        return series.targets[origins[:, None] + np.arange(-need, 0)[None, :]]
+
+    def _evaluation_series(self, X: Any, data: str | None, split: str, horizon: int):
+        """(series, origins whose ``horizon`` steps lie in the split, the end of the in-sample
+        part that scales MASE, the split's name, where it came from): the training part for the
+        train and validation splits, everything before the test part for the test split, the
+        whole series for a series scored whole."""
         settings = self.settings["data"]
-        horizon = settings.horizon
         first = settings.input_length + self.preprocessing.scaler.lag
         if X is not None or (data is not None and data != settings.source):
             series = (
@@ -343,7 +370,7 @@ class Forecaster(Task):
             if not len(origins):
                 raise UserError(
                     f"{series.source}: {len(series)} steps are too few for one window "
-                    f"(input_length {settings.input_length}, horizon {horizon})"
+                    f"(input_length {settings.input_length}, {horizon} steps)"
                 )
             where = "in-memory data" if X is not None else data
             return series, origins, len(series), "all", where
@@ -363,28 +390,48 @@ class Forecaster(Task):
         batch_size: int | None = None,
         plot: str | Path | None = None,
         baselines: tuple[str, ...] = tuple(BASELINES),
+        steps: int | None = None,
     ) -> dict[str, Any]:
         """Walk-forward scores of the model and the baselines on the same windows: every origin
         of ``split`` (or of an in-memory series ``X`` / a file ``data``, scored whole), each
-        forecasting ``horizon`` steps from the values before it. ``batch_size`` is unused (all
-        windows are forecast in large batches); ``plot`` draws the one-step forecasts."""
+        forecasting ``steps`` (default: the horizon) from the values before it; past the
+        horizon the forecasts are fed back as inputs and the intervals read from
+        ``EVALUATION_PATHS`` sample paths an origin (as ``forecast`` does with ``PATHS``).
+        ``batch_size`` is unused (all windows are forecast in large batches); ``plot`` draws
+        the one-step forecasts."""
         self.require_model()
         if y is not None:
             raise UserError("a forecaster scores one series: evaluate(series), without y")
         if split not in ("train", "val", "test"):
             raise UserError(f"split must be train, val or test, got {split!r}")
-        series, origins, in_sample, name, where = self._evaluation_series(X, data, split)
-        season, horizon = self.preprocessing.season, self.settings["data"].horizon
-        steps = origins[:, None] + np.arange(horizon)[None, :]  # (N, h)
-        actual = series.targets[steps]  # (N, h, k)
+        horizon = self.settings["data"].horizon
+        steps = horizon if steps is None else steps
+        if steps < 1:
+            raise UserError(f"steps must be at least 1, got {steps}")
+        series, origins, in_sample, name, where = self._evaluation_series(X, data, split, steps)
+        season = self.preprocessing.season
+        at = origins[:, None] + np.arange(steps)[None, :]  # (N, steps)
+        actual = series.targets[at]  # (N, steps, k)
         scale = mase_scale(series.targets[:in_sample], season)  # (k,)
-        forecast, lower, upper = self._forecast_windows(series, origins)
+        forecast, lower, upper = (a[:, :steps] for a in self._forecast_windows(series, origins))
+        if steps > horizon:  # fed back past the first block
+            self._check_feedback(series, steps)
+            block_lower, block_upper = lower, upper
+            starts = self._starts(series, origins)  # (N, L + lag, k)
+            forecast = np.concatenate([forecast, self._fed_back(starts, steps)[:, horizon:]], 1)
+            lower = upper = forecast  # a point head: no interval
+            if self.settings["model"].head != "point":
+                path_lower, path_upper = self._path_bounds(starts, steps, EVALUATION_PATHS)
+                first = (slice(None), slice(0, horizon))  # the first block: the model's own
+                lower = np.minimum(path_lower, forecast)
+                upper = np.maximum(path_upper, forecast)
+                lower[first], upper[first] = block_lower, block_upper
         scores = {"model": forecast_metrics(actual, forecast, scale)}
         forecasts = {"model": forecast}
         skipped = {}
         for baseline in baselines:
             try:
-                forecasts[baseline] = BASELINES[baseline](series.targets, origins, horizon, season)
+                forecasts[baseline] = BASELINES[baseline](series.targets, origins, steps, season)
             except ImportError:
                 skipped[baseline] = "needs statsmodels (pip install rnnkit[timeseries])"
                 continue
@@ -401,7 +448,8 @@ class Forecaster(Task):
             "split": name,
             "data": where,
             "n": int(len(origins)),
-            "horizon": horizon,
+            "horizon": steps,
+            "model_horizon": horizon,
             "season": season,
             **scores["model"],
             "coverage": inside if has_interval else None,
@@ -450,11 +498,7 @@ class Forecaster(Task):
         if steps < 1:
             raise UserError(f"steps must be at least 1, got {steps}")
         series = self._history(data)
-        if steps > horizon and series.features.shape[1]:
-            raise UserError(
-                f"the model forecasts {horizon} steps and reads covariates, whose future is "
-                f"unknown; expected steps <= {horizon}"
-            )
+        self._check_feedback(series, steps)
         extended, parts = series, []
         while sum(len(p[0]) for p in parts) < steps:
             origin = np.array([len(extended)])
@@ -467,7 +511,8 @@ class Forecaster(Task):
             )  # fmt: skip
         values, lower, upper = (np.concatenate([p[i] for p in parts])[:steps] for i in range(3))
         if steps > horizon and self.settings["model"].head != "point":  # past the first block
-            path_lower, path_upper = self._path_bounds(series, steps)  # (steps, k) each
+            start = self._starts(series, np.array([len(series)]))  # (1, L + lag, k)
+            path_lower, path_upper = (b[0] for b in self._path_bounds(start, steps, PATHS))
             lower[horizon:] = np.minimum(path_lower[horizon:], values[horizon:])
             upper[horizon:] = np.maximum(path_upper[horizon:], values[horizon:])
         last = series.times[-1] if series.times else None
