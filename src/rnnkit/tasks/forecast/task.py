@@ -123,13 +123,16 @@ class Forecaster(Task):
 
     rnnkit evaluate scores walk-forward forecasts (every origin of the split) in MAE, RMSE,
     MAPE, sMAPE and MASE beside the naive, seasonal naive, drift, seasonal naive + drift,
-    Holt-Winters (ets) and ARIMA baselines (statsmodels) on the same windows. rnnkit detect
+    Holt-Winters (ets) and ARIMA baselines (statsmodels) on the same windows; --steps S scores
+    S steps from each origin, the forecasts fed back past the horizon (with the intervals of
+    sample paths fed back the same way, as rnnkit forecast --steps gives them). rnnkit detect
     flags the steps whose one-step error stands out from the errors of the series' first 15%
     and scores the flags against NAB's labelled windows.
 
     Examples:
       rnnkit train forecast --data airline --transform log-diff --horizon 12 --test-size 24 --out r
       rnnkit evaluate r --split test
+      rnnkit evaluate r --split test --steps 24
       rnnkit forecast r --steps 24 --plot forecast.png
       rnnkit train forecast --data nab/realKnownCause/nyc_taxi --input-length 48 --out t
       rnnkit detect t --plot anomalies.png
