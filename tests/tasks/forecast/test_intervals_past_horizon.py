@@ -57,6 +57,11 @@ def test_evaluating_more_steps_than_the_horizon_scores_the_fed_back_forecasts(wa
         errors.append([row["value"]["forecast"] for row in rows] - WALK[origin : origin + 6])
     assert scores["mae"] == pytest.approx(np.abs(errors).mean(), rel=1e-6)
     assert 0.6 < scores["coverage"] < 0.97  # 100 paths an origin, 45 overlapping origins
+    by_step = scores["by_step"]  # each step's share: as many errors a step
+    assert np.mean(by_step["mae"]) == pytest.approx(scores["mae"])
+    assert np.mean(by_step["coverage"]) == pytest.approx(scores["coverage"])
+    assert by_step["mae"][5] > by_step["mae"][0]  # six steps out is harder than one
+    assert "by step, MAE: " in scores["report"] and "by step, coverage: " in scores["report"]
     fewer = walk_model.evaluate(split="test", steps=1, baselines=())
     assert fewer["n"] == 50 and fewer["horizon"] == 1
     with pytest.raises(UserError, match="steps must be at least 1"):

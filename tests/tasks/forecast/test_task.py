@@ -116,6 +116,7 @@ def test_cli_train_evaluate_forecast_predict_resume_on_airline(capsys, data_dir,
     longer = last_json(stdout)  # 24 months hold 7 origins of 18 steps, fed back past 12
     assert longer["n"] == 7 and longer["horizon"] == 18 and longer["model_horizon"] == 12
     assert "7 walk-forward origins x 18 step(s)" in stdout and 0 <= longer["coverage"] <= 1
+    assert len(longer["by_step"]["rmse"]) == len(longer["by_step"]["coverage"]) == 18
 
     code, stdout, err = run(capsys, "forecast", str(out), "--steps", "24", "--plot",
                             str(tmp_path / "f.png"), "--json")  # fmt: skip

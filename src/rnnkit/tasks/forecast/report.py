@@ -82,6 +82,11 @@ def score_table(result: dict[str, Any], scores: dict[str, dict], coverage: float
         lines.append(f"{label:16}{cells}")
     if result["coverage"] is not None:
         lines.append(f"interval coverage {result['coverage']:.1%} (nominal {coverage:.0%})")
+    by_step = result.get("by_step")
+    if by_step and len(by_step["mae"]) > 1:  # how the error grows with the step
+        lines.append("by step, MAE: " + " ".join(f"{v:.4g}" for v in by_step["mae"]))
+        if by_step["coverage"] is not None:
+            lines.append("by step, coverage: " + " ".join(f"{v:.0%}" for v in by_step["coverage"]))
     if result["direction_accuracy"] is not None:
         up, right = result["up_share"], result["direction_accuracy"]
         majority = max(up, 1 - up)

@@ -442,8 +442,15 @@ class Forecaster(Task):
                 skipped[baseline] = f"could not be fitted: {error}"
                 continue
             scores[baseline] = forecast_metrics(actual, forecasts[baseline], scale)
-        inside = float(np.mean((actual >= lower) & (actual <= upper)))
+        held = (actual >= lower) & (actual <= upper)  # (N, steps, k)
+        inside = float(np.mean(held))
         has_interval = self.settings["model"].head != "point"
+        each = [forecast_metrics(actual[:, [j]], forecast[:, [j]], scale) for j in range(steps)]
+        by_step = {
+            "mae": [m["mae"] for m in each],
+            "rmse": [m["rmse"] for m in each],
+            "coverage": held.mean(axis=(0, 2)).tolist() if has_interval else None,
+        }
         drawn = plot is not None and self._evaluation_plot(
             Path(plot), series, origins, forecasts, lower, upper, f"{where}, {name}"
         )
@@ -456,6 +463,7 @@ class Forecaster(Task):
             "season": season,
             **scores["model"],
             "coverage": inside if has_interval else None,
+            "by_step": by_step,
             **direction_scores(actual, forecast, series.targets[origins - 1]),
             "baselines": {k: v for k, v in scores.items() if k != "model"},
             "skipped": skipped,
