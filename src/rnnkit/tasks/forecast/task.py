@@ -342,6 +342,25 @@ class Forecaster(Task):
         tail = (1 - self.settings["model"].coverage) / 2
         return np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
 
+    def _forecasts(self, series: TimeSeries, origins: np.ndarray, steps: int, paths: int):
+        """Raw (forecast, lower, upper), each (N, steps, k), of ``steps`` from each origin:
+        the model's own for the first ``horizon`` steps; past them the centre fed back
+        (``_fed_back``) and the bounds of ``paths`` sample paths an origin (``_path_bounds``)."""
+        horizon = self.settings["data"].horizon
+        forecast, lower, upper = (a[:, :steps] for a in self._forecast_windows(series, origins))
+        if steps <= horizon:
+            return forecast, lower, upper
+        self._check_feedback(series, steps)
+        starts = self._starts(series, origins)  # (N, L + lag, k)
+        forecast = np.concatenate([forecast, self._fed_back(starts, steps)[:, horizon:]], axis=1)
+        if self.settings["model"].head == "point":  # no interval
+            return forecast, forecast, forecast
+        path_lower, path_upper = self._path_bounds(starts, steps, paths)  # (N, steps, k) each
+        later = slice(horizon, None)
+        lower = np.concatenate([lower, np.minimum(path_lower, forecast)[:, later]], axis=1)
+        upper = np.concatenate([upper, np.maximum(path_upper, forecast)[:, later]], axis=1)
+        return forecast, lower, upper
+
     def _check_feedback(self, series: TimeSeries, steps: int) -> None:
         """Refuse to feed forecasts back past the horizon of a model that reads covariates."""
         horizon = self.settings["data"].horizon
@@ -416,19 +435,7 @@ class Forecaster(Task):
         at = origins[:, None] + np.arange(steps)[None, :]  # (N, steps)
         actual = series.targets[at]  # (N, steps, k)
         scale = mase_scale(series.targets[:in_sample], season)  # (k,)
-        forecast, lower, upper = (a[:, :steps] for a in self._forecast_windows(series, origins))
-        if steps > horizon:  # fed back past the first block
-            self._check_feedback(series, steps)
-            block_lower, block_upper = lower, upper
-            starts = self._starts(series, origins)  # (N, L + lag, k)
-            forecast = np.concatenate([forecast, self._fed_back(starts, steps)[:, horizon:]], 1)
-            lower = upper = forecast  # a point head: no interval
-            if self.settings["model"].head != "point":
-                path_lower, path_upper = self._path_bounds(starts, steps, EVALUATION_PATHS)
-                first = (slice(None), slice(0, horizon))  # the first block: the model's own
-                lower = np.minimum(path_lower, forecast)
-                upper = np.maximum(path_upper, forecast)
-                lower[first], upper[first] = block_lower, block_upper
+        forecast, lower, upper = self._forecasts(series, origins, steps, EVALUATION_PATHS)
         scores = {"model": forecast_metrics(actual, forecast, scale)}
         forecasts = {"model": forecast}
         skipped = {}
@@ -509,23 +516,8 @@ class Forecaster(Task):
         if steps < 1:
             raise UserError(f"steps must be at least 1, got {steps}")
         series = self._history(data)
-        self._check_feedback(series, steps)
-        extended, parts = series, []
-        while sum(len(p[0]) for p in parts) < steps:
-            origin = np.array([len(extended)])
-            centre, lower, upper = (a[0] for a in self._forecast_windows(extended, origin))
-            parts.append((centre, lower, upper))
-            targets = np.concatenate([extended.targets, centre])  # (T + h, k)
-            extended = TimeSeries(
-                None, targets, np.zeros((len(targets), 0)), extended.target_names, [],
-                extended.frequency,
-            )  # fmt: skip
-        values, lower, upper = (np.concatenate([p[i] for p in parts])[:steps] for i in range(3))
-        if steps > horizon and self.settings["model"].head != "point":  # past the first block
-            start = self._starts(series, np.array([len(series)]))  # (1, L + lag, k)
-            path_lower, path_upper = (b[0] for b in self._path_bounds(start, steps, PATHS))
-            lower[horizon:] = np.minimum(path_lower[horizon:], values[horizon:])
-            upper[horizon:] = np.maximum(path_upper[horizon:], values[horizon:])
+        end = np.array([len(series)])  # one origin, after the last value
+        values, lower, upper = (a[0] for a in self._forecasts(series, end, steps, PATHS))
         last = series.times[-1] if series.times else None
         times = series.frequency.future(last, steps)
         x_future = times if last is not None else list(range(len(series), len(series) + steps))
