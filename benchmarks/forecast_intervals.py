@@ -5,11 +5,13 @@ centre fed back alone.
 Its intervals there are read from sample paths (each drawing its steps from the forecast
 distribution and feeding them back); the way a user would do it by hand, calling the forecaster
 again on the history plus the forecast so far, gives each later block an interval as if the fed
-back values were known. For each series the default forecaster (one step ahead, ``--transform
-auto``, seed 0) is trained on the training part, then forecasts ``steps`` from every origin of
-the test part both ways, in the same run; the table is the share of the actual values inside
-the nominal 80% interval, by step, and the intervals' mean width. The first row is a Gaussian
-random walk with unit steps, whose exact 80% width is 2 x 1.2816 sqrt(h).
+back values were known. A seq2seq decoder feeds its previous forecast back within the horizon
+too, so its intervals come from sample paths after the first step. For each series the default
+forecaster (one step ahead, ``--transform auto``, seed 0; "min-temp seq2seq": the 7-day seq2seq
+setting of ``forecast.py``) is trained on the training part, then forecasts ``steps`` from every
+origin of the test part both ways, in the same run; the table is the share of the actual values
+inside the nominal 80% interval, by step, and the intervals' mean width. The first row is a
+Gaussian random walk with unit steps, whose exact 80% width is 2 x 1.2816 sqrt(h).
 
     python benchmarks/forecast_intervals.py                          # about 5 minutes
     python benchmarks/forecast_intervals.py --only sp500 --every 50 --epochs 1 --name smoke
@@ -28,14 +30,24 @@ import torch
 from quality import machine_info, write_result
 
 import rnnkit
-from rnnkit.tasks.forecast.data import load_series_source, make_splits
+from rnnkit.tasks.forecast.data import in_memory_series, load_series_source, make_splits
 
 WALK = "random walk"
-SERIES = {  # name -> (steps forecast from each origin, the fit's split settings)
-    WALK: (16, {"transform": "diff", "val_size": 100, "test_size": 100}),
-    "sp500": (5, {}),
-    "min-temp": (7, {"test_size": 365, "val_size": 365}),
-    "airline": (12, {"test_size": 24}),
+DAYS = {"test_size": 365, "val_size": 365}
+SEQ2SEQ = {
+    "architecture": "seq2seq",
+    "horizon": 7,
+    "input_length": 60,
+    "hidden": 32,
+    "batch_size": 128,
+    "lr": 0.01,
+}  # benchmarks/forecast.py's 7-day seq2seq setting
+SERIES = {  # row -> (dataset, steps forecast from each origin, the fit's settings)
+    WALK: (None, 16, {"transform": "diff", "val_size": 100, "test_size": 100}),
+    "sp500": ("sp500", 5, {}),
+    "min-temp": ("min-temp", 7, DAYS),
+    "min-temp seq2seq": ("min-temp", 7, {**DAYS, **SEQ2SEQ}),
+    "airline": ("airline", 12, {"test_size": 24}),
 }
 
 
@@ -51,20 +63,24 @@ def bounds(result: dict[str, Any]) -> np.ndarray:
 
 
 def centre_fed_back(model: rnnkit.Forecaster, history: np.ndarray, steps: int) -> np.ndarray:
-    """(steps, 3): the model called again on the history plus its forecasts so far, a horizon
-    at a time (each block's interval as if the fed-back values were known)."""
-    horizon, blocks = model.settings["data"].horizon, []
+    """(steps, 3): the model's own forecast and bounds, a horizon at a time, called again on
+    the history plus its forecasts so far (each block's interval as if the fed-back values
+    were known; within a block, a seq2seq decoder's own per-step bounds, its previous
+    forecasts read as if known)."""
+    blocks = []
     while sum(map(len, blocks)) < steps:
         known = np.concatenate([history, *[b[:, 0] for b in blocks]])
-        blocks.append(bounds(model.forecast(steps=horizon, data=known.tolist())))
+        series = in_memory_series(known, model.settings["data"])
+        own = model._forecast_windows(series, np.array([len(known)]))  # 3 x (1, h, k)
+        blocks.append(np.stack([a[0, :, 0] for a in own], axis=1))  # (h, 3)
     return np.concatenate(blocks)[:steps]
 
 
 def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    steps, split = SERIES[name]
+    dataset, steps, settings = SERIES[name]
     given = {"epochs": args.epochs} if args.epochs else {}
-    model = rnnkit.Forecaster(verbose=0, seed=0, **split, **given)
-    model.fit(random_walk()) if name == WALK else model.fit(data=name)
+    model = rnnkit.Forecaster(verbose=0, seed=0, **settings, **given)
+    model.fit(random_walk()) if name == WALK else model.fit(data=dataset)
     data = model.settings["data"]
     if name == WALK:
         values, test_start = random_walk(), len(random_walk()) - data.test_size

@@ -142,7 +142,9 @@ def preprocessing(task: Task) -> dict[str, Any]:
             "coverage": model.coverage,
             "steps": "windows = the last input_length steps, each [targets; covariates] "
             "transformed and scaled as preprocessing says; output -> forecast by head, "
-            "unscaled and un-transformed",
+            "unscaled and un-transformed; its bounds are each step's own (a seq2seq decoder "
+            "reads its previous forecast as if known): rnnkit draws the bounds after the first "
+            "fed-back step from sample paths",
         }
     if task.NAME == "speech":
         return {

@@ -16,6 +16,7 @@ per forecast step, reading the previous step's target value::
     o_j = W dropout(d_j) + b                    step j's outputs                    (N, k * P)
     u_{j+1} = y_j  (teacher forcing: the true value, training only)
             | ŷ_j  (its own point forecast of step j: the forecast, mean or median)
+            | x̃_j  (a draw of step j's distribution, when ``noise`` is given: a sample path)
 
 In training each step is fed the true value with probability ``teacher_forcing`` (drawn per
 window and step, a fixed-rate scheduled sampling), else its own forecast, through which the
@@ -44,12 +45,22 @@ mixture's mean and standard deviation,
 of each quantile (Vincentization). The members share what the trainer does to the whole model:
 the batches and their order, gradient clipping (one norm over all members' gradients) and the
 best epoch (picked on the combination's validation loss).
+
+A sample path draws each step from its forecast distribution (:func:`sample`): the two-piece
+normal through the interval's bounds l ≤ c ≤ u of coverage c_v,
+
+    x̃ = c + ε (u - c) / z  if ε > 0,  else  c + ε (c - l) / z
+    ε ~ N(0, 1),  z = Φ^{-1}((1 + c_v) / 2)
+
+(the gaussian head's own distribution; for the quantile head, a normal on each side of its
+median).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, ClassVar
 
 import torch
@@ -72,6 +83,7 @@ __all__ = [
     "forecast_loss",
     "interval",
     "point_forecast",
+    "sample",
 ]
 
 HEADS = {"point": 1, "gaussian": 2, "quantile": 3}  # head -> outputs per step and target
@@ -172,9 +184,11 @@ class RNNForecaster(nn.Module):
         self.outputs = HEADS[c.head]
         self.head = nn.Linear(c.hidden, c.output_steps * c.num_targets * self.outputs)
 
-    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
-        """``targets`` (N, h, k), given in training, are not read: the head forecasts every step
-        from the window alone."""
+    def forward(
+        self, windows: Tensor, targets: Tensor | None = None, noise: Tensor | None = None
+    ) -> Tensor:
+        """``targets`` (N, h, k), given in training, and a sample path's ``noise`` are not
+        read: the head forecasts every step from the window alone."""
         out, _ = self.rnn(windows)  # (N, L, H)
         last = self.dropout(out[:, -1])  # (N, H)
         c = self.config
@@ -219,10 +233,14 @@ class Seq2SeqForecaster(nn.Module):
         output = self.head(self.dropout(out))  # (N, J, k * P)
         return output.view(n, steps, self.config.num_targets, self.outputs), state
 
-    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
+    def forward(
+        self, windows: Tensor, targets: Tensor | None = None, noise: Tensor | None = None
+    ) -> Tensor:
         """The outputs (N, h, k, P) of ``windows`` (N, L, input_size); with ``targets``
         (N, h, k) each step reads the true previous value with probability
-        ``teacher_forcing`` (all at once when it is 1), else its own point forecast."""
+        ``teacher_forcing`` (all at once when it is 1), else its own point forecast; with
+        ``noise`` ε (N, h, k) it reads its own draw of the previous step (:func:`sample`), a
+        sample path whose outputs are each step's distribution given the draws before it."""
         c = self.config
         state = self.encode(windows)
         previous = windows[:, -1:, : c.num_targets]  # (N, 1, k): u_1 = z_L
@@ -235,6 +253,9 @@ class Seq2SeqForecaster(nn.Module):
             output, state = self.decode(previous, state)  # (N, 1, k, P)
             steps.append(output)
             previous = point_forecast(output, c.head)  # (N, 1, k): ŷ_j
+            if noise is not None:  # x̃_j: a draw, the path goes on from it
+                bounds = interval(output, c.head, c.coverage)  # (N, 1, k) each
+                previous = sample(*bounds, noise[:, j : j + 1], c.coverage).to(previous.dtype)
             if rate > 0 and j + 1 < c.output_steps:
                 truth = torch.rand(len(windows), 1, 1, device=windows.device) < rate  # (N, 1, 1)
                 previous = torch.where(truth, targets[:, j : j + 1].to(previous.dtype), previous)
@@ -256,8 +277,10 @@ class EnsembleForecaster(nn.Module):
         self.members = nn.ModuleList(build_forecaster(single) for _ in range(config.members))
         self.outputs = HEADS[config.head]
 
-    def forward(self, windows: Tensor, targets: Tensor | None = None) -> Tensor:
-        outputs = torch.stack([member(windows, targets) for member in self.members])
+    def forward(
+        self, windows: Tensor, targets: Tensor | None = None, noise: Tensor | None = None
+    ) -> Tensor:
+        outputs = torch.stack([member(windows, targets, noise) for member in self.members])
         return outputs if self.training else combine_members(outputs, self.config.head)
 
 
@@ -321,3 +344,12 @@ def interval(output: Tensor, head: str, coverage: float) -> tuple[Tensor, Tensor
         return mean, mean - z * sigma, mean + z * sigma
     ordered = output.sort(dim=-1).values  # quantiles must not cross
     return ordered[..., 1], ordered[..., 0], ordered[..., 2]
+
+
+def sample(centre: Any, lower: Any, upper: Any, noise: Any, coverage: float) -> Any:
+    """A draw x̃ of the two-piece normal through an interval's bounds (the module docstring's
+    equation): ``centre``, ``lower``, ``upper`` and the standard normal ``noise`` ε, tensors
+    or arrays of one shape."""
+    z = NormalDist().inv_cdf((1 + coverage) / 2)
+    above = noise > 0
+    return centre + noise / z * (above * (upper - centre) + ~above * (centre - lower))

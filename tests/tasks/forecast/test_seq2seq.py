@@ -17,6 +17,7 @@ from rnnkit.models.forecaster import (
     forecast_loss,
     interval,
     point_forecast,
+    sample,
 )
 from rnnkit.tasks.forecast.data import in_memory_series, window_origins, windows
 
@@ -91,6 +92,36 @@ def test_overfits_one_batch_of_a_sine_forecast_free_running():
         assert forecast_loss(model(inputs), targets, "point", 0.8).item() < 1e-3
 
 
+@pytest.mark.parametrize("head", ["gaussian", "quantile"])
+def test_a_sample_path_feeds_the_decoder_its_own_draws(head):
+    torch.manual_seed(0)
+    model = seq2seq(head=head, layers=2).eval()
+    inputs, noise = torch.randn(5, 7, 3), torch.randn(5, 4, 2)  # ε (N, h, k)
+    with torch.no_grad():
+        assert torch.equal(model(inputs, noise=torch.zeros(5, 4, 2)), model(inputs))  # ε = 0: c
+        path = model(inputs, noise=noise)
+        state, previous, steps = model.encode(inputs), inputs[:, -1:, :2], []
+        for j in range(4):  # by hand: each step reads the draw of the one before
+            output, state = model.decode(previous, state)
+            steps.append(output)
+            previous = sample(*interval(output, head, 0.8), noise[:, j : j + 1], 0.8)
+        torch.testing.assert_close(torch.cat(steps, dim=1), path, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(path[:, 0], model(inputs)[:, 0])  # the first step reads z_L
+    assert not torch.allclose(path[:, 1:], model(inputs)[:, 1:])
+    direct = build_forecaster(ForecasterConfig(input_size=3, num_targets=2, output_steps=4,
+                                               hidden=8, head=head)).eval()  # fmt: skip
+    assert torch.equal(direct(inputs, noise=noise), direct(inputs))  # nothing to feed back
+
+
+def test_the_draws_are_the_two_piece_normal_through_the_bounds():
+    z = 1.2815515655446004  # Φ^{-1}(0.9): the 80% interval's bounds are ε = ±z
+    centre, lower, upper = np.array([1.0]), np.array([0.5]), np.array([3.0])
+    for noise, expected in ((z, 3.0), (-z, 0.5), (0.0, 1.0), (z / 2, 2.0)):
+        assert sample(centre, lower, upper, np.array([noise]), 0.8) == pytest.approx(expected)
+    t = sample(*map(torch.tensor, (centre, lower, upper)), torch.tensor([-z]), 0.8)
+    assert t.item() == pytest.approx(0.5)
+
+
 @pytest.fixture(scope="module")
 def long_sine(tmp_path_factory):
     torch.set_num_threads(1)
@@ -108,6 +139,25 @@ def test_a_sine_24_steps_ahead_within_tolerance(long_sine):
     values = [row["value"]["forecast"] for row in long_sine.forecast()["forecast"]]
     np.testing.assert_allclose(values, 10 + np.sin(2 * np.pi * np.arange(300, 324) / 12),
                                atol=0.15)  # fmt: skip
+
+
+def test_the_intervals_after_the_first_step_come_from_sample_paths(tmp_path):
+    """The decoder reads its previous forecast: its own bounds hold for the first step only."""
+    torch.set_num_threads(1)
+    noisy = SINE + np.random.default_rng(0).normal(0, 0.3, len(SINE))
+    model = rnnkit.Forecaster(**{**LONG, "head": "gaussian", "horizon": 6, "input_length": 12},
+                              hidden=8, epochs=3).fit(noisy, out=tmp_path / "g")  # fmt: skip
+    rows = [row["value"] for row in model.forecast()["forecast"]]
+    series = in_memory_series(noisy, model.settings["data"])
+    own = [a[0] for a in model._forecast_windows(series, np.array([len(noisy)]))]  # (h, 1) each
+    assert rows[0]["lower"] == pytest.approx(own[1][0, 0]) and rows[0]["upper"] == pytest.approx(
+        own[2][0, 0]
+    )
+    assert [r["forecast"] for r in rows] == pytest.approx(own[0][:, 0].tolist())
+    widths = np.array([r["upper"] - r["lower"] for r in rows])  # (h,)
+    assert not np.allclose(widths[1:], (own[2] - own[1])[1:, 0], rtol=1e-3)  # the paths' own
+    assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in rows)
+    assert model.forecast()["forecast"] == model.forecast()["forecast"]  # seeded paths
 
 
 def test_walk_forward_forecasts_ignore_every_later_value(long_sine):

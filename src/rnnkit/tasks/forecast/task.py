@@ -7,7 +7,6 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +15,7 @@ from torch import nn
 
 from rnnkit.data.timeseries import TimeSeries, read_series
 from rnnkit.errors import UserError
-from rnnkit.models.forecaster import ForecasterConfig, build_forecaster, interval
+from rnnkit.models.forecaster import ForecasterConfig, build_forecaster, interval, sample
 from rnnkit.tasks.base import Task, duration
 from rnnkit.tasks.forecast.auto_transform import choose_transform
 from rnnkit.tasks.forecast.baselines import (
@@ -278,26 +277,34 @@ class Forecaster(Task):
             )
         return prep.scaler.targets(series.targets), prep.scaler.features(series.features)
 
-    def _scaled_interval(self, inputs: torch.Tensor) -> tuple[np.ndarray, ...]:
-        """Scaled (centre, lower, upper), each (N, h, k), forecast from ``inputs`` (N, L, k + c)."""
+    def _scaled_interval(
+        self, inputs: torch.Tensor, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """Scaled (centre, lower, upper), each (N, h, k), forecast from ``inputs`` (N, L, k + c);
+        with a sample path's ``noise`` (N, h, k) a seq2seq decoder reads its own draws."""
         config = self.settings["model"]
+        draws = None if noise is None else torch.as_tensor(noise, dtype=torch.float32)
         outputs = []
         with torch.no_grad():
             for start in range(0, len(inputs), 512):
                 batch = inputs[start : start + 512].to(self.model_device)  # (n, L, k + c)
-                outputs.append(self.model(batch).float().cpu())  # (n, h, k, P)
+                part = None if draws is None else draws[start : start + 512].to(batch.device)
+                outputs.append(self.model(batch, noise=part).float().cpu())  # (n, h, k, P)
         bounds = interval(torch.cat(outputs), config.head, config.coverage)
         return tuple(t.numpy().astype(np.float64) for t in bounds)
+
+    def _windows(self, series: TimeSeries, origins: np.ndarray) -> torch.Tensor:
+        """The model's inputs (N, L, k + c) at ``origins``: scaled targets and covariates."""
+        data = self.settings["data"]
+        z, covariates = self._scaled(series, self.preprocessing)
+        return windows(z, covariates, origins, data.input_length, data.horizon)[0]
 
     def _forecast_windows(
         self, series: TimeSeries, origins: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw (forecast, lower, upper), each (N, h, k), of the windows at ``origins``."""
-        prep, data = self.preprocessing, self.settings["data"]
-        z, covariates = self._scaled(series, prep)
-        inputs, _ = windows(z, covariates, origins, data.input_length, data.horizon)
-        centre, lower, upper = self._scaled_interval(inputs)
-        scaler = prep.scaler
+        centre, lower, upper = self._scaled_interval(self._windows(series, origins))
+        scaler = self.preprocessing.scaler
         last = scaler.before(series.targets, origins)  # (N, max(lag, 1), k): before the origin
         return (
             scaler.inverse(centre, last),
@@ -306,38 +313,46 @@ class Forecaster(Task):
         )
 
     def _fed_back(
-        self, starts: np.ndarray, steps: int, draws: np.random.Generator | None = None
+        self,
+        starts: np.ndarray,
+        first: torch.Tensor,
+        steps: int,
+        draws: np.random.Generator | None = None,
     ) -> np.ndarray:
-        """Raw values (N, steps, k) continuing each history of ``starts`` (N, L + lag, k; a
-        series without covariates): each block of ``horizon`` steps is forecast from the path
-        so far and appended, the centre or, with ``draws``, a sample of the forecast
-        distribution: the two-piece normal through the interval's bounds, x = c + ε (u - c) / z
-        if ε > 0, else c + ε (c - l) / z, ε ~ N(0, 1), z = Φ^{-1}((1 + coverage) / 2) (the
-        gaussian head's own distribution; for the quantile head, normal on each side of its
-        median)."""
-        input_length, coverage = self.settings["data"].input_length, self.settings["model"].coverage
+        """Raw values (N, steps, k) continuing each history of ``starts`` (N, L + lag, k),
+        the first block from the model's inputs ``first`` (N, L, k + c), the later ones (a
+        series without covariates) from the path so far: each block of ``horizon`` steps is
+        forecast and appended, the centre or, with ``draws``, a sample of the forecast
+        distribution (``rnnkit.models.forecaster.sample``; a seq2seq decoder reads its own
+        draws within the block)."""
+        data, config = self.settings["data"], self.settings["model"]
         scaler = self.preprocessing.scaler
         need = starts.shape[1]
-        paths = starts
-        z_bound = NormalDist().inv_cdf((1 + coverage) / 2)
+        paths, inputs = starts, first
         while paths.shape[1] - need < steps:
-            z = scaler.targets(paths[:, -need:])[:, -input_length:]  # (N, L, k)
-            centre, lower, upper = self._scaled_interval(torch.as_tensor(z, dtype=torch.float32))
+            if paths.shape[1] > need:  # a later block: read the path so far
+                z = scaler.targets(paths[:, -need:])[:, -data.input_length :]  # (N, L, k)
+                inputs = torch.as_tensor(z, dtype=torch.float32)
+            noise = None
             if draws is not None:
-                noise = draws.standard_normal(centre.shape)  # (N, h, k)
-                centre = centre + noise / z_bound * np.where(noise > 0, upper - centre,
-                                                              centre - lower)  # fmt: skip
+                noise = draws.standard_normal((len(paths), data.horizon, starts.shape[2]))
+            centre, lower, upper = self._scaled_interval(inputs, noise)
+            if noise is not None:
+                centre = sample(centre, lower, upper, noise, config.coverage)  # (N, h, k)
             last = paths[:, -max(scaler.lag, 1) :]  # (N, p, k): the raw values before the block
             paths = np.concatenate([paths, scaler.inverse(centre, last)], axis=1)
         return paths[:, need : need + steps]
 
-    def _path_bounds(self, starts: np.ndarray, steps: int, paths: int) -> tuple[np.ndarray, ...]:
+    def _path_bounds(
+        self, starts: np.ndarray, first: torch.Tensor, steps: int, paths: int
+    ) -> tuple[np.ndarray, ...]:
         """Raw (lower, upper), each (N, steps, k): the central interval of ``paths`` sample
         paths (``_fed_back`` with draws, seeded: the same bounds each time) from each history
-        of ``starts`` (N, L + lag, k), so a later block carries the earlier blocks'
-        uncertainty."""
+        of ``starts`` (N, L + lag, k) and first inputs ``first`` (N, L, k + c), so a later
+        step carries the uncertainty of the draws before it."""
         repeated = np.repeat(starts, paths, axis=0)  # (N * S, L + lag, k)
-        samples = self._fed_back(repeated, steps, np.random.default_rng(0))  # (N * S, steps, k)
+        inputs = first.repeat_interleave(paths, dim=0)  # (N * S, L, k + c)
+        samples = self._fed_back(repeated, inputs, steps, np.random.default_rng(0))
         samples = samples.reshape(len(starts), paths, steps, -1)  # (N, S, steps, k)
         tail = (1 - self.settings["model"].coverage) / 2
         return np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
@@ -345,20 +360,27 @@ class Forecaster(Task):
     def _forecasts(self, series: TimeSeries, origins: np.ndarray, steps: int, paths: int):
         """Raw (forecast, lower, upper), each (N, steps, k), of ``steps`` from each origin:
         the model's own for the first ``horizon`` steps; past them the centre fed back
-        (``_fed_back``) and the bounds of ``paths`` sample paths an origin (``_path_bounds``)."""
-        horizon = self.settings["data"].horizon
+        (``_fed_back``). The bounds are the model's own where no forecast is read back (the
+        first block of the direct head, the first step of seq2seq, whose decoder reads its
+        previous forecast), after that those of ``paths`` sample paths an origin
+        (``_path_bounds``)."""
+        horizon, config = self.settings["data"].horizon, self.settings["model"]
+        own = 1 if config.architecture == "seq2seq" else horizon  # steps with the model's bounds
         forecast, lower, upper = (a[:, :steps] for a in self._forecast_windows(series, origins))
-        if steps <= horizon:
-            return forecast, lower, upper
-        self._check_feedback(series, steps)
-        starts = self._starts(series, origins)  # (N, L + lag, k)
-        forecast = np.concatenate([forecast, self._fed_back(starts, steps)[:, horizon:]], axis=1)
-        if self.settings["model"].head == "point":  # no interval
+        if steps > horizon:
+            self._check_feedback(series, steps)
+        starts, first = self._starts(series, origins), self._windows(series, origins)
+        if steps > horizon:
+            fed = self._fed_back(starts, first, steps)[:, horizon:]  # (N, steps - h, k)
+            forecast = np.concatenate([forecast, fed], axis=1)
+        if config.head == "point":  # no interval: the bounds are the forecast
             return forecast, forecast, forecast
-        path_lower, path_upper = self._path_bounds(starts, steps, paths)  # (N, steps, k) each
-        later = slice(horizon, None)
-        lower = np.concatenate([lower, np.minimum(path_lower, forecast)[:, later]], axis=1)
-        upper = np.concatenate([upper, np.maximum(path_upper, forecast)[:, later]], axis=1)
+        if steps <= own:
+            return forecast, lower, upper
+        path_lower, path_upper = self._path_bounds(starts, first, steps, paths)  # (N, steps, k)
+        later = slice(own, None)
+        lower = np.concatenate([lower[:, :own], np.minimum(path_lower, forecast)[:, later]], 1)
+        upper = np.concatenate([upper[:, :own], np.maximum(path_upper, forecast)[:, later]], 1)
         return forecast, lower, upper
 
     def _check_feedback(self, series: TimeSeries, steps: int) -> None:
