@@ -160,6 +160,19 @@ def test_the_intervals_after_the_first_step_come_from_sample_paths(tmp_path):
     assert model.forecast()["forecast"] == model.forecast()["forecast"]  # seeded paths
 
 
+def test_sample_paths_read_the_covariates_of_the_window(tmp_path):
+    """A model with covariates forecasts one block: the paths start from its own windows."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"sales": SINE, "price": np.cos(np.arange(300.0))})
+    model = rnnkit.Forecaster(**{**LONG, "head": "quantile", "horizon": 4, "input_length": 12},
+                              target="sales", features="price", hidden=8,
+                              epochs=2).fit(frame, out=tmp_path / "c")  # fmt: skip
+    rows = [row["sales"] for row in model.forecast()["forecast"]]
+    assert len(rows) == 4 and all(r["lower"] <= r["forecast"] <= r["upper"] for r in rows)
+    scores = model.evaluate(frame, baselines=())
+    assert 0 <= scores["coverage"] <= 1 and len(scores["by_step"]["coverage"]) == 4
+
+
 def test_walk_forward_forecasts_ignore_every_later_value(long_sine):
     series = in_memory_series(SINE)
     step = 270
