@@ -9,6 +9,7 @@ from rnnkit.errors import UserError
 from rnnkit.tasks.forecast.baselines import (
     drift,
     forecast_metrics,
+    interval_metrics,
     mase_scale,
     naive,
     seasonal_naive,
@@ -165,6 +166,14 @@ def test_metrics_by_hand():
     assert forecast_metrics(actual * 0, predicted, np.array([1.0]))["mape"] is None
     # in-sample seasonal naive error: |y_t - y_{t-4}| over 1..10, 20, 30 -> 4,4,4,4,4,4,13,22
     assert mase_scale(Y, 4)[0] == pytest.approx((6 * 4 + 13 + 22) / 8)
+
+
+def test_interval_metrics_by_hand():
+    actual = np.array([[[10.0], [20.0], [15.0]]])  # (1, 3, 1): inside, above, below
+    lower, upper = np.array([[[8.0], [16.0], [17.0]]]), np.array([[[12.0], [18.0], [19.0]]])
+    held = interval_metrics(actual, lower, upper, 0.8)  # alpha 0.2: each miss counts 2 / 0.2
+    assert held["coverage"] == pytest.approx(1 / 3) and held["interval_width"] == 8 / 3
+    assert held["interval_score"] == pytest.approx((4 + (2 + 10 * 2) + (2 + 10 * 2)) / 3)
 
 
 def test_direction_scores_by_hand():

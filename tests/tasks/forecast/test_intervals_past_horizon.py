@@ -60,6 +60,8 @@ def test_evaluating_more_steps_than_the_horizon_scores_the_fed_back_forecasts(wa
     by_step = scores["by_step"]  # each step's share: as many errors a step
     assert np.mean(by_step["mae"]) == pytest.approx(scores["mae"])
     assert np.mean(by_step["coverage"]) == pytest.approx(scores["coverage"])
+    assert np.mean(by_step["interval_score"]) == pytest.approx(scores["interval_score"])
+    assert scores["interval_score"] > scores["interval_width"] > 0  # some values fall outside
     assert by_step["mae"][5] > by_step["mae"][0]  # six steps out is harder than one
     assert "by step, MAE: " in scores["report"] and "by step, coverage: " in scores["report"]
     fewer = walk_model.evaluate(split="test", steps=1, baselines=())

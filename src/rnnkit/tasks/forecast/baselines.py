@@ -57,6 +57,7 @@ __all__ = [
     "ets_spec",
     "forecast_metrics",
     "holt_winters",
+    "interval_metrics",
     "kpss_differences",
     "mase_scale",
     "naive",
@@ -378,6 +379,25 @@ def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarra
         "mape": mape,
         "smape": float(np.mean(ratio) * 100),
         "mase": mase,
+    }
+
+
+def interval_metrics(
+    actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, coverage: float
+) -> dict[str, float]:
+    """How intervals (N, h, k) of nominal ``coverage`` hold ``actual``: ``coverage`` (the share
+    inside), ``interval_width`` (the mean width) and ``interval_score`` (Gneiting and Raftery's,
+    lower is better: the true quantiles minimise it, so it rewards narrow intervals that still
+    hold the truth),
+
+        IS = (u - l) + (2 / α) (l - y) 1[y < l] + (2 / α) (y - u) 1[y > u],   α = 1 - coverage."""
+    alpha = 1 - coverage
+    below, above = np.clip(lower - actual, 0, None), np.clip(actual - upper, 0, None)
+    width = upper - lower
+    return {
+        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+        "interval_width": float(np.mean(width)),
+        "interval_score": float(np.mean(width + 2 / alpha * (below + above))),
     }
 
 

@@ -81,7 +81,11 @@ def score_table(result: dict[str, Any], scores: dict[str, dict], coverage: float
         )
         lines.append(f"{label:16}{cells}")
     if result["coverage"] is not None:
-        lines.append(f"interval coverage {result['coverage']:.1%} (nominal {coverage:.0%})")
+        lines.append(
+            f"interval coverage {result['coverage']:.1%} (nominal {coverage:.0%}), mean width "
+            f"{result['interval_width']:.4g}, interval score {result['interval_score']:.4g} "
+            "(lower is better)"
+        )
     by_step = result.get("by_step")
     if by_step and len(by_step["mae"]) > 1:  # how the error grows with the step
         lines.append("by step, MAE: " + " ".join(f"{v:.4g}" for v in by_step["mae"]))

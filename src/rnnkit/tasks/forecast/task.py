@@ -22,6 +22,7 @@ from rnnkit.tasks.forecast.baselines import (
     BASELINES,
     direction_scores,
     forecast_metrics,
+    interval_metrics,
     mase_scale,
 )
 from rnnkit.tasks.forecast.data import (
@@ -471,15 +472,19 @@ class Forecaster(Task):
                 skipped[baseline] = f"could not be fitted: {error}"
                 continue
             scores[baseline] = forecast_metrics(actual, forecasts[baseline], scale)
-        held = (actual >= lower) & (actual <= upper)  # (N, steps, k)
-        inside = float(np.mean(held))
+        coverage = self.settings["model"].coverage
         has_interval = self.settings["model"].head != "point"
+        intervals = dict.fromkeys(("coverage", "interval_width", "interval_score"))  # point head
+        if has_interval:
+            intervals = interval_metrics(actual, lower, upper, coverage)
         each = [forecast_metrics(actual[:, [j]], forecast[:, [j]], scale) for j in range(steps)]
-        by_step = {
-            "mae": [m["mae"] for m in each],
-            "rmse": [m["rmse"] for m in each],
-            "coverage": held.mean(axis=(0, 2)).tolist() if has_interval else None,
-        }
+        by_step = {"mae": [m["mae"] for m in each], "rmse": [m["rmse"] for m in each],
+                   "coverage": None, "interval_score": None}  # fmt: skip
+        if has_interval:
+            per_step = [interval_metrics(actual[:, j], lower[:, j], upper[:, j], coverage)
+                        for j in range(steps)]  # fmt: skip
+            for key in ("coverage", "interval_score"):
+                by_step[key] = [m[key] for m in per_step]
         drawn = plot is not None and self._evaluation_plot(
             Path(plot), series, origins, forecasts, lower, upper, f"{where}, {name}"
         )
@@ -491,14 +496,14 @@ class Forecaster(Task):
             "model_horizon": horizon,
             "season": season,
             **scores["model"],
-            "coverage": inside if has_interval else None,
+            **intervals,
             "by_step": by_step,
             **direction_scores(actual, forecast, series.targets[origins - 1]),
             "baselines": {k: v for k, v in scores.items() if k != "model"},
             "skipped": skipped,
             "plot": str(plot) if drawn else None,
         }
-        result["report"] = score_table(result, scores, self.settings["model"].coverage) + (
+        result["report"] = score_table(result, scores, coverage) + (
             f"\nplot: {plot}" if drawn else ""
         )
         return result
