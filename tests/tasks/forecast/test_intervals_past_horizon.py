@@ -68,3 +68,13 @@ def test_evaluating_more_steps_than_the_horizon_scores_the_fed_back_forecasts(wa
     assert fewer["n"] == 50 and fewer["horizon"] == 1
     with pytest.raises(UserError, match="steps must be at least 1"):
         walk_model.evaluate(steps=0)
+
+
+def test_the_paths_of_many_origins_are_drawn_a_chunk_at_a_time(walk_model, monkeypatch):
+    whole = walk_model.evaluate(split="test", steps=6, baselines=())
+    monkeypatch.setattr("rnnkit.tasks.forecast.task.PATHS_AT_ONCE", 250)  # 2 origins a chunk
+    chunked = walk_model.evaluate(split="test", steps=6, baselines=())
+    assert chunked["mae"] == whole["mae"]  # the centre draws nothing
+    assert chunked["by_step"]["coverage"][:HORIZON] == whole["by_step"]["coverage"][:HORIZON]
+    assert chunked["interval_width"] == pytest.approx(whole["interval_width"], rel=0.05)
+    assert chunked["interval_width"] != whole["interval_width"]  # other draws, as many

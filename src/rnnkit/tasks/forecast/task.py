@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 HISTORY_KEPT = 1000  # steps of the training series saved with the model, to forecast from
 PATHS = 1000  # sample paths whose spread gives the intervals past the horizon
 EVALUATION_PATHS = 100  # the same, for each origin of a walk-forward evaluation
+PATHS_AT_ONCE = 100_000  # sample paths drawn together (memory: their windows and values)
 
 
 @dataclass
@@ -351,12 +352,18 @@ class Forecaster(Task):
         paths (``_fed_back`` with draws, seeded: the same bounds each time) from each history
         of ``starts`` (N, L + lag, k) and first inputs ``first`` (N, L, k + c), so a later
         step carries the uncertainty of the draws before it."""
-        repeated = np.repeat(starts, paths, axis=0)  # (N * S, L + lag, k)
-        inputs = first.repeat_interleave(paths, dim=0)  # (N * S, L, k + c)
-        samples = self._fed_back(repeated, inputs, steps, np.random.default_rng(0))
-        samples = samples.reshape(len(starts), paths, steps, -1)  # (N, S, steps, k)
         tail = (1 - self.settings["model"].coverage) / 2
-        return np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
+        draws = np.random.default_rng(0)
+        chunk = max(1, PATHS_AT_ONCE // paths)  # origins whose paths are drawn together
+        lower, upper = [], []
+        for i in range(0, len(starts), chunk):
+            repeated = np.repeat(starts[i : i + chunk], paths, axis=0)  # (n * S, L + lag, k)
+            inputs = first[i : i + chunk].repeat_interleave(paths, dim=0)  # (n * S, L, k + c)
+            samples = self._fed_back(repeated, inputs, steps, draws)  # (n * S, steps, k)
+            samples = samples.reshape(-1, paths, *samples.shape[1:])  # (n, S, steps, k)
+            lower.append(np.quantile(samples, tail, axis=1))
+            upper.append(np.quantile(samples, 1 - tail, axis=1))
+        return np.concatenate(lower), np.concatenate(upper)
 
     def _forecasts(self, series: TimeSeries, origins: np.ndarray, steps: int, paths: int):
         """Raw (forecast, lower, upper), each (N, steps, k), of ``steps`` from each origin:
