@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any, ClassVar
 
 import torch
@@ -340,7 +339,7 @@ def interval(output: Tensor, head: str, coverage: float) -> tuple[Tensor, Tensor
         return output[..., 0], output[..., 0], output[..., 0]
     if head == "gaussian":
         mean, sigma = _gaussian(output)  # (N, h, k) each
-        z = math.sqrt(2) * torch.erfinv(torch.tensor((1 + coverage) / 2) * 2 - 1).item()
+        z = _z(coverage)
         return mean, mean - z * sigma, mean + z * sigma
     ordered = output.sort(dim=-1).values  # quantiles must not cross
     return ordered[..., 1], ordered[..., 0], ordered[..., 2]
@@ -350,6 +349,11 @@ def sample(centre: Any, lower: Any, upper: Any, noise: Any, coverage: float) -> 
     """A draw x̃ of the two-piece normal through an interval's bounds (the module docstring's
     equation): ``centre``, ``lower``, ``upper`` and the standard normal ``noise`` ε, tensors
     or arrays of one shape."""
-    z = NormalDist().inv_cdf((1 + coverage) / 2)
+    z = _z(coverage)
     above = noise > 0
     return centre + noise / z * (above * (upper - centre) + ~above * (centre - lower))
+
+
+def _z(coverage: float) -> float:
+    """z = Φ^{-1}((1 + coverage) / 2): the central interval of ``coverage`` is μ ± z σ."""
+    return math.sqrt(2) * torch.erfinv(torch.tensor((1 + coverage) / 2) * 2 - 1).item()

@@ -302,10 +302,13 @@ class Forecaster(Task):
         return windows(z, covariates, origins, data.input_length, data.horizon)[0]
 
     def _forecast_windows(
-        self, series: TimeSeries, origins: np.ndarray
+        self, series: TimeSeries, origins: np.ndarray, inputs: torch.Tensor | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Raw (forecast, lower, upper), each (N, h, k), of the windows at ``origins``."""
-        centre, lower, upper = self._scaled_interval(self._windows(series, origins))
+        """Raw (forecast, lower, upper), each (N, h, k), of the windows at ``origins`` (their
+        ``inputs`` when already cut)."""
+        if inputs is None:
+            inputs = self._windows(series, origins)
+        centre, lower, upper = self._scaled_interval(inputs)
         scaler = self.preprocessing.scaler
         last = scaler.before(series.targets, origins)  # (N, max(lag, 1), k): before the origin
         return (
@@ -317,22 +320,22 @@ class Forecaster(Task):
     def _fed_back(
         self,
         starts: np.ndarray,
-        first: torch.Tensor,
         steps: int,
         draws: np.random.Generator | None = None,
+        first: torch.Tensor | None = None,
     ) -> np.ndarray:
-        """Raw values (N, steps, k) continuing each history of ``starts`` (N, L + lag, k),
-        the first block from the model's inputs ``first`` (N, L, k + c), the later ones (a
-        series without covariates) from the path so far: each block of ``horizon`` steps is
-        forecast and appended, the centre or, with ``draws``, a sample of the forecast
-        distribution (``rnnkit.models.forecaster.sample``; a seq2seq decoder reads its own
-        draws within the block)."""
+        """Raw values (N, steps, k) continuing each history of ``starts`` (N, L + lag, k): each
+        block of ``horizon`` steps is forecast from the path so far (the first from ``first``
+        (N, L, k + c), the model's own inputs with their covariates, when given) and appended,
+        the centre or, with ``draws``, a sample of the forecast distribution
+        (``rnnkit.models.forecaster.sample``; a seq2seq decoder reads its own draws within
+        the block)."""
         data, config = self.settings["data"], self.settings["model"]
         scaler = self.preprocessing.scaler
         need = starts.shape[1]
         paths, inputs = starts, first
         while paths.shape[1] - need < steps:
-            if paths.shape[1] > need:  # a later block: read the path so far
+            if inputs is None:  # read the path so far (a series without covariates)
                 z = scaler.targets(paths[:, -need:])[:, -data.input_length :]  # (N, L, k)
                 inputs = torch.as_tensor(z, dtype=torch.float32)
             noise = None
@@ -343,6 +346,7 @@ class Forecaster(Task):
                 centre = sample(centre, lower, upper, noise, config.coverage)  # (N, h, k)
             last = paths[:, -max(scaler.lag, 1) :]  # (N, p, k): the raw values before the block
             paths = np.concatenate([paths, scaler.inverse(centre, last)], axis=1)
+            inputs = None  # the next block reads the path
         return paths[:, need : need + steps]
 
     def _path_bounds(
@@ -359,7 +363,7 @@ class Forecaster(Task):
         for i in range(0, len(starts), chunk):
             repeated = np.repeat(starts[i : i + chunk], paths, axis=0)  # (n * S, L + lag, k)
             inputs = first[i : i + chunk].repeat_interleave(paths, dim=0)  # (n * S, L, k + c)
-            samples = self._fed_back(repeated, inputs, steps, draws)  # (n * S, steps, k)
+            samples = self._fed_back(repeated, steps, draws, inputs)  # (n * S, steps, k)
             samples = samples.reshape(-1, paths, *samples.shape[1:])  # (n, S, steps, k)
             lower.append(np.quantile(samples, tail, axis=1))
             upper.append(np.quantile(samples, 1 - tail, axis=1))
@@ -374,13 +378,14 @@ class Forecaster(Task):
         (``_path_bounds``)."""
         horizon, config = self.settings["data"].horizon, self.settings["model"]
         own = 1 if config.architecture == "seq2seq" else horizon  # steps with the model's bounds
-        forecast, lower, upper = (a[:, :steps] for a in self._forecast_windows(series, origins))
-        if steps > horizon:
-            self._check_feedback(series, steps)
-        starts, first = self._starts(series, origins), self._windows(series, origins)
-        if steps > horizon:
-            fed = self._fed_back(starts, first, steps)[:, horizon:]  # (N, steps - h, k)
-            forecast = np.concatenate([forecast, fed], axis=1)
+        self._check_feedback(series, steps)
+        first = self._windows(series, origins)  # (N, L, k + c)
+        starts = self._starts(series, origins)  # (N, L + lag, k)
+        block = self._forecast_windows(series, origins, first)
+        forecast, lower, upper = (a[:, :steps] for a in block)  # (N, min(h, steps), k) each
+        if steps > horizon:  # the centre fed back from the end of the first block
+            path = np.concatenate([starts, forecast], axis=1)[:, -starts.shape[1] :]
+            forecast = np.concatenate([forecast, self._fed_back(path, steps - horizon)], axis=1)
         if config.head == "point":  # no interval: the bounds are the forecast
             return forecast, forecast, forecast
         if steps <= own:
@@ -481,17 +486,17 @@ class Forecaster(Task):
             scores[baseline] = forecast_metrics(actual, forecasts[baseline], scale)
         coverage = self.settings["model"].coverage
         has_interval = self.settings["model"].head != "point"
+        each = [forecast_metrics(actual[:, [j]], forecast[:, [j]], scale) for j in range(steps)]
+        held = [interval_metrics(actual[:, j], lower[:, j], upper[:, j], coverage)
+                for j in range(steps)] if has_interval else None  # fmt: skip
+        by_step = {
+            "mae": [m["mae"] for m in each],
+            "rmse": [m["rmse"] for m in each],
+            **{key: held and [m[key] for m in held] for key in ("coverage", "interval_score")},
+        }
         intervals = dict.fromkeys(("coverage", "interval_width", "interval_score"))  # point head
         if has_interval:
             intervals = interval_metrics(actual, lower, upper, coverage)
-        each = [forecast_metrics(actual[:, [j]], forecast[:, [j]], scale) for j in range(steps)]
-        by_step = {"mae": [m["mae"] for m in each], "rmse": [m["rmse"] for m in each],
-                   "coverage": None, "interval_score": None}  # fmt: skip
-        if has_interval:
-            per_step = [interval_metrics(actual[:, j], lower[:, j], upper[:, j], coverage)
-                        for j in range(steps)]  # fmt: skip
-            for key in ("coverage", "interval_score"):
-                by_step[key] = [m[key] for m in per_step]
         drawn = plot is not None and self._evaluation_plot(
             Path(plot), series, origins, forecasts, lower, upper, f"{where}, {name}"
         )
